@@ -1,0 +1,72 @@
+"""Settings from the environment (and `.env`), plus the Tortoise/Aerich config built from them."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MODEL_MODULES = ["app.models", "aerich.models"]
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; raised at start-up, never later."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    access_token_ttl: int = Field(900, gt=0)
+    refresh_token_ttl: int = Field(2_592_000, gt=0)
+    heartbeat_interval: float = Field(25, gt=0)
+    rate_limit_messages: int = Field(30, gt=0)
+    rate_limit_window: float = Field(10, gt=0)
+    max_message_length: int = Field(4096, gt=0)
+    worker_metrics_port: int = 9100
+    inbox_retention_days: int = Field(30, gt=0)
+    bcrypt_rounds: int = Field(12, ge=4, le=16)
+    log_level: str = "INFO"
+    # Where `messenger dev` keeps embedded servers' data and the generated secret.
+    data_dir: str = ".data"
+    # Per-connection bounded send queue; a client that lets it overflow is closed with 4008.
+    ws_send_queue_size: int = Field(1000, gt=0)
+    # Login throttling: failures per account/address within the window before 429.
+    login_max_failures: int = Field(10, gt=0)
+    login_failure_window: int = Field(300, gt=0)
+
+    def require_runtime(self) -> None:
+        """Refuse to start without what every process needs; no silent defaults for secrets."""
+        missing = [
+            name
+            for name, value in (
+                ("DATABASE_URL", self.database_url),
+                ("REDIS_URL", self.redis_url),
+                ("SECRET_KEY", self.secret_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                f"missing setting(s): {', '.join(missing)} "
+                "(set them in the environment or .env; `messenger dev` provides them itself)"
+            )
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": database_url},
+        "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# Aerich reads this module attribute; the CLI sets DATABASE_URL before aerich runs.
+TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL", "postgres://localhost/messenger"))

@@ -1,0 +1,95 @@
+"""Every Prometheus metric the API and the worker export, in one place.
+
+Labels are low-cardinality only (stage, job, status, route template, close code); never a
+user, chat or message id. With PROMETHEUS_MULTIPROC_DIR set (several Hypercorn workers),
+`render()` aggregates every process's files.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client.multiprocess import MultiProcessCollector
+
+# Around the latency goals: single-digit ms median, 25-100 ms p99, nothing past seconds.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+DELIVERY_LATENCY = Histogram(
+    "messenger_delivery_latency_seconds",
+    "Delivery latency by stage: commit_to_publish (worker), publish_to_push, commit_to_push "
+    "and commit_to_ack (API gateway)",
+    ["stage"],
+    buckets=LATENCY_BUCKETS,
+)
+MESSAGES = Counter(
+    "messenger_messages_total", "Messages stored (acknowledged to the sender)", ["transport"]
+)
+WS_CONNECTIONS = Gauge(
+    "messenger_ws_connections", "Open WebSocket connections", multiprocess_mode="livesum"
+)
+WS_CONNECTS = Counter("messenger_ws_connects_total", "WebSocket handshakes accepted")
+WS_DISCONNECTS = Counter(
+    "messenger_ws_disconnects_total", "WebSocket connections closed, by close code", ["code"]
+)
+WS_EVENTS_PUSHED = Counter(
+    "messenger_ws_events_pushed_total", "Events written to devices, by event type", ["type"]
+)
+JOBS = Counter("messenger_jobs_total", "arq jobs run, by job and outcome", ["job", "status"])
+JOB_DURATION = Histogram(
+    "messenger_job_duration_seconds", "arq job run time", ["job"], buckets=LATENCY_BUCKETS
+)
+HTTP_DURATION = Histogram(
+    "messenger_http_request_duration_seconds",
+    "REST request time by route template",
+    ["method", "route", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+OUTBOX_PENDING = Gauge(
+    "messenger_outbox_pending",
+    "Committed changes not yet turned into inbox events",
+    multiprocess_mode="max",
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "messenger_outbox_oldest_age_seconds",
+    "Age of the oldest pending outbox record",
+    multiprocess_mode="max",
+)
+INBOX_EVENTS = Counter(
+    "messenger_inbox_events_total", "Inbox events created, by event type", ["type"]
+)
+DELIVERY_BATCH = Histogram(
+    "messenger_delivery_batch_size",
+    "Outbox records turned into inbox events per delivery transaction",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
+REPLAY_EVENTS = Histogram(
+    "messenger_inbox_replay_events",
+    "Events replayed to one device by one offline flush",
+    buckets=(0, 1, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
+RATE_LIMITED = Counter(
+    "messenger_rate_limited_total", "Requests refused by a rate limit", ["scope"]
+)
+DEPENDENCY_ERRORS = Counter(
+    "messenger_dependency_errors_total",
+    "Errors talking to PostgreSQL or Redis, by dependency and component",
+    ["dependency", "component"],
+)
+
+
+def render() -> tuple[bytes, str]:
+    """Prometheus text for /metrics (the API) or the worker's metrics port."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(DEFAULT_REGISTRY), CONTENT_TYPE_LATEST
