@@ -29,10 +29,11 @@ class InboxEvent(Model):
     inbox_seq = fields.BigIntField()
     type = fields.CharField(max_length=32)
     chat_id = fields.BigIntField(null=True)
-    # For message events: the message's chat seq and sender, used to derive delivered receipts.
-    msg_seq = fields.BigIntField(null=True)
-    sender_id = fields.BigIntField(null=True)
-    payload = fields.JSONField()
+    # Message events reference the message and are rendered from its current state when
+    # pushed or replayed, so an edit or delete is never undone by an old copy.
+    message_id = fields.BigIntField(null=True)
+    # Other events (receipt, chat_updated) carry their data here.
+    payload = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     committed_at = fields.FloatField(null=True)  # epoch seconds of the source commit (latency)
 

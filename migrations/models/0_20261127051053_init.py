@@ -20,9 +20,8 @@ CREATE TABLE IF NOT EXISTS "inbox_events" (
     "inbox_seq" BIGINT NOT NULL,
     "type" VARCHAR(32) NOT NULL,
     "chat_id" BIGINT,
-    "msg_seq" BIGINT,
-    "sender_id" BIGINT,
-    "payload" JSONB NOT NULL,
+    "message_id" BIGINT,
+    "payload" JSONB,
     "created_at" TIMESTAMPTZ NOT NULL,
     "committed_at" DOUBLE PRECISION,
     CONSTRAINT "uid_inbox_event_user_id_1ec0ff" UNIQUE ("user_id", "inbox_seq")
@@ -115,13 +114,14 @@ CREATE TABLE IF NOT EXISTS "aerich" (
     "app" VARCHAR(100) NOT NULL,
     "content" JSONB NOT NULL
 );
--- Hand-written: expression and partial indexes Tortoise models cannot declare.
+-- Hand-written: expression indexes Tortoise models cannot declare.
 CREATE UNIQUE INDEX IF NOT EXISTS "uid_users_username_lower" ON "users" (lower("username"));
 CREATE UNIQUE INDEX IF NOT EXISTS "uid_users_email_lower" ON "users" (lower("email"));
 CREATE INDEX IF NOT EXISTS "idx_users_username_prefix" ON "users" (lower("username") text_pattern_ops, "id");
 CREATE INDEX IF NOT EXISTS "idx_inbox_events_created_at" ON "inbox_events" ("created_at");
 CREATE INDEX IF NOT EXISTS "idx_chats_activity" ON "chats" ("last_activity_at" DESC, "id" DESC);
-CREATE INDEX IF NOT EXISTS "idx_refresh_tokens_session" ON "refresh_tokens" ("session_id");"""
+CREATE INDEX IF NOT EXISTS "idx_refresh_tokens_session" ON "refresh_tokens" ("session_id");
+CREATE INDEX IF NOT EXISTS "idx_auth_sessions_revoked" ON "auth_sessions" ("revoked_at") WHERE "revoked_at" IS NOT NULL;"""
 
 
 async def downgrade(db: BaseDBAsyncClient) -> str:
@@ -130,56 +130,56 @@ async def downgrade(db: BaseDBAsyncClient) -> str:
 
 
 MODELS_STATE = (
-    "eJztXW1T27gW/iuafFk6k3IhhJd2d3YmQLrNLpAOhHt3lna8ii0SL46UWjIh0+W/X0m245"
-    "fYxjYJOEZf2iDpyPZz9HKeoyPpR2NCDGTR7Y7DxleIUpPgxkfwo4HhBPEfSdlN0IDTaZAp"
-    "EhgcWrI85AU16paUOXBImQ11xjNvoUURTzIQ1W1zytxnNfoYAYuMTLwNLtE9uTPxCJgMIG"
-    "xQ/j8FUNd5fYCRO4RpE9jo1kZ07P0NIDYAJfodYnRbPM8gOn8gr2P1VTvY/O4gjZERYmNk"
-    "8wfcfOPJJjbQA6L+n9M77dZElhGB0TREBTJdY/OpTLu+7p1+kiXFaw81nVjOBAelp3M2Jn"
-    "hR3HFMY1vIiLwRwsiGDBkhWLFjWZ4a/CT3jXkCsx20eFUjSDDQLXQsoZzGL7cO1oVOgHyS"
-    "+Kf9q/dqoWKadtEfaFfdgaY1lnQpXiGmAy9J582BtwMTMwHUj0e33gAQmdoQDzj53Lnc2j"
-    "t4JyEglI1smSnhajxKQcigKypBD1DWbSQw0SBbRvuU5zBzgpIRj0rGkDc80W3/RxkN+AmB"
-    "CoLu4IPrw7cGwBv8A40+tuae7jMUMOidd68GnfMv4nETSr9bEr/OoCtyWjJ1HkvdcvVFeE"
-    "93x4FFJeB/vcFnIP4Ef/UvunGtLsoN/mqId+LjB9EwmWnQCDVTP9VHjZcMtI4epiavrYTW"
-    "o5I11PqGaNnHJFPNthjAS3XuqOQK1Oy1SqXl1WvZocjWkmbLY3PUwyxZwSGhmHY5RBvYbf"
-    "n78v/ef2i19vYOWzt7B0f77cPD/aOdI15WvvFy1mFGKzju/da7GESVKhIeH4XBcnuXOJkK"
-    "UJfV8InYyBzhP9BcqqLH3xtiHSVA71mO1141G6aCR7+N+alBt7fhbGHhhZse/3b+xYjJrz"
-    "/pXJ10TrsNifAQ6nczaBtaCtSe3am5dmdC2/fkP/1xiSzIPCM8Ge9Lt66BqKpGuEscSYuE"
-    "8Isgu5w1aU3iKRDDkfwk8WzxJA+zkzFkjQTWI9Mz6Y7OS+SjOekIrJhWZA2UecdIr6U/j1"
-    "HUYoBsZtANCeAS/rzR2Mno++Vj+PMP28COynvTg2YhPGJj/udRBrj/7VxKTncUMysuvIyW"
-    "yHmMWAHMZFYxaH2BUthWzJ6LQrvbygMuL5UKr8yLAqyYcjr69WXKFqRMo+h7sUkjLPVy5v"
-    "VODaaOGPLcPDDvTTYv0euS5FXf26S+Z5g20pl2h+ZF5rWo1Eomt9c13CJTWzvPzNZOn9ja"
-    "cl5b4rB5KNcETYbIfibXEvzgXFa0gX0tlWmFW+0EUco50zNxOndrqRNI66ajXrNKIaVBo8"
-    "umplqoma+Wod7I+uWqmHDwfIsx1puF+0gW+6YYbCUZrE2K0Sy/vGKwTzHYf4iJS/GriKAy"
-    "8TbJxBNfVpxehaUUvSpHr/jkZ94jG5WAf0lU6aCcDqS9UXQ6DwmplbvS0KtF06osmvpG8T"
-    "MXTf2Fpw1TQd5F01CvT140jTdutQ69xnXodVLZU3Rv6qiRQGO9nGYWhTVkmZxhpB0gMPiJ"
-    "AldKRm+KGE/dsSmxPwLEZ/k5MPGQPIjfmAFnChgB/DvdyR/MIAU20hG3B4zlWNI11J/Iq/"
-    "327j5G6DROrhWZriSZDhS2pIQMB29YqIa0+qCdg1cftFOJtciKGjuL/lSsrUfElI1f0sZX"
-    "y8Zv0K/hLQAjXHbhMiSrNL9JmlfEsirEUrGgDWZBPUEKuoITNBKYUCg3kw1JaqFJalFgZ5"
-    "1LRaAkL2DiUAb4aNzkbygWBpEBpjxZ5g098iKpytZuE7SaYA9sb28DTMAITum75P11q35A"
-    "KinyFLuoQ/Gi6oxcWbxITSKvZq8HfaVY+w+LKfhLw68CxBd+gL1WDj/AXivVDyCyKrDeVL"
-    "VI8Vdp1hM6Kj6mhIQU8mWRp4h/bfHJNCKm0C+L/hTOLQITsP/9qn+RjHxIJO75MHUG/gWW"
-    "STdxPs3AUoARcW/4g/jWeefP+Ph+ctY/jvstRAXHyvGo3E/8SycTk6Xp/RPvWWnTfEwwpv"
-    "ZbIbl5o16GZk/718dnXfDlsnvSu+p5HXChSpkpkniC6XpELruds2Kx8+t0kPgB4gnekVDs"
-    "eLprJBymvq44Z+lxaIIbbzYVSbplIsw0YdqoZdpqzdrp7ojClqviwc81nKL9ZAn8dEK8JF"
-    "i/7b2rXyDnj2OeMzmK8wA9pM6XC5Fa+B6ybKDun4Ns83Qxb571L37zi8dtVmWeKvMUGWY5"
-    "pUcE1XlUVT6PyqTeMmKSzUaIhSBOMdoigjElD7nkuvryIuVlNXvc759FlHrciw+c1+fH3c"
-    "ut3XdRJpK1m6N414rLqt5V5d4l9z6VOdAPKv1ugn7VnqC3t1TwduFX+4Jecl9Q4IZTMXFZ"
-    "oEZ6dJWi4voOywqLC2c3s5y/RBbM5fptdABvY3iEABEOXhmXRt2gtTGCNoBDXlkTzGyxeI"
-    "CBiQEv5on8RAGZ8QQbYgrlQelJe4RWWf1X/BUPeAHPpp2Df8gQMMfG4vB6Ls1IeLuRe169"
-    "q12vACAYhWtsAkoABLoN6fgrhng+42+JwBCxGeLv466ayGqmztAy6RiYYsfSFJoikG84B7"
-    "aDsThDX7y2eBk44g1vHWfjK3f4S7nDVYySilGqTTNfCjpNOLgqPVgjLPOsaI2KaeClgzVU"
-    "nIyKk6meKmq2EFGRyI1LsZ99ys6hfZdkxIezM4142y2oTXjJ3Bv+3dPt5JZ8z+v7H6FkIC"
-    "oBE3IvTFVvEz6g6PvPMoPb2bwRyO36wDYpSrLiV1OxsN+/IPu9F50CvG8EogNxa51b3sKO"
-    "/huyvwG5lb9vTZtzBfkUxq0AbpHfCwYhsrxKpAnPzfqv2CYzubdGluZGugV1RKXFv8jxni"
-    "sMeveLcprqN2EbJLQTgzNp5kjtOFMuH2zCUXZ95ex65Xp9bduzGPRqw9NKvN6LESovnw0k"
-    "ashoP+QgtB9S+eyHOJ0NRv1iTTssphp36cZd3KhXxrwy5gsZ86G7oxKt+ejdUlnmfPxGqx"
-    "y71aeQt63YJazc3mVEeJ8hBVefO+9b+wdgDOkY0Z8Bgrr0UNOp2IFOsJ5gy6+qUuXfrvQg"
-    "meHfFhrXhHYLebkjUquxDCp08cIago6V4+mNzFURc1sMkiV0HpZTEVxVjuDyrnJPpLPpF5"
-    "hHpVZ5kXl1VfvEveUZwUEeWssAFw5l6ThsfBXUtpng5ohoCbeuKoW0yFCiBMPZDzFKN5hl"
-    "qEguOzkdTmWjbqiNKpQvfxewUMMyNfRcrT4WA02gaRVBeCFQQ3hb+3kYAC+VCrDMi6/7Uz"
-    "ojfAwtyraWBGuI+O7OTg7Eean0a1xFXux8L+peCpkwcjy1OSmQe8G9Sf7QvrFbkxTNTW/u"
-    "9aW5FTsAWdHd9W333KgDEzf/cPkCCx9LfPmZl5LWkytHWrN3++fYnKqLbp+AKnTVTHmYgj"
-    "tt6giRugs4BaR1epQ6yDb1cSPBp+TlNLO8SjAoUxm30lvxKbV224fto72D9mLSXKRkzZVP"
-    "e4tESGiiuzidYIdEakitW/v7uZwZ+xnOjP2la4Z4pyqAsFe8huiuxXGRekZV+haR9DOq1B"
-    "aRj09sEXnV+KLH/wORASZL"
+    "eJztXW1T27gW/iuafFk6k3IhhJd279yZQNNt7gLpQLh3Z2nHq9gi0eJIqSUTMr389yvJdm"
+    "I7trFNUhxXX9og6cj2c/RynqMj6XtjQi1ks92Oy8fXiDFMSeM9+N4gcILEj6TsJmjA6XSZ"
+    "KRM4HNqqPBQFDeaVVDlwyLgDTS4y76DNkEiyEDMdPOXesxp9goBNR5jsgiv0QO8xGQHMAS"
+    "IWE/8zAE1T1Ac4vUeENYGD7hzExv7fABILMGreI8525fMsaooHijrWX7VL8DcXGZyOEB8j"
+    "Rzzg9qtIxsRCj4gFf07vjTuMbCsCI7ZkBSrd4POpSru56X34qErK1x4aJrXdCVmWns75mJ"
+    "JFcdfF1q6UkXkjRJADObJCsBLXtn01BEneG4sE7rho8arWMsFCd9C1pXIa/7xziSl1AtST"
+    "5D/tf/mvFipmGJf9gXHdHRhGY0WX8hViOvCTTNEcRDvAhEugvj959S4BUakN+YCzT52rnY"
+    "OjNwoCyvjIUZkKrsaTEoQceqIK9CXKpoMkJgbkq2h/EDkcT1Ay4lHJGPKWL7ob/CijgSBh"
+    "qYJldwjADeDbAOAN8YFWn9hzX/cZChj0LrrXg87FZ/m4CWPfbIVfZ9CVOS2VOo+l7nj6oq"
+    "Kne+PAohLw397gE5B/gj/7l924VhflBn825DuJ8YMahM4MaIWaaZAaoCZKLrWOHqdY1FZC"
+    "61HJGmp9S7QcYJKpZkcO4KU6d1RyDWr2W6XW8vq17DLkGEmz5Ske9QhPVnBIKKZdAdEWdl"
+    "vxvuK/t+9arYOD49bewdHJYfv4+PBk70SUVW+8mnWc0QpOe7/1LgdRpcqEpydpsNzdJ06m"
+    "EtRVNXykDsIj8juaK1X0xHtDYqIE6H3L8cavZstU8BS0sSB12e0dOFtYeOGmJ75dfDHi6u"
+    "vPOtdnnQ/dhkJ4CM37GXQsIwVq3+40PLszoe378h9/v0I25L4Rnoz3lVfXQFZVI9wVjrRF"
+    "Q/hFkF3NmrQm8RRI4Eh9kny2fJKP2dkY8kYC61HpmXTHFCXy0Zx0BNZMK7IGyrxjpN/SX8"
+    "YoajFANjPohgJwBX/RaJxk9IPyMfzFh21hRxW96dGwERnxsfjzJAPc/3SuFKc7iZkVl35G"
+    "S+Y8RawAjrldDNpAoBS2FbPnotDut/KAK0qlwqvyogBrppyOfn2Zsg0ZNxj6VmzSCEv9OP"
+    "N6rwZTRwx5YR7gB8znJXpdkrzue9vU9yzsIJMb92heZF6LSq1lcntdwy0ytbXzzGzt9Imt"
+    "rea1FQ6bh3JN0GSInBdyLckPLlRFW9jXUplWuNVOEGOCM70QpwuvljqBtGk66jerFFK6bH"
+    "TZ1NQINfP1MtRbVb9aFZMOnq8xxnq7cB+pYl81g60kg3VoMZoVlNcM9jkG+zfFpBS/ighq"
+    "E2+bTDz5ZcXpVVhK06ty9EpMfvgBOagE/CuiWgfldKDsjaLTeUhIr9yVhl4vmlZl0TQwil"
+    "+4aBosPG2ZCvIumoZ6ffKiabxx63XoDa5Db5LKfkAP2ESNBBrr5zSzKKylyuQMI+0AicEv"
+    "DHhSKnpTxniarsOo8x4gMcvPASZD+ih/Ew7cKeAUiO/0Jn8wgww4yETCHrBWY0k3UH8irw"
+    "7au/cYqdM4udZkupJkeqmwFSVkOHjDQjWk1UftHLz6qJ1KrGVW1NhZ9KdibT0ipm38kja+"
+    "Xjb+Cf0a/gIwImUXLkOyWvPbpHlNLKtCLDUL2mIW1JOkoCs5QSOBCYVyM9mQohaGohYFdt"
+    "Z5VAQq8gImLuNAjMZN8YZyYRBZYCqSVd7QJy+KquzsN0GrCQ7A7u4uIBSM4JS9Sd5ft+4H"
+    "pJIiX7GLOjQvqs7IlcWL9CTyavb6sq8Ua/9hMQ1/afh1gPjCD3DQyuEHOGil+gFkVgXWm6"
+    "oWKf4qzdoPCisMflRO418W/ymc2xQmgP/v6/5lMvQhkTgDxyYH/wM2ZluIfwaUEosIyw7G"
+    "kp2Lzh/xYebsvH8ap8+yglPt/9JeEPGlkwnmaXr/KDpW2mwTE4yp/U5K1qrTfejfnJ53we"
+    "er7lnvuud3wIUqVaZMEgnYI+ZX3c55sRDuTfL0IE45gaSHQpjTGXo4WnpT4baK+DbBrfgh"
+    "1O+F2NpYUHBjwkZ6tbBik3Y6Ky5MyjQde6ndFO0nK+Cn87IVwfrtMl3/Oq14HPd9mlGcB+"
+    "gxdb5ciNSCAmfZQN0/Btnm6WLePO9f/hYUj9us2jzV5imycDmlRwT1sUhVPhYJM381K8lm"
+    "o9RGkKQYbRHBmJKHQnJTfXmR8mM1e9rvn0eUetqLD5w3F6fdq539N1EmkrWpoHjXisvq3l"
+    "Xl3qW24JQ5Vw5q/W6DfvXWlFfjXJ6XojD4ETENv96eUtntKUs3nA7NygI10qOrFJzVd3lW"
+    "dFY4u5nl/KWqYC7Xb6MDRBsjIwSodPCq8CjmxU6NEXQAHIrKmmDmyMUDAjABopgv8gsDdC"
+    "YSHEgYVOd1J21VWWf1X8gXMhAFfJt2Dv6mQ8Bdh8gz1IU0p+FdL96x6Z52/QKAEhSusQkY"
+    "BRCYDmTjLwSS+Uy8JQJDxGdIvI+3aqKqmbpDG7MxwHLjzBRiGU82nAPHJUQe5S5fW74MHI"
+    "mGt4kj2rU7/Ee5w3WojA6VqU0zX4l9TDg/KT1WIyyjgzXKB2u8YphM1QYYHSdTGVXUbCGi"
+    "IpEbV3Jb9ZRfQOc+yYgPZ2ca8Y5X0JiIkrn3nXuHrKmd4b7X9x9SyUBWAib0QZqq/l5wwN"
+    "C3X1WGsLNFI1C7xoGDGUqy4tdTsbTfPyPnrR+dAvxvBLIDCWtdWN7Sjv4L8r8AvVO/77Aj"
+    "uIJ6ChdWgLDIHySDkFl+JcqEF2b9F+LQmdrioUoLI92GJmLK4l/k+M+VBr33RTlN9duwDR"
+    "LaECCYNHeVdtypkF/uBdF2feXseu16fW3bsxj0et/NWrzeixEqL59dStSQ0b7LQWjfpfLZ"
+    "d3E6uxz1izXtsJhu3KUbd3GjXhvz2pgvZMyHrjBKtOajVxxlmfPxi5VybJqeQtG2YneBCn"
+    "uXU+l9hgxcf+q8bR0egTFkY8R+BQiaykPNpnIjNCVmgi2/rkq1f7vSg2SGf1tq3JDaLeTl"
+    "jkitxzKo0Pn/Gwg61o6nn2SuipjbcpAsofOwnI7gqnIEl3+jeCKdTb9HOyq1zvu0q6vaZ6"
+    "7PzggOYsv73V8YyhK7LX47wc0R0RJuXVUKaVGhRAmGcxBilG4wq1CRXHZyOpzaRt1SG1Uq"
+    "X/0uYKGGZWrouVp/LAaaQGwXQXghUEN4W4d5GIAolQqwyouv+zM2o2IMLcq2VgRriPj+3l"
+    "4OxEWp9NtEZV7smCnm3U2YMHI8tzlpKfcD9yYFQ/vWbk3SNDe9udeX5lbsHF5Ndze33XOr"
+    "zu3b/jPOCyx8rPDlF96NWU+u/BQ9L05dQjnGU33f6jNQhW48KQ/T8mqVOkKkr6RNAWmTHq"
+    "UOcrA5biT4lPycZpZXCS7LVMat9LP4lFr77eP2ycFRezFpLlKy5srnvUUyJDTRXZxOsEMi"
+    "NaTWrcPDXM6MwwxnxuHKbTeiUxVA2C9eQ3Q34rhIPaMqfYtI+hlVeovI+2e2iLxqfNHT/w"
+    "GhxrLF"
 )

@@ -1,0 +1,1 @@
+"""REST blueprints: parse input, call one service, serialise what it returns."""

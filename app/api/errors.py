@@ -1,0 +1,79 @@
+"""The contract's error envelope on every 4xx and 5xx, framework errors included."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Quart, Response, g
+from werkzeug.exceptions import HTTPException
+
+from app import metrics
+from app.errors import AppError, PayloadTooLarge, Unavailable, ValidationFailed
+from app.jsonutil import dumps
+
+log = logging.getLogger("app.errors")
+
+_HTTP_CODES = {
+    400: ("validation_error", 422, "The request is malformed."),
+    401: ("unauthorized", 401, "Missing, invalid or expired credentials."),
+    403: ("forbidden", 403, "You are not allowed to do this."),
+    404: ("not_found", 404, "No such route."),
+    405: ("method_not_allowed", 405, "This route does not accept that method."),
+    413: ("payload_too_large", 413, "The request body is over 1 MiB."),
+    415: ("validation_error", 422, "The body must be JSON."),
+}
+
+
+def envelope(error: AppError) -> Response:
+    response = Response(dumps(error.body()), status=error.status, content_type="application/json")
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _is_unavailable(exc: BaseException) -> str | None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from tortoise.exceptions import DBConnectionError
+
+    import asyncpg
+
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        return "redis"
+    if isinstance(exc, (DBConnectionError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, ConnectionError, OSError)):
+        return "postgres"
+    if isinstance(exc, asyncpg.InterfaceError) and "connection" in str(exc).lower():
+        return "postgres"
+    return None
+
+
+def install(app: Quart) -> None:
+    @app.errorhandler(AppError)
+    async def app_error(error: AppError) -> Response:
+        return envelope(error)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        code, status, message = _HTTP_CODES.get(error.code or 500, ("internal", error.code or 500, "Request failed."))
+        out = AppError(message)
+        out.code, out.status = code, status
+        response = envelope(out)
+        if status == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    async def unhandled(error: Exception) -> Response:
+        dependency = _is_unavailable(error)
+        if dependency is not None:
+            metrics.DEPENDENCY_ERRORS.labels(dependency=dependency, component="api").inc()
+            log.warning("dependency unavailable", extra={"dependency": dependency, "error": repr(error)})
+            return envelope(Unavailable())
+        # Cause chains of pydantic/quart-schema validation errors still answer 422.
+        if error.__class__.__name__ == "RequestSchemaValidationError":
+            return envelope(ValidationFailed())
+        log.exception("unhandled error", extra={"request_id": getattr(g, "request_id", None)})
+        return envelope(AppError())
+
+    _ = PayloadTooLarge  # 413 comes through HTTPException (MAX_CONTENT_LENGTH)

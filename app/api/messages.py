@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint
+from quart_schema import tag
+
+from app.api.schemas import EditIn, HistoryQuery, ReadIn, SendIn
+from app.api.validation import authenticate, body, query, services
+
+bp = Blueprint("messages", __name__, url_prefix="/messages")
+
+
+@bp.post("")
+@tag(["messages"])
+@body(SendIn)
+async def send(data: SendIn) -> tuple[dict[str, Any], int]:
+    principal = await authenticate()
+    message, created = await services().messages.send(
+        sender_id=principal.user_id,
+        chat_id=data.chat_id,
+        content=data.content,
+        client_msg_id=data.client_msg_id,
+        transport="rest",
+    )
+    return message, 201 if created else 200
+
+
+@bp.get("")
+@tag(["messages"])
+@query(HistoryQuery)
+async def history(query_args: HistoryQuery) -> dict[str, Any]:
+    principal = await authenticate()
+    page = await services().messages.history(
+        user_id=principal.user_id,
+        chat_id=query_args.chat_id,
+        before_seq=query_args.before_seq,
+        after_seq=query_args.after_seq,
+        cursor=query_args.cursor,
+        limit=query_args.limit,
+    )
+    return page.body()
+
+
+@bp.patch("/<int:message_id>/edit")
+@tag(["messages"])
+@body(EditIn)
+async def edit(message_id: int, data: EditIn) -> dict[str, Any]:
+    principal = await authenticate()
+    return await services().messages.edit(user_id=principal.user_id, message_id=message_id, content=data.content)
+
+
+@bp.delete("/<int:message_id>/delete")
+@tag(["messages"])
+async def delete(message_id: int) -> dict[str, Any]:
+    principal = await authenticate()
+    return await services().messages.delete(user_id=principal.user_id, message_id=message_id)
+
+
+@bp.post("/read")
+@tag(["messages"])
+@body(ReadIn)
+async def read(data: ReadIn) -> dict[str, Any]:
+    principal = await authenticate()
+    return await services().receipts.mark_read(user_id=principal.user_id, chat_id=data.chat_id, up_to_seq=data.up_to_seq)
+
+
+@bp.get("/<int:message_id>/receipts")
+@tag(["messages"])
+async def receipts(message_id: int) -> list[dict[str, Any]]:
+    principal = await authenticate()
+    return await services().receipts.receipts(user_id=principal.user_id, message_id=message_id)

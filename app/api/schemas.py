@@ -1,0 +1,80 @@
+"""Request models: the contract's validation rules, one place, also the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+Username = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Seq = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Limit = Annotated[int, Field(ge=1, le=200)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterIn(_In):
+    username: Username
+    email: EmailStr
+    password: Password
+
+
+class LoginIn(BaseModel):
+    # Form posts from Swagger's "Authorize" add grant_type, scope and the like: ignore them.
+    model_config = ConfigDict(extra="ignore")
+    username: Annotated[str, StringConstraints(min_length=1, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class RefreshIn(_In):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class LogoutIn(_In):
+    refresh_token: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+
+class PageQuery(_In):
+    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+    limit: Limit = 50
+
+
+class SearchQuery(PageQuery):
+    q: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+class CreateChatIn(_In):
+    type: Literal["direct", "group"]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    member_ids: Annotated[list[Id], Field(max_length=200)] = []
+
+
+class AddMembersIn(_In):
+    user_ids: Annotated[list[Id], Field(min_length=1, max_length=200)]
+
+
+class SendIn(_In):
+    chat_id: Id
+    content: str
+    client_msg_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class HistoryQuery(_In):
+    chat_id: Id
+    before_seq: Seq | None = None
+    after_seq: Seq | None = None
+    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+    limit: Limit = 50
+
+
+class EditIn(_In):
+    content: str
+
+
+class ReadIn(_In):
+    chat_id: Id
+    up_to_seq: Seq

@@ -1,0 +1,50 @@
+"""Database lifecycle and the thin SQL helpers the storage layer uses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from app.config import tortoise_config
+
+Row = dict[str, Any]
+
+
+async def init_db(database_url: str) -> None:
+    # register_tortoise is broken in tortoise 1.1.9 (STACK-NOTES): initialise ourselves.
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()
+
+
+def db() -> BaseDBAsyncClient:
+    return connections.get("default")
+
+
+def transaction() -> Any:
+    return in_transaction("default")
+
+
+async def fetch(sql: str, *args: Any, conn: BaseDBAsyncClient | None = None) -> list[Row]:
+    return list(await (conn or db()).execute_query_dict(sql, list(args)))
+
+
+async def fetchrow(sql: str, *args: Any, conn: BaseDBAsyncClient | None = None) -> Row | None:
+    rows = await fetch(sql, *args, conn=conn)
+    return rows[0] if rows else None
+
+
+async def fetchval(sql: str, *args: Any, conn: BaseDBAsyncClient | None = None) -> Any:
+    row = await fetchrow(sql, *args, conn=conn)
+    return next(iter(row.values())) if row else None
+
+
+async def execute(sql: str, *args: Sequence[Any] | Any, conn: BaseDBAsyncClient | None = None) -> int:
+    count, _ = await (conn or db()).execute_query(sql, list(args))
+    return int(count)

@@ -1,0 +1,98 @@
+"""Publish/subscribe between processes. Redis pub/sub is at-most-once: it wakes and carries
+payloads, and PostgreSQL stays the only copy that matters (STACK-NOTES)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app import metrics
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, bytes], Awaitable[None]]
+
+
+class Broker(Protocol):
+    async def publish(self, channel: str, payload: bytes) -> None: ...
+    async def subscribe(self, *channels: str) -> None: ...
+    async def unsubscribe(self, *channels: str) -> None: ...
+
+
+class RedisBroker:
+    """One pub/sub connection per process; re-subscribes everything after a reconnect."""
+
+    def __init__(self, redis: Redis, handler: Handler, on_reconnect: Callable[[], None]) -> None:
+        self._redis = redis
+        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        self._handler = handler
+        self._on_reconnect = on_reconnect
+        self._channels: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        await self._redis.publish(channel, payload)
+
+    async def subscribe(self, *channels: str) -> None:
+        self._channels.update(channels)
+        try:
+            await self._pubsub.subscribe(*channels)
+        except (RedisError, OSError):
+            metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="broker").inc()
+            # The reader loop re-subscribes every known channel when Redis is back.
+
+    async def unsubscribe(self, *channels: str) -> None:
+        self._channels.difference_update(channels)
+        try:
+            await self._pubsub.unsubscribe(*channels)
+        except (RedisError, OSError):
+            metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="broker").inc()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._read_loop(), name="broker-reader")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await self._pubsub.aclose()
+        except (RedisError, OSError):
+            pass
+
+    async def _read_loop(self) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                if not self._pubsub.subscribed:
+                    if not self._channels:
+                        await asyncio.sleep(0.05)
+                        continue
+                    await self._pubsub.subscribe(*self._channels)
+                message = await self._pubsub.get_message(timeout=1.0)
+                backoff = 0.05
+                if message is None or message["type"] != "message":
+                    continue
+                channel = message["channel"]
+                await self._handler(channel.decode() if isinstance(channel, bytes) else channel, message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="broker").inc()
+                log.warning("pub/sub connection lost; reconnecting", extra={"error": str(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                try:
+                    await self._pubsub.reset()
+                except (RedisError, OSError):
+                    pass
+                self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                # Whatever was published meanwhile is gone: let the node re-check from PostgreSQL.
+                self._on_reconnect()
+            except Exception:
+                log.exception("pub/sub handler failed")

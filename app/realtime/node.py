@@ -1,0 +1,258 @@
+"""Fan-out from the broker to this instance's connections, and the loops that keep every
+connection whole when pub/sub drops something: replays, reconciliation, acks, revocations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+from arq.connections import ArqRedis
+from redis.exceptions import RedisError
+
+from app import metrics
+from app.config import Settings
+from app.jsonutil import dumps, dumps_str, iso, loads
+from app.realtime import keys
+from app.realtime.broker import RedisBroker
+from app.realtime.hub import Connection, Hub
+from app.services.auth import AuthService
+from app.services.presence import PresenceService
+from app.services.receipts import ReceiptService
+from app.storage import inbox as inbox_store
+from app.storage import users as user_store
+
+log = logging.getLogger(__name__)
+
+FLUSH_JOB = "flush"
+RECONCILE_INTERVAL = 1.0
+REPLAY_RETRY_AFTER = 3.0
+ACK_FLUSH_INTERVAL = 0.05
+CLOSE_REVOKED = 4401
+
+
+class Node:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        redis: ArqRedis,
+        auth: AuthService,
+        presence: PresenceService,
+        receipts: ReceiptService,
+    ) -> None:
+        self.instance_id = uuid.uuid4().hex
+        self.hub = Hub()
+        self._settings = settings
+        self._redis = redis
+        self._auth = auth
+        self._presence = presence
+        self._receipts = receipts
+        self._broker = RedisBroker(redis, self._on_message, on_reconnect=self._on_broker_reconnect)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._behind: dict[str, int] = {}
+        self._check_all_now = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._broker.subscribe(keys.instance_channel(self.instance_id), keys.REVOCATIONS_CHANNEL)
+        self._broker.start()
+        self._tasks = [
+            asyncio.create_task(self._reconcile_loop(), name="reconcile"),
+            asyncio.create_task(self._ack_loop(), name="acks"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._flush_acks()
+        await self._broker.stop()
+
+    def close_all(self, code: int) -> None:
+        for conn in self.hub.all():
+            conn.close(code)
+
+    # --- connections -------------------------------------------------------------------------
+    async def attach(self, conn: Connection) -> None:
+        if self.hub.add(conn):
+            await self._broker.subscribe(keys.user_channel(conn.user_id))
+        # Subscribed first, then the replay: anything committed before the replay reads is in
+        # it, anything after arrives live.
+        conn.need_replay()
+        if await self._presence.touch(user_id=conn.user_id, connection_id=conn.id):
+            await self._announce_presence(conn.user_id, online=True)
+
+    async def detach(self, conn: Connection) -> None:
+        self._behind.pop(conn.id, None)
+        if conn.acked > conn.ack_reported:
+            await self._flush_acks()  # while the connection is still in the hub
+        if self.hub.remove(conn):
+            await self._broker.unsubscribe(keys.user_channel(conn.user_id))
+        try:
+            if await self._presence.leave(user_id=conn.user_id, connection_id=conn.id):
+                await self._announce_presence(conn.user_id, online=False)
+        except (RedisError, OSError):
+            metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="presence").inc()
+
+    def request_replay(self, conn: Connection) -> None:
+        asyncio.get_running_loop().create_task(self._enqueue_flush(conn))
+
+    async def _enqueue_flush(self, conn: Connection) -> None:
+        after = conn.next_seq - 1
+        try:
+            await self._redis.enqueue_job(
+                FLUSH_JOB, self.instance_id, conn.id, conn.user_id, after,
+                _job_id=f"{FLUSH_JOB}:{conn.id}:{after}:{int(time.monotonic())}",
+            )
+            await self._redis.publish(keys.WORKER_WAKE_CHANNEL, b"1")
+        except (RedisError, OSError):
+            metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="replay").inc()
+            # The reconcile loop asks again.
+
+    # --- ephemeral events (never stored, never replayed) ---------------------------------------
+    async def publish_ephemeral(self, user_ids: list[int], frame: dict[str, Any]) -> None:
+        payload = dumps({"ephemeral": frame})
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.publish(keys.user_channel(user_id), payload)
+            await pipe.execute()
+
+    async def _announce_presence(self, user_id: int, *, online: bool) -> None:
+        row = await user_store.get_user(user_id)
+        contacts = await user_store.contacts(user_id)
+        if row is None or not contacts:
+            return
+        frame = {
+            "type": "presence",
+            "data": {"user_id": user_id, "online": online, "last_seen_at": iso(row["last_seen_at"])},
+        }
+        await self.publish_ephemeral(contacts, frame)
+
+    # --- broker messages -----------------------------------------------------------------------
+    async def _on_message(self, channel: str, data: bytes) -> None:
+        if channel == keys.REVOCATIONS_CHANNEL:
+            self._close_session(data.decode())
+            return
+        message = loads(data)
+        if "events" in message:  # live inbox events for one user
+            user_id = int(channel.rsplit(":", 1)[1])
+            conns = self.hub.of_user(user_id)
+            published_at = message.get("published_at")
+            if published_at and conns:
+                metrics.DELIVERY_LATENCY.labels(stage="publish_to_push").observe(max(0.0, time.time() - published_at))
+            for conn in conns:
+                for frame in message["events"]:
+                    conn.offer(frame, live=True)
+        elif "ephemeral" in message:
+            text = dumps_str(message["ephemeral"])
+            for conn in self.hub.of_user(int(channel.rsplit(":", 1)[1])):
+                conn.send_text(text)
+        elif "replay" in message:  # an offline flush for one of our connections
+            self._apply_replay(message["replay"])
+
+    def _apply_replay(self, replay: dict[str, Any]) -> None:
+        conn = self.hub.get(replay["user_id"], replay["conn"])
+        if conn is None or replay["after"] != conn.next_seq - 1 and replay["resync_to"] is None:
+            return  # a stale replay: the connection moved on or asked again from elsewhere
+        metrics.REPLAY_EVENTS.observe(len(replay["frames"]))
+        conn.replay_done()
+        if replay["resync_to"] is not None:
+            conn.next_seq = replay["resync_to"] + 1
+            conn.send({"type": "resync", "data": {"inbox_seq": replay["resync_to"]}})
+            return
+        for frame in replay["frames"]:
+            conn.offer(frame, live=False)
+        if not replay["complete"]:
+            conn.need_replay()
+
+    def _close_session(self, session_id: str) -> None:
+        for conn in self.hub.all():
+            if str(conn.session_id) == session_id:
+                conn.close(CLOSE_REVOKED)
+
+    def _on_broker_reconnect(self) -> None:
+        self._check_all_now = True
+
+    # --- loops -----------------------------------------------------------------------------------
+    async def _reconcile_loop(self) -> None:
+        """Catch what pub/sub lost: replays that never came back, events published while we
+        were disconnected, revocations missed, and presence entries about to lapse."""
+        tick = 0
+        while True:
+            await asyncio.sleep(RECONCILE_INTERVAL)
+            tick += 1
+            try:
+                await self._reconcile(full=self._check_all_now or tick % 2 == 0, tick=tick)
+                self._check_all_now = False
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # PostgreSQL or Redis away: try again next tick
+                metrics.DEPENDENCY_ERRORS.labels(dependency=_dependency_of(exc), component="reconcile").inc()
+                log.warning("reconcile failed", extra={"error": repr(exc)})
+
+    async def _reconcile(self, *, full: bool, tick: int) -> None:
+        conns = self.hub.all()
+        now = time.monotonic()
+        for conn in conns:
+            if conn.replay_pending_since is not None and now - conn.replay_pending_since > REPLAY_RETRY_AFTER:
+                conn.replay_pending_since = now
+                self.request_replay(conn)
+        if not conns or not full:
+            return
+        last = await inbox_store.last_seqs(self.hub.users())
+        for conn in conns:
+            if conn.replay_pending_since is None and last.get(conn.user_id, 0) >= conn.next_seq:
+                # Behind on two checks in a row at the same place: the live copy was lost.
+                if self._behind.get(conn.id) == conn.next_seq:
+                    conn.need_replay()
+                self._behind[conn.id] = conn.next_seq
+            else:
+                self._behind.pop(conn.id, None)
+        await self._check_revocations(conns)
+        if tick % max(1, int(self._settings.heartbeat_interval / 2)) == 0:
+            for conn in conns:
+                await self._presence.touch(user_id=conn.user_id, connection_id=conn.id)
+
+    async def _check_revocations(self, conns: list[Connection]) -> None:
+        sessions = list({c.session_id for c in conns})
+        revoked = await asyncio.gather(*(self._auth.is_revoked(s) for s in sessions))
+        for session_id, is_revoked in zip(sessions, revoked):
+            if is_revoked:
+                self._close_session(str(session_id))
+
+    async def _ack_loop(self) -> None:
+        while True:
+            await asyncio.sleep(ACK_FLUSH_INTERVAL)
+            try:
+                await self._flush_acks()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                metrics.DEPENDENCY_ERRORS.labels(dependency=_dependency_of(exc), component="acks").inc()
+                log.warning("ack flush failed", extra={"error": repr(exc)})
+                await asyncio.sleep(1.0)
+
+    async def _flush_acks(self) -> None:
+        """Device cursors move in one statement per interval, then delivered receipts follow."""
+        pending: dict[tuple[int, str], tuple[Connection, int]] = {}
+        for conn in self.hub.all():
+            if conn.acked > conn.ack_reported:
+                key = (conn.user_id, conn.device_id)
+                if key not in pending or pending[key][1] < conn.acked:
+                    pending[key] = (conn, conn.acked)
+        if not pending:
+            return
+        moved = await inbox_store.ack_devices([(u, d, seq) for (u, d), (_, seq) in pending.items()])
+        for conn, seq in pending.values():
+            conn.ack_reported = max(conn.ack_reported, seq)
+        for row in moved:
+            await self._receipts.mark_delivered(
+                user_id=row["user_id"], after_inbox_seq=int(row["before"]), up_to_inbox_seq=int(row["after"])
+            )
+
+
+def _dependency_of(exc: BaseException) -> str:
+    return "redis" if isinstance(exc, RedisError) else "postgres"

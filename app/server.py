@@ -1,0 +1,126 @@
+"""The app factory and `messenger api`: one Quart app served by Hypercorn."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+import uuid
+
+import uvloop
+from arq.connections import RedisSettings, create_pool
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
+from quart import Quart, g, request
+from quart_schema import QuartSchema
+
+from app import metrics
+from app.api import auth, chats, errors, health, messages, users
+from app.config import Settings
+from app.db import close_db, init_db
+from app.logs import setup_logging
+from app.realtime.node import Node
+from app.services.registry import build_services
+from app.ws import endpoint as ws_endpoint
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+MAX_FRAME = 64 * 1024
+CLOSE_GOING_AWAY = 1001
+
+
+def create_app(settings: Settings) -> Quart:
+    settings.require_runtime()
+    app = Quart(__name__, static_folder="static", static_url_path="/static")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.extensions["settings"] = settings
+    QuartSchema(
+        app,
+        info={"title": "Messenger Core", "version": "1"},
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
+        security=[{"bearer": []}],
+    )
+    for blueprint in (health.bp, auth.bp, users.bp, chats.bp, messages.bp, ws_endpoint.bp):
+        app.register_blueprint(blueprint)
+    errors.install(app)
+
+    @app.before_serving
+    async def start() -> None:
+        assert settings.database_url and settings.redis_url
+        await init_db(settings.database_url)
+        redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        services = build_services(settings, redis)
+        node = Node(settings=settings, redis=redis, auth=services.auth, presence=services.presence, receipts=services.receipts)
+        app.extensions.update(redis=redis, services=services, node=node)
+        await node.start()
+
+    @app.after_serving
+    async def stop() -> None:
+        node: Node = app.extensions["node"]
+        await close_sockets(node)
+        await node.stop()
+        await app.extensions["redis"].aclose()
+        await close_db()
+
+    @app.before_request
+    async def begin() -> None:
+        g.started = time.perf_counter()
+        g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+
+    @app.after_request
+    async def finish(response):  # type: ignore[no-untyped-def]
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.HTTP_DURATION.labels(method=request.method, route=route, status=str(response.status_code)).observe(
+            time.perf_counter() - g.get("started", time.perf_counter())
+        )
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+    return app
+
+
+async def close_sockets(node: Node, timeout: float = 3.0) -> None:
+    """Close every socket with 1001 so clients reconnect elsewhere at once; wait briefly."""
+    node.close_all(CLOSE_GOING_AWAY)
+    deadline = time.monotonic() + timeout
+    while node.hub.all() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+def hypercorn_config(host: str, port: int) -> HypercornConfig:
+    config = HypercornConfig()
+    config.bind = [f"{host}:{port}"]
+    config.websocket_max_message_size = MAX_FRAME  # Hypercorn closes with 1009 past it
+    config.graceful_timeout = 5
+    config.accesslog = None
+    config.errorlog = "-"
+    return config
+
+
+def run_api(settings: Settings, *, host: str, port: int) -> None:
+    setup_logging(settings.log_level)
+    uvloop.install()
+    asyncio.run(_serve(settings, host, port))
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    app = create_app(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        async def drain() -> None:
+            if "node" in app.extensions:
+                await close_sockets(app.extensions["node"])
+            stopping.set()
+
+        loop.create_task(drain())
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    log.info("api listening", extra={"host": host, "port": port})
+    await serve(app, hypercorn_config(host, port), shutdown_trigger=stopping.wait)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Domain services: plain keyword arguments in, plain dicts out, no quart imports."""

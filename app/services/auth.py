@@ -1,0 +1,269 @@
+"""Accounts and sessions: register, login, refresh rotation with reuse detection, logout.
+
+Access tokens are short-lived JWTs naming a session (`sid`). Revoking a session writes
+PostgreSQL (the truth) and a Redis key that lives as long as any access token of it could,
+so each request checks revocation with one Redis round trip and no PostgreSQL query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import bcrypt
+import jwt
+from redis.asyncio import Redis
+
+from app import metrics
+from app.config import Settings
+from app.db import transaction
+from app.errors import Conflict, RateLimited, Unauthorized
+from app.jsonutil import iso
+from app.realtime import keys
+from app.storage import sessions as session_store
+from app.storage import users as user_store
+
+TICKET_TTL = 30
+ACTIVE_CACHE_SECONDS = 30.0
+_BAD_LOGIN = "Wrong username or password."
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user and the login session the token belongs to."""
+
+    user_id: int
+    session_id: uuid.UUID
+
+
+def _prehash(password: str) -> bytes:
+    # bcrypt rejects input over 72 bytes; a SHA-256 digest keeps every password's full entropy.
+    return base64.b64encode(hashlib.sha256(password.encode()).digest())
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def public_user(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "username": row["username"],
+        "email": row["email"],
+        "is_active": row["is_active"],
+        "created_at": iso(row["created_at"]),
+    }
+
+
+class AuthService:
+    def __init__(self, settings: Settings, redis: Redis) -> None:
+        assert settings.secret_key
+        self._key = settings.secret_key
+        self._settings = settings
+        self._redis = redis
+        self._active_until: dict[int, float] = {}
+        self._dummy_hash = bcrypt.hashpw(_prehash("not a password"), bcrypt.gensalt(settings.bcrypt_rounds))
+
+    # --- passwords -------------------------------------------------------------------------
+    async def _hash(self, password: str) -> str:
+        salt = bcrypt.gensalt(self._settings.bcrypt_rounds)
+        hashed = await asyncio.to_thread(bcrypt.hashpw, _prehash(password), salt)
+        return hashed.decode()
+
+    async def _check(self, password: str, hashed: bytes) -> bool:
+        return await asyncio.to_thread(bcrypt.checkpw, _prehash(password), hashed)
+
+    # --- accounts --------------------------------------------------------------------------
+    async def register(self, *, username: str, email: str, password: str) -> dict[str, Any]:
+        password_hash = await self._hash(password)
+        row = await user_store.insert_user(username=username, email=email, password_hash=password_hash)
+        if row is None:
+            raise Conflict("That username or email is already taken.")
+        return public_user(row)
+
+    async def login(self, *, login: str, password: str, client_ip: str) -> dict[str, Any]:
+        """Same 401 and comparable time for an unknown user and a wrong password."""
+        throttle_keys = [
+            keys.LOGIN_FAILURES.format(scope="account", key=login.lower()),
+            keys.LOGIN_FAILURES.format(scope="ip", key=client_ip),
+        ]
+        await self._refuse_if_throttled(throttle_keys)
+        row = await user_store.find_login(login)
+        ok = await self._check(password, row["password_hash"].encode() if row else self._dummy_hash)
+        if not row or not ok or not row["is_active"]:
+            failures = await self._record_failure(throttle_keys)
+            # Slow down repeated guessing before refusing outright.
+            await asyncio.sleep(min(2.0, 0.05 * 2 ** max(0, failures - 3)))
+            raise Unauthorized(_BAD_LOGIN)
+        await self._redis.delete(throttle_keys[0])
+        return await self._open_session(row["id"])
+
+    async def _refuse_if_throttled(self, throttle_keys: list[str]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in throttle_keys:
+                pipe.get(key)
+                pipe.ttl(key)
+            values = await pipe.execute()
+        for count, ttl in zip(values[::2], values[1::2]):
+            if count is not None and int(count) >= self._settings.login_max_failures:
+                metrics.RATE_LIMITED.labels(scope="login").inc()
+                raise RateLimited(max(1, ttl), "Too many failed logins; retry later.")
+
+    async def _record_failure(self, throttle_keys: list[str]) -> int:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in throttle_keys:
+                pipe.incr(key)
+                pipe.expire(key, self._settings.login_failure_window, nx=True)
+            values = await pipe.execute()
+        return max(int(v) for v in values[::2])
+
+    # --- sessions and tokens ---------------------------------------------------------------
+    def _access_token(self, user_id: int, session_id: uuid.UUID) -> str:
+        now = int(time.time())
+        claims = {
+            "sub": str(user_id),
+            "sid": str(session_id),
+            "jti": uuid.uuid4().hex,
+            "type": "access",
+            "iat": now,
+            "exp": now + self._settings.access_token_ttl,
+        }
+        return jwt.encode(claims, self._key, algorithm="HS256")
+
+    def _tokens(self, user_id: int, session_id: uuid.UUID, refresh_token: str) -> dict[str, Any]:
+        return {
+            "access_token": self._access_token(user_id, session_id),
+            "refresh_token": refresh_token,
+            "token_type": "bearer",
+            "expires_in": self._settings.access_token_ttl,
+        }
+
+    async def _open_session(self, user_id: int) -> dict[str, Any]:
+        refresh = secrets.token_urlsafe(32)
+        expires_at = datetime.now(timezone.utc) + timedelta(seconds=self._settings.refresh_token_ttl)
+        session_id = await session_store.create_session(
+            user_id=user_id, expires_at=expires_at, token_hash=_token_hash(refresh)
+        )
+        return self._tokens(user_id, session_id, refresh)
+
+    async def refresh(self, *, refresh_token: str) -> dict[str, Any]:
+        """Spend the token and issue a new pair; a spent token presented again revokes all."""
+        reused_session: uuid.UUID | None = None
+        async with transaction() as conn:
+            row = await session_store.lock_refresh_token(_token_hash(refresh_token), conn)
+            if row is None:
+                raise Unauthorized("Unknown refresh token.")
+            if row["spent_at"] is not None:
+                await session_store.revoke_session(row["session_id"], conn)
+                reused_session = row["session_id"]
+            elif row["revoked_at"] is None and row["expires_at"] > datetime.now(timezone.utc) and row["is_active"]:
+                await session_store.spend_refresh_token(row["id"], conn)
+                new_refresh = secrets.token_urlsafe(32)
+                await session_store.insert_refresh_token(
+                    session_id=row["session_id"], token_hash=_token_hash(new_refresh), conn=conn
+                )
+                return self._tokens(row["user_id"], row["session_id"], new_refresh)
+        if reused_session is not None:
+            await self._announce_revocation(reused_session)
+            raise Unauthorized("Refresh token reused; the session is revoked.")
+        raise Unauthorized("The session has ended.")
+
+    async def logout(self, *, principal: Principal) -> None:
+        await session_store.revoke_session(principal.session_id)
+        await self._announce_revocation(principal.session_id)
+
+    async def _announce_revocation(self, session_id: uuid.UUID) -> None:
+        sid = str(session_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.REVOKED_SESSION.format(session_id=sid), 1, ex=self._settings.access_token_ttl + 60)
+            pipe.publish(keys.REVOCATIONS_CHANNEL, sid)
+            await pipe.execute()
+
+    async def authenticate(self, token: str) -> Principal:
+        """Verify an access token: signature, HS256 only, type, expiry, and revocation."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                options={"require": ["sub", "sid", "jti", "type", "iat", "exp"]},
+            )
+            if claims["type"] != "access":
+                raise Unauthorized("Not an access token.")
+            principal = Principal(user_id=int(claims["sub"]), session_id=uuid.UUID(claims["sid"]))
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise Unauthorized("Invalid or expired token.") from None
+        if await self.is_revoked(principal.session_id):
+            raise Unauthorized("The session has ended.")
+        await self._require_active_user(principal.user_id)
+        return principal
+
+    async def _require_active_user(self, user_id: int) -> None:
+        # Checked against PostgreSQL at most once per ACTIVE_CACHE_SECONDS per user and process.
+        now = time.monotonic()
+        if self._active_until.get(user_id, 0.0) > now:
+            return
+        row = await user_store.get_user(user_id)
+        if row is None or not row["is_active"]:
+            raise Unauthorized("Unknown or inactive user.")
+        if len(self._active_until) > 100_000:
+            self._active_until.clear()
+        self._active_until[user_id] = now + ACTIVE_CACHE_SECONDS
+
+    async def is_revoked(self, session_id: uuid.UUID) -> bool:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.exists(keys.REVOCATIONS_LOADED)
+            pipe.exists(keys.REVOKED_SESSION.format(session_id=session_id))
+            loaded, revoked = await pipe.execute()
+        if not loaded:
+            await self._reload_revocations()
+            return bool(await self._redis.exists(keys.REVOKED_SESSION.format(session_id=session_id)))
+        return bool(revoked)
+
+    async def _reload_revocations(self) -> None:
+        # Redis lost its keys (restart): rebuild from PostgreSQL every revocation whose
+        # access tokens may still be alive.
+        ttl = self._settings.access_token_ttl + 60
+        since = datetime.now(timezone.utc) - timedelta(seconds=ttl)
+        rows = await session_store.recently_revoked(since)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for row in rows:
+                pipe.set(keys.REVOKED_SESSION.format(session_id=row["id"]), 1, ex=ttl)
+            pipe.set(keys.REVOCATIONS_LOADED, 1)
+            await pipe.execute()
+
+    async def check_session_active(self, principal: Principal) -> None:
+        """The PostgreSQL check, for WebSocket handshakes (rare, long-lived)."""
+        row = await session_store.get_session(principal.session_id)
+        if (
+            row is None
+            or row["revoked_at"] is not None
+            or row["user_id"] != principal.user_id
+            or row["expires_at"] <= datetime.now(timezone.utc)
+        ):
+            raise Unauthorized("The session has ended.")
+
+    # --- WebSocket tickets -----------------------------------------------------------------
+    async def issue_ticket(self, *, principal: Principal) -> dict[str, Any]:
+        ticket = secrets.token_urlsafe(24)
+        value = f"{principal.user_id}:{principal.session_id}"
+        await self._redis.set(keys.WS_TICKET.format(ticket=ticket), value, ex=TICKET_TTL)
+        return {"ticket": ticket, "expires_in": TICKET_TTL}
+
+    async def redeem_ticket(self, ticket: str) -> Principal:
+        value = await self._redis.getdel(keys.WS_TICKET.format(ticket=ticket[:128]))
+        if value is None:
+            raise Unauthorized("Unknown, used or expired ticket.")
+        user_id, session_id = (value.decode() if isinstance(value, bytes) else value).split(":", 1)
+        principal = Principal(user_id=int(user_id), session_id=uuid.UUID(session_id))
+        if await self.is_revoked(principal.session_id):
+            raise Unauthorized("The session has ended.")
+        await self._require_active_user(principal.user_id)
+        return principal

@@ -1,0 +1,162 @@
+"""Direct and group chats, membership and roles; the one place that decides who may see a chat."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.db import Row, transaction
+from app.errors import Forbidden, NotFound, field_error
+from app.jsonutil import iso
+from app.services.dispatch import Dispatcher
+from app.services.messages_view import message_body
+from app.services.pages import Page, decode_cursor, encode_cursor
+from app.storage import chats as chat_store
+from app.storage import messages as message_store
+from app.storage import outbox
+
+MANAGERS = ("owner", "admin")
+
+
+async def require_member(chat_id: int, user_id: int, conn: BaseDBAsyncClient | None = None) -> Row:
+    """The membership row, or 404 exactly as for a chat that does not exist."""
+    member = await chat_store.membership(chat_id, user_id, conn=conn)
+    if member is None:
+        raise NotFound("No such chat.")
+    return member
+
+
+async def render_chats(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], dict[str, Any]]:
+    """`Chat` bodies for (chat_id, viewer) pairs, in a fixed number of queries."""
+    rows = await chat_store.chats_for_viewers(pairs)
+    return await _render(rows, [row["viewer_id"] for row in rows])
+
+
+async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
+    chat_ids = list({row["id"] for row in rows})
+    members: dict[int, list[dict[str, Any]]] = {chat_id: [] for chat_id in chat_ids}
+    for member in await chat_store.members_of(chat_ids):
+        members[member["chat_id"]].append(
+            {"user_id": member["user_id"], "username": member["username"], "role": member["role"]}
+        )
+    last = await message_store.last_messages([(row["id"], row["last_seq"]) for row in rows if row["last_seq"]])
+    unread = await chat_store.unread_counts(
+        [(row["id"], viewer, row["read_seq"]) for row, viewer in zip(rows, viewers)]
+    )
+    return {
+        (row["id"], viewer): {
+            "id": row["id"],
+            "type": row["type"],
+            "title": row["title"],
+            "created_at": iso(row["created_at"]),
+            "members": members[row["id"]],
+            "last_message": message_body(last[row["id"]]) if row["id"] in last else None,
+            "last_seq": row["last_seq"],
+            "unread_count": unread.get((row["id"], viewer), 0),
+        }
+        for row, viewer in zip(rows, viewers)
+    }
+
+
+class ChatService:
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def get(self, *, user_id: int, chat_id: int) -> dict[str, Any]:
+        await require_member(chat_id, user_id)
+        return (await render_chats([(chat_id, user_id)]))[(chat_id, user_id)]
+
+    async def list(self, *, user_id: int, cursor: str | None, limit: int) -> Page:
+        after = decode_cursor(cursor)
+        position: tuple[datetime, int] | None = None
+        if after:
+            try:
+                position = (datetime.fromisoformat(after["t"]), int(after["id"]))
+            except (KeyError, TypeError, ValueError):
+                raise field_error("cursor", "Not a cursor this server issued.") from None
+        rows = await chat_store.chats_of_user(user_id=user_id, after=position, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        rendered = await _render(rows, [user_id] * len(rows))
+        items = [rendered[(row["id"], user_id)] for row in rows]
+        next_cursor = (
+            encode_cursor({"t": rows[-1]["last_activity_at"].isoformat(), "id": rows[-1]["id"]}) if more else None
+        )
+        return Page(items=items, next_cursor=next_cursor)
+
+    async def create_direct(self, *, user_id: int, other_id: int) -> tuple[dict[str, Any], bool]:
+        """(chat, created): exactly one direct chat per pair, also under concurrent creation."""
+        if other_id == user_id:
+            raise field_error("member_ids", "A direct chat needs another user.")
+        if not await chat_store.existing_user_ids([other_id]):
+            raise NotFound("No such user.")
+        key = f"{min(user_id, other_id)}:{max(user_id, other_id)}"
+        async with transaction() as conn:
+            row = await chat_store.insert_chat(type="direct", title=None, direct_key=key, conn=conn)
+            if row is not None:
+                await chat_store.add_members(row["id"], [(user_id, "member"), (other_id, "member")], conn)
+                await self._record_chat_updated(row["id"], conn)
+        if row is None:
+            existing = await chat_store.chat_by_direct_key(key)
+            assert existing is not None
+            return await self.get(user_id=user_id, chat_id=existing["id"]), False
+        await self._dispatcher.committed_on_commit()
+        return await self.get(user_id=user_id, chat_id=row["id"]), True
+
+    async def create_group(self, *, user_id: int, title: str, member_ids: list[int]) -> dict[str, Any]:
+        others = sorted(set(member_ids) - {user_id})
+        if others and len(await chat_store.existing_user_ids(others)) != len(others):
+            raise NotFound("No such user.")
+        async with transaction() as conn:
+            row = await chat_store.insert_chat(type="group", title=title, direct_key=None, conn=conn)
+            assert row is not None
+            await chat_store.add_members(row["id"], [(user_id, "owner")] + [(o, "member") for o in others], conn)
+            await self._record_chat_updated(row["id"], conn)
+        await self._dispatcher.committed_on_commit()
+        return await self.get(user_id=user_id, chat_id=row["id"])
+
+    async def add_members(self, *, user_id: int, chat_id: int, user_ids: list[int]) -> dict[str, Any]:
+        wanted = sorted(set(user_ids))
+        async with transaction() as conn:
+            member = await require_member(chat_id, user_id, conn)
+            self._require_manager(member)
+            if wanted and len(await chat_store.existing_user_ids(wanted)) != len(wanted):
+                raise NotFound("No such user.")
+            added = await chat_store.add_members(chat_id, [(u, "member") for u in wanted], conn)
+            if added:
+                await chat_store.touch_chat(chat_id, conn)
+                await self._record_chat_updated(chat_id, conn)
+        if added:
+            await self._dispatcher.committed_on_commit()
+        return await self.get(user_id=user_id, chat_id=chat_id)
+
+    async def remove_member(self, *, user_id: int, chat_id: int, member_id: int) -> None:
+        async with transaction() as conn:
+            member = await require_member(chat_id, user_id, conn)
+            if member["type"] != "group":
+                raise Forbidden("Nobody leaves a direct chat.")
+            if member_id != user_id:
+                self._require_manager(member)
+                target = await chat_store.membership(chat_id, member_id, conn=conn)
+                if target is None:
+                    raise NotFound("No such member.")
+                if target["role"] == "owner" or (target["role"] == "admin" and member["role"] != "owner"):
+                    raise Forbidden("You cannot remove this member.")
+            await chat_store.remove_member(chat_id, member_id, conn)
+            await chat_store.promote_successor(chat_id, conn)
+            await chat_store.touch_chat(chat_id, conn)
+            # The removed user hears it too, so their devices drop the chat.
+            await self._record_chat_updated(chat_id, conn, also=[member_id])
+        await self._dispatcher.committed_on_commit()
+
+    @staticmethod
+    def _require_manager(member: Row) -> None:
+        if member["type"] != "group" or member["role"] not in MANAGERS:
+            raise Forbidden("Only a group's owner or admins can change its members.")
+
+    @staticmethod
+    async def _record_chat_updated(chat_id: int, conn: BaseDBAsyncClient, also: list[int] | None = None) -> None:
+        user_ids = await chat_store.member_ids(chat_id, conn=conn) + (also or [])
+        await outbox.record(type="chat_updated", chat_id=chat_id, payload={}, user_ids=user_ids, conn=conn)

@@ -1,0 +1,129 @@
+"""Sending, editing, deleting and reading messages: the rules REST and WebSocket share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app import metrics
+from app.config import Settings
+from app.db import transaction
+from app.errors import Conflict, Forbidden, NotFound, RateLimited, field_error
+from app.realtime import keys
+from app.services.chats import require_member
+from app.services.dispatch import Dispatcher
+from app.services.messages_view import message_body
+from app.services.pages import Page, decode_cursor, encode_cursor
+from app.services.ratelimit import SlidingWindowLimiter
+from app.storage import messages as message_store
+from app.storage.chats import lock_next_seq
+from app.storage import outbox
+
+
+class MessageService:
+    def __init__(self, settings: Settings, redis: Redis, dispatcher: Dispatcher) -> None:
+        self._max_length = settings.max_message_length
+        self._limiter = SlidingWindowLimiter(
+            redis, limit=settings.rate_limit_messages, window_seconds=settings.rate_limit_window
+        )
+        self._dispatcher = dispatcher
+
+    def _check_content(self, content: str) -> None:
+        if not 1 <= len(content) <= self._max_length:
+            raise field_error("content", f"Must be 1 to {self._max_length} characters.")
+
+    async def send(
+        self, *, sender_id: int, chat_id: int, content: str, client_msg_id: str | None, transport: str
+    ) -> tuple[dict[str, Any], bool]:
+        """(message, created). Acknowledge only what is committed; a repeat of the same
+        (sender, client_msg_id) returns the first message and stores nothing."""
+        self._check_content(content)
+        if client_msg_id is not None:
+            existing = await message_store.by_client_id(sender_id, client_msg_id)
+            if existing is not None:
+                return message_body(existing), False
+        wait = await self._limiter.hit(keys.SEND_RATE.format(user_id=sender_id))
+        if wait > 0:
+            metrics.RATE_LIMITED.labels(scope="send").inc()
+            raise RateLimited(wait, "Sending too fast; retry later.")
+        async with transaction() as conn:
+            await require_member(chat_id, sender_id, conn)
+            seq = await lock_next_seq(chat_id, conn)
+            row = await message_store.insert_message(
+                chat_id=chat_id, seq=seq, sender_id=sender_id, client_msg_id=client_msg_id, content=content, conn=conn
+            )
+            if row is not None:
+                await outbox.record(type="message", chat_id=chat_id, payload={"message_id": row["id"]}, conn=conn)
+        if row is None:
+            # A concurrent repeat committed first; this transaction (and its seq) rolled back.
+            assert client_msg_id is not None
+            existing = await message_store.by_client_id(sender_id, client_msg_id)
+            assert existing is not None
+            return message_body(existing), False
+        metrics.MESSAGES.labels(transport=transport).inc()
+        await self._dispatcher.committed_on_commit()
+        return message_body(row), True
+
+    async def history(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        before_seq: int | None,
+        after_seq: int | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
+        await require_member(chat_id, user_id)
+        position = decode_cursor(cursor)
+        if position is not None:
+            try:
+                before_seq, after_seq = position.get("b"), position.get("a")
+                if before_seq is not None:
+                    before_seq = int(before_seq)
+                if after_seq is not None:
+                    after_seq = int(after_seq)
+            except (TypeError, ValueError):
+                raise field_error("cursor", "Not a cursor this server issued.") from None
+        rows = await message_store.history(chat_id=chat_id, before_seq=before_seq, after_seq=after_seq, limit=limit)
+        next_cursor = None
+        if len(rows) == limit:
+            # Forward pages continue after the newest; backward pages before the oldest.
+            if after_seq is not None:
+                next_cursor = encode_cursor({"a": rows[-1]["seq"], "b": before_seq})
+            elif rows[0]["seq"] > 1:
+                next_cursor = encode_cursor({"b": rows[0]["seq"]})
+        return Page(items=[message_body(row) for row in rows], next_cursor=next_cursor)
+
+    async def edit(self, *, user_id: int, message_id: int, content: str) -> dict[str, Any]:
+        self._check_content(content)
+        async with transaction() as conn:
+            row = await self._own_message_for_update(user_id, message_id, conn)
+            if row["is_deleted"]:
+                raise Conflict("A deleted message cannot be edited.")
+            row = await message_store.update_content(message_id, content, conn)
+            await outbox.record(type="message_edited", chat_id=row["chat_id"], payload={"message_id": message_id}, conn=conn)
+        await self._dispatcher.committed_on_commit()
+        return message_body(row)
+
+    async def delete(self, *, user_id: int, message_id: int) -> dict[str, Any]:
+        """Soft delete; idempotent (a second delete changes and announces nothing)."""
+        async with transaction() as conn:
+            row = await self._own_message_for_update(user_id, message_id, conn)
+            if row["is_deleted"]:
+                return message_body(row)
+            row = await message_store.soft_delete(message_id, conn)
+            await outbox.record(type="message_deleted", chat_id=row["chat_id"], payload={"message_id": message_id}, conn=conn)
+        await self._dispatcher.committed_on_commit()
+        return message_body(row)
+
+    @staticmethod
+    async def _own_message_for_update(user_id: int, message_id: int, conn: Any) -> dict[str, Any]:
+        row = await message_store.lock_message(message_id, conn)
+        if row is None:
+            raise NotFound("No such message.")
+        await require_member(row["chat_id"], user_id, conn)
+        if row["sender_id"] != user_id:
+            raise Forbidden("Only the sender can change a message.")
+        return row

@@ -1,0 +1,38 @@
+"""Sliding-window rate limits in Redis, shared by every API instance."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from redis.asyncio import Redis
+
+# Sliding log: every accepted hit is a member scored by its time, so the limit counts each
+# send exactly rather than in whole-second buckets. Returns 0 when accepted, else the
+# milliseconds until the oldest hit leaves the window.
+_SLIDING_WINDOW = """
+local key, now, window, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, window)
+  return 0
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now)
+"""
+
+
+class SlidingWindowLimiter:
+    def __init__(self, redis: Redis, *, limit: int, window_seconds: float) -> None:
+        self._script = redis.register_script(_SLIDING_WINDOW)
+        self.limit = limit
+        self.window_ms = int(window_seconds * 1000)
+
+    async def hit(self, key: str) -> float:
+        """Record one hit; 0 when allowed, else seconds until one is allowed again."""
+        now_ms = int(time.time() * 1000)
+        wait_ms = await self._script(
+            keys=[key], args=[now_ms, self.window_ms, self.limit, f"{now_ms}:{uuid.uuid4().hex[:8]}"]
+        )
+        return int(wait_ms) / 1000.0

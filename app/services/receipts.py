@@ -1,0 +1,88 @@
+"""Delivered and read marks per member, message-level receipt times, and receipt events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.db import transaction
+from app.errors import NotFound, field_error
+from app.jsonutil import iso
+from app.services.chats import require_member
+from app.services.dispatch import Dispatcher
+from app.storage import chats as chat_store
+from app.storage import messages as message_store
+from app.storage import outbox
+from app.storage import receipts as receipt_store
+
+
+class ReceiptService:
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def mark_read(self, *, user_id: int, chat_id: int, up_to_seq: int) -> dict[str, Any]:
+        """Read up to a seq (clamped to the chat's last); reading implies delivered."""
+        if up_to_seq < 0:
+            raise field_error("up_to_seq", "Must be 0 or more.")
+        changed = False
+        async with transaction() as conn:
+            member = await require_member(chat_id, user_id, conn)
+            target = min(up_to_seq, member["last_seq"])
+            for status in ("delivered", "read"):
+                changed |= await self._advance(conn, chat_id=chat_id, user_id=user_id, status=status, up_to_seq=target)
+            read_seq = max(member["read_seq"], target)
+            unread = await message_store.count_unread(chat_id, user_id, read_seq, conn=conn)
+        if changed:
+            await self._dispatcher.committed_on_commit()
+        return {"chat_id": chat_id, "read_seq": read_seq, "unread_count": unread}
+
+    async def mark_read_messages(self, *, user_id: int, chat_id: int, message_ids: list[int]) -> dict[str, Any]:
+        await require_member(chat_id, user_id)
+        up_to = await message_store.max_seq_of(chat_id, message_ids)
+        if up_to is None:
+            raise field_error("message_ids", "None of these messages is in this chat.")
+        return await self.mark_read(user_id=user_id, chat_id=chat_id, up_to_seq=up_to)
+
+    async def mark_delivered(self, *, user_id: int, after_inbox_seq: int, up_to_inbox_seq: int) -> None:
+        """A device acked inbox events: the messages they carried are delivered to its user."""
+        ranges = await receipt_store.delivered_ranges(
+            user_id=user_id, after_inbox_seq=after_inbox_seq, up_to_inbox_seq=up_to_inbox_seq
+        )
+        if not ranges:
+            return
+        changed = False
+        async with transaction() as conn:
+            for row in ranges:
+                changed |= await self._advance(
+                    conn, chat_id=row["chat_id"], user_id=user_id, status="delivered", up_to_seq=int(row["seq"])
+                )
+        if changed:
+            await self._dispatcher.committed_on_commit()
+
+    @staticmethod
+    async def _advance(conn: Any, *, chat_id: int, user_id: int, status: str, up_to_seq: int) -> bool:
+        old = await receipt_store.advance(chat_id=chat_id, user_id=user_id, status=status, up_to_seq=up_to_seq, conn=conn)
+        if old is None:
+            return False
+        at = await receipt_store.insert_mark(chat_id=chat_id, user_id=user_id, status=status, up_to_seq=up_to_seq, conn=conn)
+        await receipt_store.stamp_messages(
+            chat_id=chat_id, user_id=user_id, status=status, after_seq=old, up_to_seq=up_to_seq, conn=conn
+        )
+        others = [m for m in await chat_store.member_ids(chat_id, conn=conn) if m != user_id]
+        await outbox.record(
+            type="receipt",
+            chat_id=chat_id,
+            user_ids=others,
+            payload={"chat_id": chat_id, "user_id": user_id, "status": status, "up_to_seq": up_to_seq, "at": iso(at)},
+            conn=conn,
+        )
+        return True
+
+    async def receipts(self, *, user_id: int, message_id: int) -> list[dict[str, Any]]:
+        row = await message_store.get_message(message_id)
+        if row is None:
+            raise NotFound("No such message.")
+        await require_member(row["chat_id"], user_id)
+        rows = await receipt_store.per_member(chat_id=row["chat_id"], seq=row["seq"], sender_id=row["sender_id"])
+        return [
+            {"user_id": r["user_id"], "delivered_at": iso(r["delivered_at"]), "read_at": iso(r["read_at"])} for r in rows
+        ]

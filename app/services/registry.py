@@ -1,0 +1,39 @@
+"""Every service wired once from settings and a Redis pool, for the API and the worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arq.connections import ArqRedis
+
+from app.config import Settings
+from app.services.auth import AuthService
+from app.services.chats import ChatService
+from app.services.dispatch import Dispatcher
+from app.services.messages import MessageService
+from app.services.presence import PresenceService
+from app.services.receipts import ReceiptService
+from app.services.users import UserService
+
+
+@dataclass(frozen=True)
+class Services:
+    auth: AuthService
+    users: UserService
+    chats: ChatService
+    messages: MessageService
+    receipts: ReceiptService
+    presence: PresenceService
+
+
+def build_services(settings: Settings, redis: ArqRedis) -> Services:
+    dispatcher = Dispatcher(redis)
+    presence = PresenceService(redis, heartbeat_interval=settings.heartbeat_interval)
+    return Services(
+        auth=AuthService(settings, redis),
+        users=UserService(presence),
+        chats=ChatService(dispatcher),
+        messages=MessageService(settings, redis, dispatcher),
+        receipts=ReceiptService(dispatcher),
+        presence=presence,
+    )

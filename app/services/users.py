@@ -1,0 +1,49 @@
+"""Profiles and username search. Public profiles never include the email."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.errors import NotFound
+from app.jsonutil import iso
+from app.services.auth import public_user
+from app.services.pages import Page, decode_cursor, encode_cursor
+from app.services.presence import PresenceService
+from app.storage import users as user_store
+
+
+class UserService:
+    def __init__(self, presence: PresenceService) -> None:
+        self._presence = presence
+
+    async def me(self, *, user_id: int) -> dict[str, Any]:
+        row = await user_store.get_user(user_id)
+        if row is None:
+            raise NotFound("No such user.")
+        return public_user(row)
+
+    async def profile(self, *, user_id: int) -> dict[str, Any]:
+        row = await user_store.get_user(user_id)
+        if row is None or not row["is_active"]:
+            raise NotFound("No such user.")
+        online = await self._presence.online([user_id])
+        return self._public(row, online[user_id])
+
+    async def search(self, *, caller_id: int, query: str, cursor: str | None, limit: int) -> Page:
+        after = decode_cursor(cursor)
+        rows = await user_store.search_by_prefix(
+            prefix=query,
+            exclude_id=caller_id,
+            after=(after["u"], after["id"]) if after else None,
+            limit=limit + 1,
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        online = await self._presence.online([row["id"] for row in rows])
+        items = [self._public(row, online[row["id"]]) for row in rows]
+        next_cursor = encode_cursor({"u": rows[-1]["username"].lower(), "id": rows[-1]["id"]}) if more else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    @staticmethod
+    def _public(row: dict[str, Any], online: bool) -> dict[str, Any]:
+        return {"id": row["id"], "username": row["username"], "online": online, "last_seen_at": iso(row["last_seen_at"])}

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.db import Row, execute, fetch, fetchrow
+
+CHAT_COLUMNS = "c.id, c.type, c.title, c.created_at, c.last_seq, c.last_activity_at"
+
+
+async def membership(chat_id: int, user_id: int, conn: BaseDBAsyncClient | None = None) -> Row | None:
+    return await fetchrow(
+        """SELECT cm.role, cm.read_seq, cm.delivered_seq, c.type, c.last_seq
+           FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
+           WHERE cm.chat_id = $1 AND cm.user_id = $2""",
+        chat_id,
+        user_id,
+        conn=conn,
+    )
+
+
+async def insert_chat(
+    *, type: str, title: str | None, direct_key: str | None, conn: BaseDBAsyncClient
+) -> Row | None:
+    """None when a direct chat with that key already exists."""
+    return await fetchrow(
+        """INSERT INTO chats (type, title, direct_key, created_at, last_seq, last_activity_at)
+           VALUES ($1, $2, $3, now(), 0, now())
+           ON CONFLICT (direct_key) DO NOTHING RETURNING id""",
+        type,
+        title,
+        direct_key,
+        conn=conn,
+    )
+
+
+async def chat_by_direct_key(direct_key: str) -> Row | None:
+    return await fetchrow("SELECT id FROM chats WHERE direct_key = $1", direct_key)
+
+
+async def add_members(chat_id: int, members: list[tuple[int, str]], conn: BaseDBAsyncClient) -> list[int]:
+    """Insert (user_id, role) pairs not yet members; returns the user ids added."""
+    if not members:
+        return []
+    rows = await fetch(
+        """INSERT INTO chat_members (chat_id, user_id, role, joined_at, read_seq, delivered_seq)
+           SELECT $1, m.user_id, m.role, now(), 0, 0
+           FROM unnest($2::bigint[], $3::text[]) AS m(user_id, role)
+           ON CONFLICT (chat_id, user_id) DO NOTHING RETURNING user_id""",
+        chat_id,
+        [user_id for user_id, _ in members],
+        [role for _, role in members],
+        conn=conn,
+    )
+    return [row["user_id"] for row in rows]
+
+
+async def remove_member(chat_id: int, user_id: int, conn: BaseDBAsyncClient) -> None:
+    await execute("DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2", chat_id, user_id, conn=conn)
+
+
+async def promote_successor(chat_id: int, conn: BaseDBAsyncClient) -> None:
+    """The group outlives its owner: the longest-standing admin, else member, becomes owner."""
+    await execute(
+        """UPDATE chat_members SET role = 'owner' WHERE id = (
+               SELECT id FROM chat_members WHERE chat_id = $1
+               ORDER BY (role = 'admin') DESC, joined_at, id LIMIT 1)
+           AND NOT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = $1 AND role = 'owner')""",
+        chat_id,
+        conn=conn,
+    )
+
+
+async def touch_chat(chat_id: int, conn: BaseDBAsyncClient) -> None:
+    await execute("UPDATE chats SET last_activity_at = now() WHERE id = $1", chat_id, conn=conn)
+
+
+async def lock_next_seq(chat_id: int, conn: BaseDBAsyncClient) -> int:
+    """Allocate the next message seq under the chat row's lock (rolled back with the insert)."""
+    row = await fetchrow(
+        "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now() WHERE id = $1 RETURNING last_seq",
+        chat_id,
+        conn=conn,
+    )
+    assert row is not None
+    return int(row["last_seq"])
+
+
+async def member_ids(chat_id: int, conn: BaseDBAsyncClient | None = None) -> list[int]:
+    rows = await fetch("SELECT user_id FROM chat_members WHERE chat_id = $1", chat_id, conn=conn)
+    return [row["user_id"] for row in rows]
+
+
+async def chats_of_user(
+    *, user_id: int, after: tuple[datetime, int] | None, limit: int
+) -> list[Row]:
+    args: list[Any] = [user_id, limit]
+    cursor_sql = ""
+    if after:
+        cursor_sql = "AND (c.last_activity_at, c.id) < ($3, $4)"
+        args += list(after)
+    return await fetch(
+        f"""SELECT {CHAT_COLUMNS}, cm.read_seq FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
+            WHERE cm.user_id = $1 {cursor_sql}
+            ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $2""",
+        *args,
+    )
+
+
+async def chats_for_viewers(pairs: list[tuple[int, int]]) -> list[Row]:
+    """(chat_id, viewer) pairs to chat rows with the viewer's read_seq (0 for a former member)."""
+    return await fetch(
+        f"""SELECT {CHAT_COLUMNS}, coalesce(cm.read_seq, 0) AS read_seq, p.user_id AS viewer_id
+            FROM unnest($1::bigint[], $2::bigint[]) AS p(chat_id, user_id)
+            JOIN chats c ON c.id = p.chat_id
+            LEFT JOIN chat_members cm ON cm.chat_id = p.chat_id AND cm.user_id = p.user_id""",
+        [chat_id for chat_id, _ in pairs],
+        [user_id for _, user_id in pairs],
+    )
+
+
+async def members_of(chat_ids: list[int]) -> list[Row]:
+    return await fetch(
+        """SELECT cm.chat_id, cm.user_id, u.username, cm.role FROM chat_members cm
+           JOIN users u ON u.id = cm.user_id WHERE cm.chat_id = ANY($1::bigint[])
+           ORDER BY cm.chat_id, cm.joined_at, cm.id""",
+        chat_ids,
+    )
+
+
+async def unread_counts(pairs: list[tuple[int, int, int]]) -> dict[tuple[int, int], int]:
+    """(chat_id, user_id, read_seq) to unread counts: others' live messages after read_seq."""
+    if not pairs:
+        return {}
+    rows = await fetch(
+        """SELECT p.chat_id, p.user_id, (
+               SELECT count(*) FROM messages m
+               WHERE m.chat_id = p.chat_id AND m.seq > p.read_seq
+                 AND m.sender_id <> p.user_id AND NOT m.is_deleted) AS unread
+           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS p(chat_id, user_id, read_seq)""",
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+        [p[2] for p in pairs],
+    )
+    return {(row["chat_id"], row["user_id"]): int(row["unread"]) for row in rows}
+
+
+async def existing_user_ids(user_ids: list[int]) -> set[int]:
+    rows = await fetch("SELECT id FROM users WHERE id = ANY($1::bigint[]) AND is_active", user_ids)
+    return {row["id"] for row in rows}

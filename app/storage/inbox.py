@@ -1,0 +1,106 @@
+"""Per-user inbox events, their gapless numbering, and device cursors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.db import Row, execute, fetch, fetchrow, fetchval
+from app.jsonutil import dumps_str
+
+EVENT_COLUMNS = "e.user_id, e.inbox_seq, e.type, e.chat_id, e.message_id, e.payload, e.committed_at"
+
+
+async def allocate_seqs(counts: dict[int, int], conn: BaseDBAsyncClient) -> dict[int, int]:
+    """Reserve counts[user] inbox seqs per user; returns the first seq reserved for each.
+
+    The counter lives on the user row and moves inside the delivery transaction, so a
+    rollback returns the seqs and no gap can appear.
+    """
+    user_ids = sorted(counts)
+    rows = await fetch(
+        """UPDATE users u SET inbox_seq = u.inbox_seq + c.n
+           FROM unnest($1::bigint[], $2::bigint[]) AS c(id, n)
+           WHERE u.id = c.id RETURNING u.id, u.inbox_seq""",
+        user_ids,
+        [counts[u] for u in user_ids],
+        conn=conn,
+    )
+    return {row["id"]: int(row["inbox_seq"]) - counts[row["id"]] + 1 for row in rows}
+
+
+async def insert_events(events: list[dict[str, Any]], conn: BaseDBAsyncClient) -> None:
+    await execute(
+        """INSERT INTO inbox_events (user_id, inbox_seq, type, chat_id, message_id, payload, created_at, committed_at)
+           SELECT e.user_id, e.inbox_seq, e.type, e.chat_id, e.message_id, e.payload::jsonb, now(), e.committed_at
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::float8[])
+             AS e(user_id, inbox_seq, type, chat_id, message_id, payload, committed_at)""",
+        [e["user_id"] for e in events],
+        [e["inbox_seq"] for e in events],
+        [e["type"] for e in events],
+        [e["chat_id"] for e in events],
+        [e["message_id"] for e in events],
+        [dumps_str(e["payload"]) if e["payload"] is not None else None for e in events],
+        [e["committed_at"] for e in events],
+        conn=conn,
+    )
+
+
+async def events_after(user_id: int, after_seq: int, limit: int) -> list[Row]:
+    return await fetch(
+        f"""SELECT {EVENT_COLUMNS} FROM inbox_events e WHERE e.user_id = $1 AND e.inbox_seq > $2
+            ORDER BY e.inbox_seq LIMIT $3""",
+        user_id,
+        after_seq,
+        limit,
+    )
+
+
+async def last_seqs(user_ids: list[int]) -> dict[int, int]:
+    rows = await fetch("SELECT id, inbox_seq FROM users WHERE id = ANY($1::bigint[])", user_ids)
+    return {row["id"]: int(row["inbox_seq"]) for row in rows}
+
+
+async def last_seq(user_id: int) -> int:
+    return int(await fetchval("SELECT inbox_seq FROM users WHERE id = $1", user_id) or 0)
+
+
+async def prune_before(cutoff: datetime) -> int:
+    return await execute("DELETE FROM inbox_events WHERE created_at < $1", cutoff)
+
+
+async def open_device(user_id: int, device_id: str) -> int:
+    """Register the device (new ones start at 0, the start of the retained inbox); its cursor."""
+    row = await fetchrow(
+        """INSERT INTO devices (user_id, device_id, acked_seq, created_at, last_seen_at)
+           VALUES ($1, $2, 0, now(), now())
+           ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_at = now()
+           RETURNING acked_seq""",
+        user_id,
+        device_id,
+    )
+    assert row is not None
+    return int(row["acked_seq"])
+
+
+async def ack_devices(acks: list[tuple[int, str, int]]) -> list[Row]:
+    """Advance cursors (never backwards, never past the user's last seq); the rows that moved,
+    with their previous cursor."""
+    return await fetch(
+        """UPDATE devices d SET acked_seq = LEAST(a.seq, u.inbox_seq), last_seen_at = now()
+           FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS a(user_id, device_id, seq),
+                (SELECT id, inbox_seq FROM users) u, devices old
+           WHERE d.user_id = a.user_id AND d.device_id = a.device_id AND u.id = a.user_id
+             AND old.id = d.id AND LEAST(a.seq, u.inbox_seq) > d.acked_seq
+           RETURNING d.user_id, d.device_id, old.acked_seq AS before, d.acked_seq AS after""",
+        [a[0] for a in acks],
+        [a[1] for a in acks],
+        [a[2] for a in acks],
+    )
+
+
+async def device_cursor(user_id: int, device_id: str) -> int | None:
+    value = await fetchval("SELECT acked_seq FROM devices WHERE user_id = $1 AND device_id = $2", user_id, device_id)
+    return int(value) if value is not None else None

@@ -1,0 +1,54 @@
+"""The outbox: changes recorded in their own transaction, consumed by the delivery job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.db import Row, execute, fetch, fetchrow
+from app.jsonutil import dumps_str
+
+
+async def record(
+    *,
+    type: str,
+    chat_id: int | None,
+    payload: dict[str, Any],
+    conn: BaseDBAsyncClient,
+    user_ids: list[int] | None = None,
+) -> None:
+    """user_ids None: every member of chat_id at delivery time."""
+    await execute(
+        """INSERT INTO outbox (type, chat_id, user_ids, payload, created_at)
+           VALUES ($1, $2, $3::jsonb, $4::jsonb, now())""",
+        type,
+        chat_id,
+        dumps_str(user_ids) if user_ids is not None else None,
+        dumps_str(payload),
+        conn=conn,
+    )
+
+
+async def take_batch(limit: int, conn: BaseDBAsyncClient) -> list[Row]:
+    """Oldest pending records; the caller holds the delivery lock for this transaction."""
+    return await fetch(
+        """SELECT id, type, chat_id, user_ids, payload, extract(epoch FROM created_at) AS committed_at
+           FROM outbox ORDER BY id LIMIT $1""",
+        limit,
+        conn=conn,
+    )
+
+
+async def delete_through(ids: list[int], conn: BaseDBAsyncClient) -> None:
+    await execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", ids, conn=conn)
+
+
+async def backlog() -> Row:
+    row = await fetchrow(
+        """SELECT count(*) AS pending,
+                  coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest_age
+           FROM outbox"""
+    )
+    assert row is not None
+    return row

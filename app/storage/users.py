@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from app.db import Row, execute, fetch, fetchrow
+
+USER_COLUMNS = "id, username, email, is_active, created_at, last_seen_at"
+
+
+async def insert_user(*, username: str, email: str, password_hash: str) -> Row | None:
+    """None when the username or email is taken (case-insensitive unique indexes)."""
+    try:
+        return await fetchrow(
+            f"""INSERT INTO users (username, email, password_hash, is_active, created_at, inbox_seq)
+                VALUES ($1, $2, $3, TRUE, now(), 0) RETURNING {USER_COLUMNS}""",
+            username,
+            email,
+            password_hash,
+        )
+    except IntegrityError:
+        return None
+
+
+async def get_user(user_id: int) -> Row | None:
+    return await fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
+
+
+async def get_users(user_ids: list[int]) -> list[Row]:
+    return await fetch(f"SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1::bigint[])", user_ids)
+
+
+async def find_login(login: str) -> Row | None:
+    column = "email" if "@" in login else "username"
+    return await fetchrow(
+        f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower({column}) = lower($1)", login
+    )
+
+
+async def search_by_prefix(*, prefix: str, exclude_id: int, after: tuple[str, int] | None, limit: int) -> list[Row]:
+    pattern = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    args: list[Any] = [pattern, exclude_id, limit]
+    cursor_sql = ""
+    if after:
+        cursor_sql = "AND (lower(username), id) > ($4, $5)"
+        args += [after[0], after[1]]
+    return await fetch(
+        f"""SELECT {USER_COLUMNS} FROM users
+            WHERE lower(username) LIKE $1 AND id <> $2 AND is_active {cursor_sql}
+            ORDER BY lower(username), id LIMIT $3""",
+        *args,
+    )
+
+
+async def set_last_seen(user_id: int, at: datetime) -> None:
+    await execute("UPDATE users SET last_seen_at = $2 WHERE id = $1", user_id, at)
+
+
+async def contacts(user_id: int) -> list[int]:
+    """Users who share a chat with user_id: the audience of its presence changes."""
+    rows = await fetch(
+        """SELECT DISTINCT other.user_id FROM chat_members mine
+           JOIN chat_members other ON other.chat_id = mine.chat_id AND other.user_id <> mine.user_id
+           WHERE mine.user_id = $1""",
+        user_id,
+    )
+    return [row["user_id"] for row in rows]

@@ -1,0 +1,107 @@
+"""Client frames: decoded and validated here, so the endpoint only dispatches."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from app.errors import ValidationFailed
+from app.jsonutil import loads
+
+ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Seq = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SendData(_Data):
+    chat_id: Id
+    content: str
+    client_msg_id: ClientMsgId
+
+
+class EditData(_Data):
+    message_id: Id
+    content: str
+
+
+class DeleteData(_Data):
+    message_id: Id
+
+
+class ReadData(_Data):
+    chat_id: Id
+    up_to_seq: Seq | None = None
+    message_ids: Annotated[list[Id], Field(min_length=1, max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ReadData:
+        if (self.up_to_seq is None) == (self.message_ids is None):
+            raise ValueError("give exactly one of up_to_seq or message_ids")
+        return self
+
+
+class TypingData(_Data):
+    chat_id: Id
+
+
+class AckData(_Data):
+    inbox_seq: Seq
+
+
+class SyncData(_Data):
+    since_inbox_seq: Seq
+
+
+class EmptyData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+FRAME_DATA: dict[str, type[BaseModel]] = {
+    "message": SendData,
+    "edit_message": EditData,
+    "delete_message": DeleteData,
+    "read": ReadData,
+    "typing": TypingData,
+    "ack": AckData,
+    "sync": SyncData,
+    "pong": EmptyData,
+}
+
+
+class Frame(BaseModel):
+    type: str
+    data: Any
+    ref: str | None
+
+
+def decode(raw: str | bytes) -> tuple[str, BaseModel, str | None]:
+    """(type, validated data, ref); ValidationFailed with the ref when anything is wrong."""
+    try:
+        frame = loads(raw)
+    except ValueError:
+        raise ValidationFailed("Frames must be JSON text.") from None
+    if not isinstance(frame, dict):
+        raise ValidationFailed("A frame is a JSON object {type, data, ref}.")
+    ref = frame.get("ref")
+    ref = ref if isinstance(ref, str) and len(ref) <= 128 else None
+    kind = frame.get("type")
+    model = FRAME_DATA.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        error = ValidationFailed(f"Unknown frame type {str(kind)[:40]!r}.")
+        error.ref = ref  # type: ignore[attr-defined]
+        raise error
+    try:
+        data = model.model_validate(frame.get("data", {}))
+    except ValidationError as exc:
+        error = ValidationFailed(
+            "The frame's data is not valid.",
+            details=[{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()],
+        )
+        error.ref = ref  # type: ignore[attr-defined]
+        raise error from None
+    return kind, data, ref

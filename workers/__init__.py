@@ -1,0 +1,1 @@
+"""arq workers: delivery (outbox -> inbox -> Redis), the retry sweep, the offline flush."""

@@ -1,0 +1,121 @@
+"""Thin arq jobs: each reloads from PostgreSQL and is safe to run twice (arq is at-least-once)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from arq import Retry
+from arq.connections import ArqRedis
+
+from app import metrics
+from app.jsonutil import dumps
+from app.realtime import keys
+from app.services import delivery
+from app.storage import inbox as inbox_store
+from app.storage import outbox
+
+log = logging.getLogger(__name__)
+
+REPLAY_LIMIT = 500
+SWEEP_MIN_AGE = 1.0  # seconds an outbox record may wait for its own job before the sweep takes it
+
+Job = Callable[..., Awaitable[Any]]
+
+
+def instrumented(name: str) -> Callable[[Job], Job]:
+    def decorator(func: Job) -> Job:
+        @functools.wraps(func)
+        async def wrapper(ctx: dict[str, Any], *args: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                result = await func(ctx, *args)
+            except Retry:
+                metrics.JOBS.labels(job=name, status="retry").inc()
+                raise
+            except Exception:
+                metrics.JOBS.labels(job=name, status="failed").inc()
+                raise
+            finally:
+                metrics.JOB_DURATION.labels(job=name).observe(time.perf_counter() - started)
+            metrics.JOBS.labels(job=name, status="success").inc()
+            return result
+
+        return wrapper
+
+    return decorator
+
+
+async def _publish(redis: ArqRedis, delivered: delivery.Delivered) -> None:
+    now = time.time()
+    async with redis.pipeline(transaction=False) as pipe:
+        for user_id, frames in delivered.frames.items():
+            pipe.publish(keys.user_channel(user_id), dumps({"events": frames, "published_at": now}))
+            for frame in frames:
+                metrics.DELIVERY_LATENCY.labels(stage="commit_to_publish").observe(max(0.0, now - frame["committed_at"]))
+        await pipe.execute()
+
+
+async def _drain_and_publish(redis: ArqRedis) -> int:
+    total = 0
+    while True:
+        try:
+            delivered = await delivery.drain_outbox()
+        except (OSError, ConnectionError) as exc:
+            metrics.DEPENDENCY_ERRORS.labels(dependency="postgres", component="worker").inc()
+            raise Retry(defer=1) from exc
+        total += delivered.records
+        if delivered.frames:
+            # Committed already: if this publish is lost, gateways catch up from PostgreSQL.
+            await _publish(redis, delivered)
+        if delivered.records < delivery.BATCH_LIMIT:
+            return total
+
+
+@instrumented("deliver")
+async def deliver(ctx: dict[str, Any]) -> int:
+    """Drain the outbox. The epoch moves first, so any change committed before a sender read
+    the epoch is seen by this drain (see app/services/dispatch.py)."""
+    redis: ArqRedis = ctx["redis"]
+    await redis.incr(keys.DELIVERY_EPOCH)
+    return await _drain_and_publish(redis)
+
+
+@instrumented("sweep")
+async def sweep(ctx: dict[str, Any]) -> int:
+    """Retry sweep: deliver whatever was committed but not delivered (a crash between commit
+    and enqueue, a lost job, Redis restarted empty), and report the backlog."""
+    backlog = await outbox.backlog()
+    metrics.OUTBOX_PENDING.set(backlog["pending"])
+    metrics.OUTBOX_OLDEST_AGE.set(float(backlog["oldest_age"]))
+    if backlog["pending"] and float(backlog["oldest_age"]) >= SWEEP_MIN_AGE:
+        return await _drain_and_publish(ctx["redis"])
+    return 0
+
+
+@instrumented("flush")
+async def flush(ctx: dict[str, Any], instance_id: str, conn_id: str, user_id: int, after: int) -> int:
+    """Offline flush: one device's events after its cursor, in order, to its API instance."""
+    replay = await delivery.replay(user_id=user_id, after_seq=after, limit=REPLAY_LIMIT)
+    payload = {
+        "replay": {
+            "conn": conn_id,
+            "user_id": user_id,
+            "after": after,
+            "frames": replay.frames,
+            "resync_to": replay.resync_to,
+            "complete": replay.complete,
+        }
+    }
+    await ctx["redis"].publish(keys.instance_channel(instance_id), dumps(payload))
+    return len(replay.frames)
+
+
+@instrumented("prune")
+async def prune(ctx: dict[str, Any]) -> int:
+    retention_days: int = ctx["settings"].inbox_retention_days
+    return await inbox_store.prune_before(datetime.now(timezone.utc) - timedelta(days=retention_days))

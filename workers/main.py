@@ -1,0 +1,129 @@
+"""`messenger worker`: an arq worker that wakes on a Redis signal instead of waiting out its
+poll delay, so a job enqueued now starts in about a millisecond."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import uvloop
+from arq import cron
+from arq.connections import RedisSettings, create_pool
+from arq.worker import Worker, func
+from prometheus_client import start_http_server
+from redis.exceptions import RedisError
+
+from app import metrics
+from app.config import Settings
+from app.db import close_db, init_db
+from app.logs import setup_logging
+from app.realtime import keys
+from workers import jobs
+
+log = logging.getLogger(__name__)
+
+JOB_TIMEOUT = 60  # also bounds how long a SIGKILLed job's in-progress key blocks a re-run
+
+
+class WakeableWorker(Worker):
+    """arq's Worker with its fixed-delay poll replaced by "poll now if woken, else after
+    poll_delay". Everything else (in-progress keys, retries, cron) is arq's own."""
+
+    async def main(self) -> None:
+        if self._pool is None:
+            self._pool = await create_pool(
+                self.redis_settings,
+                job_deserializer=self.job_deserializer,
+                job_serializer=self.job_serializer,
+                default_queue_name=self.queue_name,
+                expires_extra_ms=self.expires_extra_ms,
+            )
+        self.ctx["redis"] = self.pool
+        if self.on_startup:
+            await self.on_startup(self.ctx)
+        wake = asyncio.Event()
+        listener = asyncio.create_task(self._listen_for_wake(wake))
+        try:
+            while True:
+                wake.clear()  # a wake arriving during the poll below triggers the next one
+                await self._poll_iteration()
+                try:
+                    await asyncio.wait_for(wake.wait(), self.poll_delay_s)
+                except TimeoutError:
+                    pass
+        finally:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+
+    async def _listen_for_wake(self, wake: asyncio.Event) -> None:
+        while True:
+            pubsub = self.pool.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(keys.WORKER_WAKE_CHANNEL)
+                wake.set()  # anything enqueued while we were not listening
+                while True:
+                    if await pubsub.get_message(timeout=1.0) is not None:
+                        wake.set()
+            except asyncio.CancelledError:
+                await pubsub.aclose()
+                raise
+            except (RedisError, OSError):
+                metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="worker").inc()
+                await asyncio.sleep(0.5)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except (RedisError, OSError):
+                    pass
+
+
+async def on_startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    assert settings.database_url
+    await init_db(settings.database_url)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port)
+
+
+async def on_shutdown(ctx: dict[str, Any]) -> None:
+    await close_db()
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    assert settings.redis_url
+    return {
+        "functions": [
+            func(jobs.deliver, name="deliver", keep_result=0, timeout=JOB_TIMEOUT, max_tries=20),
+            func(jobs.flush, name="flush", keep_result=0, timeout=JOB_TIMEOUT, max_tries=5),
+        ],
+        "cron_jobs": [
+            cron(jobs.sweep, name="sweep", second=set(range(0, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT),
+            cron(jobs.prune, name="prune", minute=17, second=0, keep_result=0, timeout=600),
+        ],
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "ctx": {"settings": settings},
+        "max_jobs": 50,
+        "poll_delay": 0.5,
+        "keep_result": 0,
+        "health_check_interval": 10,
+        "handle_signals": True,
+    }
+
+
+def run_worker(settings: Settings) -> None:
+    setup_logging(settings.log_level)
+    uvloop.install()
+
+    async def run() -> None:
+        worker = WakeableWorker(**worker_settings(settings))
+        try:
+            await worker.async_run()
+        except asyncio.CancelledError:  # SIGTERM/SIGINT: arq cancelled and re-queued jobs in hand
+            pass
+        finally:
+            await worker.close()
+
+    asyncio.run(run())
