@@ -1,0 +1,167 @@
+"""Fixtures every test uses: a real PostgreSQL database and Redis (the machine's, from
+DATABASE_URL / REDIS_URL, or embedded ones), cleaned per test, and a real cluster of two
+Hypercorn API processes and one arq worker process talking to them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from tests.support.processes import ROOT, Proc, start_api, start_worker
+
+TABLES = [
+    "inbox_events", "outbox", "receipt_marks", "messages", "chat_members", "chats",
+    "devices", "refresh_tokens", "auth_sessions", "users",
+]  # fmt: skip
+
+
+@dataclass
+class Backing:
+    database_url: str
+    redis_url: str
+    admin_url: str  # the server's maintenance database, to create and drop ours
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _with_db(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def _asyncpg_url(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def backing() -> Iterator[Backing]:
+    embedded = None
+    database_url = os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("REDIS_URL")
+    if not database_url or not redis_url:
+        from app.embedded import start_embedded
+
+        embedded = start_embedded(ROOT / ".data" / "test", postgres=not database_url, redis=not redis_url)
+        database_url = database_url or embedded.database_url
+        redis_url = redis_url or embedded.redis_url
+    assert database_url and redis_url
+    name = f"mc_test_{uuid.uuid4().hex[:10]}"
+    admin_url = database_url
+    asyncio.run(_create_database(admin_url, name))
+    test_url = _with_db(database_url, name)
+    env = {
+        "DATABASE_URL": test_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
+        "BCRYPT_ROUNDS": "4",
+        "LOG_LEVEL": "WARNING",
+    }
+    from app.migrate import migrate
+
+    asyncio.run(migrate(test_url))
+    try:
+        yield Backing(database_url=test_url, redis_url=redis_url, admin_url=admin_url, env=env)
+    finally:
+        asyncio.run(_drop_database(admin_url, name))
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _create_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(_asyncpg_url(admin_url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(_asyncpg_url(admin_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Cluster:
+    apis: list[Proc]
+    workers: list[Proc]
+
+    @property
+    def api(self) -> Proc:
+        return self.apis[0]
+
+
+@pytest.fixture(scope="session")
+def cluster(backing: Backing) -> Iterator[Cluster]:
+    apis = [start_api(backing.env), start_api(backing.env)]
+    workers = [start_worker(backing.env)]
+    try:
+        yield Cluster(apis=apis, workers=workers)
+    finally:
+        for proc in apis + workers:
+            proc.stop()
+
+
+@pytest.fixture
+def live_server(cluster: Cluster) -> Proc:
+    return cluster.api
+
+
+@pytest.fixture
+async def pg(backing: Backing) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(_asyncpg_url(backing.database_url))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def redis(backing: Backing) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(backing.redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+async def clean(request: pytest.FixtureRequest) -> None:
+    """Each test that touches the backing services starts from empty tables and Redis."""
+    if "backing" not in request.fixturenames and "cluster" not in request.fixturenames:
+        return
+    backing: Backing = request.getfixturevalue("backing")
+    conn = await asyncpg.connect(_asyncpg_url(backing.database_url))
+    try:
+        await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+    client = aioredis.Redis.from_url(backing.redis_url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def http(cluster: Cluster) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=cluster.api.base_url, timeout=15.0) as client:
+        yield client
+
+
+@pytest.fixture
+async def http2(cluster: Cluster) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the second API instance."""
+    async with httpx.AsyncClient(base_url=cluster.apis[1].base_url, timeout=15.0) as client:
+        yield client

@@ -1,0 +1,104 @@
+"""Real `messenger api` / `messenger worker` processes for tests that go over sockets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+LOG_DIR = ROOT / "test-artifacts" / "logs"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    env: dict[str, str] = field(repr=False, default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            self.popen.send_signal(sig)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        self.signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            return self.popen.wait(5)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        self.popen.wait(5)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str], port: int) -> Proc:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"{name}-{port}.log"
+    log = open(log_path, "ab")
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *args], env={**os.environ, **env}, cwd=ROOT, stdout=log, stderr=log
+    )
+    log.close()
+    return Proc(name=name, popen=popen, port=port, log_path=log_path, env=env)
+
+
+def _wait_http(proc: Proc, path: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{proc.name} exited early:\n{proc.log_tail()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{proc.port}{path}", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{proc.name} did not answer {path} in {timeout}s:\n{proc.log_tail()}")
+
+
+def start_api(env: dict[str, str], port: int | None = None) -> Proc:
+    port = port or free_port()
+    proc = _spawn("api", ["api", "--port", str(port)], env, port)
+    _wait_http(proc, "/ready")
+    return proc
+
+
+def start_worker(env: dict[str, str]) -> Proc:
+    port = free_port()
+    proc = _spawn("worker", ["worker"], {**env, "WORKER_METRICS_PORT": str(port)}, port)
+    _wait_http(proc, "/metrics")
+    return proc
