@@ -165,3 +165,27 @@ async def http2(cluster: Cluster) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the second API instance."""
     async with httpx.AsyncClient(base_url=cluster.apis[1].base_url, timeout=15.0) as client:
         yield client
+
+
+@pytest.fixture
+async def stacks(backing: Backing) -> AsyncIterator[list]:  # type: ignore[type-arg]
+    """Factory of isolated systems (own database, Redis process, API and worker processes).
+
+    Call `await make_stack(stacks, backing, **env)`; every stack is torn down after the test.
+    """
+    made: list = []  # type: ignore[type-arg]
+    try:
+        yield made
+    finally:
+        from tests.support.stack import drop_stack
+
+        for stack in made:
+            await drop_stack(stack)
+
+
+async def make_stack(stacks: list, backing: Backing, **env: str):  # type: ignore[no-untyped-def,type-arg]
+    from tests.support.stack import create_stack
+
+    stack = await create_stack(backing.admin_url, backing.env, **env)
+    stacks.append(stack)
+    return stack

@@ -47,7 +47,15 @@ class WakeableWorker(Worker):
         try:
             while True:
                 wake.clear()  # a wake arriving during the poll below triggers the next one
-                await self._poll_iteration()
+                try:
+                    await self._poll_iteration()
+                except (RedisError, OSError) as exc:
+                    # Redis restarting must not end the worker: arq's loop would raise here.
+                    metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="worker").inc()
+                    log.warning("poll failed; retrying", extra={"error": repr(exc)})
+                    self._release_leaked_slots()
+                    await asyncio.sleep(0.5)
+                    continue
                 try:
                     await asyncio.wait_for(wake.wait(), self.poll_delay_s)
                 except TimeoutError:
@@ -55,6 +63,14 @@ class WakeableWorker(Worker):
         finally:
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
+
+    def _release_leaked_slots(self) -> None:
+        # start_jobs takes a slot before its Redis calls; when those fail the slot is never
+        # given back, and enough failures would stop this worker picking jobs at all.
+        running = sum(1 for task in self.tasks.values() if not task.done())
+        while self.job_counter > running:
+            self.job_counter -= 1
+            self.sem.release()
 
     async def _listen_for_wake(self, wake: asyncio.Event) -> None:
         while True:

@@ -7,7 +7,6 @@ or on two workers at once, creates nothing twice and skips no inbox_seq.
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,7 +125,3 @@ async def replay(*, user_id: int, after_seq: int, limit: int) -> Replay:
         return Replay(frames=[], resync_to=await inbox_store.last_seq(user_id), complete=True)
     frames = await render_events(rows)
     return Replay(frames=frames, resync_to=None, complete=len(rows) < limit)
-
-
-def now() -> float:
-    return time.time()

@@ -199,14 +199,15 @@ class _Session:
             message = await self.services.messages.delete(user_id=user_id, message_id=data.message_id)
             return {"type": "message_ack", "data": {"message": message}}
         if isinstance(data, protocol.ReadData):
+            # The contract has no reply frame for `read`: success is silent, errors answer.
             if data.message_ids is not None:
-                result = await self.services.receipts.mark_read_messages(
+                await self.services.receipts.mark_read_messages(
                     user_id=user_id, chat_id=data.chat_id, message_ids=data.message_ids
                 )
             else:
                 assert data.up_to_seq is not None
-                result = await self.services.receipts.mark_read(user_id=user_id, chat_id=data.chat_id, up_to_seq=data.up_to_seq)
-            return {"type": "read_ack", "data": result}
+                await self.services.receipts.mark_read(user_id=user_id, chat_id=data.chat_id, up_to_seq=data.up_to_seq)
+            return None
         if isinstance(data, protocol.TypingData):
             await require_member(data.chat_id, user_id)
             now = time.monotonic()

@@ -73,12 +73,6 @@ FRAME_DATA: dict[str, type[BaseModel]] = {
 }
 
 
-class Frame(BaseModel):
-    type: str
-    data: Any
-    ref: str | None
-
-
 def decode(raw: str | bytes) -> tuple[str, BaseModel, str | None]:
     """(type, validated data, ref); ValidationFailed with the ref when anything is wrong."""
     try:

@@ -1,0 +1,56 @@
+# Messenger Core: `make run` for a local stack (embedded PostgreSQL/Redis unless
+# DATABASE_URL/REDIS_URL are set), `make test` for the test suite.
+
+# python3.11 when there is one, else python3 (checked to be >= 3.11 below).
+PY ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null || echo python3)
+VENV ?= .venv
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := run
+.PHONY: run dev install migrate test test-e2e test-faults bench clean
+
+# (Re)install whenever pyproject.toml changes; create the venv only when missing.
+$(STAMP): pyproject.toml
+	@if [ ! -x "$(VENV)/bin/python" ]; then \
+		"$(PY)" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+			echo "make: Python >= 3.11 is needed; '$(PY)' is not (set PY=/path/to/python3.11)" >&2; \
+			exit 1; }; \
+		echo "creating $(VENV) with $(PY)"; \
+		"$(PY)" -m venv "$(VENV)"; \
+	fi
+	"$(VENV)/bin/python" -m pip install --upgrade pip
+	"$(VENV)/bin/python" -m pip install -e '.[test,embedded]'
+	@touch "$@"
+
+# The browser tests also need the `e2e` extra (playwright; it drives /usr/bin/chromium).
+$(VENV)/.installed-e2e: $(STAMP)
+	"$(VENV)/bin/python" -m pip install -e '.[test,embedded,e2e]'
+	@touch "$@"
+
+install: $(STAMP)
+
+# Migrates, then runs one API and one worker; Ctrl-C stops everything.
+run: $(STAMP)
+	$(VENV)/bin/messenger dev
+
+dev: run
+
+migrate: $(STAMP)
+	$(VENV)/bin/messenger migrate
+
+# The browser and fault suites have their own targets below.
+test: $(STAMP)
+	$(VENV)/bin/pytest --ignore=tests/e2e --ignore=tests/faults $(PYTEST_ARGS)
+
+test-e2e: $(VENV)/.installed-e2e
+	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+test-faults: $(STAMP)
+	$(VENV)/bin/pytest tests/faults $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m tests.bench
+
+clean:
+	rm -rf "$(VENV)" build *.egg-info .pytest_cache

