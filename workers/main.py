@@ -57,7 +57,8 @@ class WakeableWorker(Worker):
                     await asyncio.sleep(0.5)
                     continue
                 try:
-                    await asyncio.wait_for(wake.wait(), self.poll_delay_s)
+                    async with asyncio.timeout(self.poll_delay_s):  # wait_for may eat a cancel on 3.11
+                        await wake.wait()
                 except TimeoutError:
                     pass
         finally:

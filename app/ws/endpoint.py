@@ -103,11 +103,12 @@ async def gateway() -> Response | None:
         await asyncio.gather(*tasks, return_exceptions=True)
         metrics.WS_DISCONNECTS.labels(code=str(conn.close_code)).inc()
         await asyncio.shield(node.detach(conn))
+        log.info("ws closed", extra={"user_id": conn.user_id, "code": conn.close_code})
         if conn.close_code not in (None, 1000, 1006):
             try:
                 await asyncio.wait_for(websocket.close(conn.close_code), 2.0)
-            except Exception:
-                pass
+            except Exception as exc:
+                log.info("ws close failed", extra={"user_id": conn.user_id, "error": repr(exc)})
     return None
 
 
@@ -124,13 +125,15 @@ class _Session:
     async def send_loop(self) -> None:
         next_ping = time.monotonic() + self.heartbeat
         try:
-            while True:
+            while not self.conn.closed.is_set():
                 now = time.monotonic()
                 if now - self.conn.last_received > 2 * self.heartbeat:
                     self.conn.close(CLOSE_IDLE)
                     return
                 try:
-                    text = await asyncio.wait_for(self.conn.queue.get(), timeout=max(0.01, next_ping - now))
+                    # Not asyncio.wait_for: on 3.11 it can swallow the cancel that ends this loop.
+                    async with asyncio.timeout(max(0.01, next_ping - now)):
+                        text = await self.conn.queue.get()
                 except TimeoutError:
                     next_ping = time.monotonic() + self.heartbeat
                     text = '{"type":"ping","data":{}}'

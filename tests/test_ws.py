@@ -1,0 +1,277 @@
+"""Issue 6: every client frame and server event over real sockets, and the gateway's defences."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+
+import httpx
+import pytest
+import websockets
+
+from tests.conftest import make_stack
+from tests.support.clients import Device, direct_chat, make_user, send
+
+
+async def test_ws_message_frame_acks_after_commit_and_repeats_ack_the_first(http, cluster, pg):
+    alice, bob = await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    device = await Device.connect(cluster.api.ws_url, alice, "a")
+    frame = {"chat_id": chat["id"], "content": "hi", "client_msg_id": "same"}
+    await device.send("message", frame, ref="one")
+    first = await device.next("message_ack")
+    await device.send("message", frame, ref="two")
+    second = await device.next("message_ack")
+    assert first["ref"] == "one" and second["ref"] == "two"
+    assert first["data"]["message"]["id"] == second["data"]["message"]["id"]
+    stored = await pg.fetchval("SELECT count(*) FROM messages WHERE sender_id = $1", alice.id)
+    assert stored == 1
+    await device.close()
+
+
+async def test_ws_edit_delete_and_events_reach_the_other_member(http, cluster):
+    alice, bob = await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    sender = await Device.connect(cluster.apis[0].ws_url, alice, "a")
+    receiver = await Device.connect(cluster.apis[1].ws_url, bob, "b")
+    await sender.send("message", {"chat_id": chat["id"], "content": "v1", "client_msg_id": "m"}, ref="s")
+    message_id = (await sender.next("message_ack"))["data"]["message"]["id"]
+    await sender.send("edit_message", {"message_id": message_id, "content": "v2"}, ref="e")
+    edited = await sender.next("message_ack")
+    assert edited["ref"] == "e" and edited["data"]["message"]["content"] == "v2"
+    assert edited["data"]["message"]["edited_at"] is not None
+    await sender.send("delete_message", {"message_id": message_id}, ref="d")
+    deleted = await sender.next("message_ack")
+    assert deleted["data"]["message"]["is_deleted"] is True and deleted["data"]["message"]["content"] == ""
+    kinds = [(await receiver.next("message", "message_edited", "message_deleted"))["type"] for _ in range(3)]
+    assert kinds == ["message", "message_edited", "message_deleted"]
+    # Bob may not edit Alice's message: same rule and error as REST.
+    await receiver.send("edit_message", {"message_id": message_id, "content": "x"}, ref="nope")
+    error = await receiver.next("error")
+    assert error["ref"] == "nope" and error["data"]["code"] == "forbidden"
+    await sender.close()
+    await receiver.close()
+
+
+async def test_ws_receipts_delivered_on_ack_and_read_on_mark(http, cluster):
+    alice, bob = await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    alice_dev = await Device.connect(cluster.apis[0].ws_url, alice, "a")
+    bob_dev = await Device.connect(cluster.apis[1].ws_url, bob, "b")
+    message = await send(http, alice, chat["id"], "did you get it?")
+    carried = await bob_dev.next("message")
+    await bob_dev.ack(carried["data"]["inbox_seq"])
+    delivered = await alice_dev.next("receipt")
+    assert delivered["data"]["status"] == "delivered"
+    assert delivered["data"]["user_id"] == bob.id and delivered["data"]["up_to_seq"] == message["seq"]
+    await bob_dev.send("read", {"chat_id": chat["id"], "message_ids": [message["id"]]})
+    read = await alice_dev.next("receipt")
+    assert read["data"]["status"] == "read" and read["data"]["up_to_seq"] == message["seq"]
+    r = await http.get(f"/messages/{message['id']}/receipts", headers=alice.headers)
+    (receipt,) = r.json()
+    assert receipt["user_id"] == bob.id and receipt["delivered_at"] and receipt["read_at"]
+    history = (await http.get(f"/messages?chat_id={chat['id']}", headers=alice.headers)).json()["items"]
+    assert history[0]["delivered_at"] and history[0]["read_at"]
+    await alice_dev.close()
+    await bob_dev.close()
+
+
+async def test_ws_typing_and_presence_reach_online_members_only_as_ephemeral(http, cluster):
+    alice, bob = await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    bob_dev = await Device.connect(cluster.apis[1].ws_url, bob, "b")
+    alice_dev = await Device.connect(cluster.apis[0].ws_url, alice, "a")
+    online = await bob_dev.next("presence")
+    assert online["data"] == {"user_id": alice.id, "online": True, "last_seen_at": None}
+    profile = (await http.get(f"/users/{alice.id}", headers=bob.headers)).json()
+    assert profile["online"] is True and "email" not in profile
+    await alice_dev.send("typing", {"chat_id": chat["id"]})
+    typing = await bob_dev.next("typing")
+    assert typing["data"] == {"chat_id": chat["id"], "user_id": alice.id}
+    assert "inbox_seq" not in typing["data"]  # never stored, never replayed
+    await alice_dev.close()
+    offline = await bob_dev.next("presence")
+    assert offline["data"]["online"] is False and offline["data"]["last_seen_at"]
+    profile = (await http.get(f"/users/{alice.id}", headers=bob.headers)).json()
+    assert profile["online"] is False and profile["last_seen_at"]
+    await bob_dev.close()
+    again = await Device.connect(cluster.apis[1].ws_url, bob, "b")
+    replayed = [again.frames[-1]["type"]] if again.frames else []
+    await asyncio.sleep(0.5)
+    while True:
+        try:
+            replayed.append((await again.recv(timeout=0.5))["type"])
+        except TimeoutError:
+            break
+    assert "typing" not in replayed and "presence" not in replayed
+    await again.close()
+
+
+async def test_ws_outsider_frames_get_not_found_and_leak_nothing(http, cluster):
+    alice, bob, eve = await make_user(http), await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    secret = await send(http, alice, chat["id"], "for bob only")
+    eve_dev = await Device.connect(cluster.api.ws_url, eve, "e")
+    frames = [
+        ("message", {"chat_id": chat["id"], "content": "hi", "client_msg_id": "x"}),
+        ("edit_message", {"message_id": secret["id"], "content": "x"}),
+        ("delete_message", {"message_id": secret["id"]}),
+        ("read", {"chat_id": chat["id"], "up_to_seq": 1}),
+        ("read", {"chat_id": chat["id"], "message_ids": [secret["id"]]}),
+        ("typing", {"chat_id": chat["id"]}),
+    ]
+    for i, (kind, data) in enumerate(frames):
+        await eve_dev.send(kind, data, ref=str(i))
+        error = await eve_dev.next("error")
+        assert error["ref"] == str(i) and error["data"]["code"] == "not_found", (kind, error)
+    assert "for bob only" not in json.dumps(eve_dev.frames)
+    await eve_dev.close()
+
+
+async def test_ws_bad_frames_get_errors_and_keep_the_connection(http, cluster):
+    alice = await make_user(http)
+    device = await Device.connect(cluster.api.ws_url, alice, "a")
+    await device.ws.send("{not json")
+    assert (await device.next("error"))["data"]["code"] == "validation_error"
+    await device.send("launch_rockets", {}, ref="u")
+    error = await device.next("error")
+    assert error["ref"] == "u" and error["data"]["code"] == "validation_error"
+    await device.send("message", {"chat_id": "one"}, ref="b")
+    error = await device.next("error")
+    assert error["ref"] == "b" and error["data"]["code"] == "validation_error"
+    await device.send("sync", {"since_inbox_seq": 0})  # still open and served
+    await device.close()
+
+
+async def test_ws_frame_over_64_kib_closes_with_1009(http, cluster):
+    alice = await make_user(http)
+    device = await Device.connect(cluster.api.ws_url, alice, "a")
+    await device.ws.send("x" * (64 * 1024 + 1))
+    assert await device.closed_with() == 1009
+
+
+async def test_ws_handshake_refuses_bad_credentials_with_401(http, cluster):
+    for headers in (None, {"Authorization": "Bearer not-a-token"}):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(cluster.api.ws_url, additional_headers=headers)
+        assert refused.value.response.status_code == 401
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(cluster.api.ws_url + "?ticket=forged")
+    assert refused.value.response.status_code == 401
+
+
+async def test_ws_rate_limit_errors_then_closes_abusers_with_4429(http, cluster):
+    alice, bob = await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    device = await Device.connect(cluster.api.ws_url, alice, "a")
+    for i in range(30):
+        await device.send("message", {"chat_id": chat["id"], "content": "x", "client_msg_id": f"ok{i}"})
+        await device.next("message_ack")
+    await device.send("message", {"chat_id": chat["id"], "content": "x", "client_msg_id": "over"}, ref="over")
+    error = await device.next("error")
+    assert error["ref"] == "over" and error["data"]["code"] == "rate_limited"
+    for i in range(10):
+        await device.send("message", {"chat_id": chat["id"], "content": "x", "client_msg_id": f"abuse{i}"})
+    assert await device.closed_with() == 4429
+
+
+async def test_ws_logout_closes_that_sessions_sockets_on_every_instance_with_4401(http, cluster):
+    alice = await make_user(http)
+    r = await http.post("/auth/login", json={"username": alice.username, "password": "correct horse battery"})
+    other_session = r.json()
+    on_a = await Device.connect(cluster.apis[0].ws_url, alice, "a")
+    on_b = await Device.connect(cluster.apis[1].ws_url, alice, "b")
+    survivor = await Device.connect(
+        cluster.apis[1].ws_url, None, "c", ticket=(await http.post(
+            "/auth/ws-ticket", headers={"Authorization": f"Bearer {other_session['access_token']}"}
+        )).json()["ticket"],
+    )
+    r = await http.post("/auth/logout", headers=alice.headers)
+    assert r.status_code == 204
+    codes = await asyncio.wait_for(asyncio.gather(on_a.closed_with(), on_b.closed_with()), 1.5)
+    assert codes == [4401, 4401]
+    await survivor.send("sync", {"since_inbox_seq": 0})
+    assert survivor.ws.state.name == "OPEN"  # another session of the same user keeps working
+    await survivor.close()
+
+
+@pytest.mark.timeout(60)
+async def test_ws_silent_client_is_closed_with_4408(backing, stacks):
+    stack = await make_stack(stacks, backing, HEARTBEAT_INTERVAL="1")
+    api = stack.add_api()
+    async with httpx.AsyncClient(base_url=api.base_url) as client:
+        alice = await make_user(client)
+    ws = await websockets.connect(api.ws_url, additional_headers=alice.headers, ping_interval=None)
+    frames = []
+    try:
+        while True:  # read, never answer
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+    except websockets.ConnectionClosed as closed:
+        assert closed.rcvd is not None and closed.rcvd.code == 4408
+    assert frames[0]["type"] == "connected" and frames[0]["data"]["heartbeat_interval"] == 1
+    assert any(f["type"] == "ping" for f in frames)
+
+
+@pytest.mark.timeout(120)
+async def test_ws_slow_reader_is_closed_with_4008_then_resumes_losing_nothing(backing, stacks):
+    stack = await make_stack(stacks, backing, WS_SEND_QUEUE_SIZE="4", RATE_LIMIT_MESSAGES="100000")
+    api = stack.add_api()
+    stack.add_worker()
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=15) as client:
+        alice, bob = await make_user(client), await make_user(client)
+        chat = await direct_chat(client, alice, bob)
+        # A tiny receive buffer and no reads: the server's socket and queue fill up.
+        sock = socket.create_connection(("127.0.0.1", api.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        slow = await websockets.connect(
+            api.ws_url + "?device_id=slow", sock=sock, additional_headers=bob.headers, ping_interval=None, max_size=None
+        )
+        sender = await Device.connect(api.ws_url, alice, "a")
+        payload = "y" * 4000
+        sent: list[int] = []
+        for i in range(600):
+            await sender.send("message", {"chat_id": chat["id"], "content": payload, "client_msg_id": f"s{i}"})
+            sent.append((await sender.next("message_ack"))["data"]["message"]["id"])
+            if slow.protocol.close_rcvd is not None or i % 50 == 49 and await _closed_soon(slow):
+                break
+        code = None
+        try:
+            while True:
+                await asyncio.wait_for(slow.recv(), 10)
+        except websockets.ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else None
+        assert code == 4008
+        resumed = await Device.connect(api.ws_url, bob, "slow")
+        got = await resumed.messages_until(len(sent), timeout=60)
+        assert {m["id"] for m in got} == set(sent)
+        await resumed.close()
+        await sender.close()
+
+
+async def _closed_soon(ws: websockets.ClientConnection) -> bool:
+    await asyncio.sleep(0.05)
+    return ws.protocol.close_rcvd is not None
+
+
+@pytest.mark.timeout(120)
+async def test_ws_graceful_shutdown_closes_with_1001_and_loses_nothing(backing, stacks):
+    stack = await make_stack(stacks, backing, RATE_LIMIT_MESSAGES="100000")
+    first, second = stack.add_api(), stack.add_api()
+    stack.add_worker()
+    async with httpx.AsyncClient(base_url=second.base_url, timeout=15) as client:
+        alice, bob = await make_user(client), await make_user(client)
+        chat = await direct_chat(client, alice, bob)
+        device = await Device.connect(first.ws_url, bob, "b")
+        sent = [await send(client, alice, chat["id"], f"before {i}") for i in range(10)]
+        await device.messages_until(10)
+        await device.ack(device.inbox_seqs[-1])
+        first.signal(signal.SIGTERM)
+        assert await device.closed_with() == 1001
+        sent += [await send(client, alice, chat["id"], f"during {i}") for i in range(10)]
+        resumed = await Device.connect(second.ws_url, bob, "b")
+        got = await resumed.messages_until(10)
+        assert [m["id"] for m in got] == [m["id"] for m in sent[10:]]
+        await resumed.close()
+        assert await asyncio.to_thread(first.popen.wait, 15) == 0
