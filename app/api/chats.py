@@ -37,14 +37,14 @@ async def list_chats(query_args: PageQuery) -> dict[str, Any]:
     return page.body()
 
 
-@bp.get("/<int:chat_id>")
+@bp.get("/<int(signed=True):chat_id>")
 @tag(["chats"])
 async def get_chat(chat_id: int) -> dict[str, Any]:
     principal = await authenticate()
     return await services().chats.get(user_id=principal.user_id, chat_id=chat_id)
 
 
-@bp.post("/<int:chat_id>/members")
+@bp.post("/<int(signed=True):chat_id>/members")
 @tag(["chats"])
 @body(AddMembersIn)
 async def add_members(chat_id: int, data: AddMembersIn) -> dict[str, Any]:
@@ -52,7 +52,7 @@ async def add_members(chat_id: int, data: AddMembersIn) -> dict[str, Any]:
     return await services().chats.add_members(user_id=principal.user_id, chat_id=chat_id, user_ids=data.user_ids)
 
 
-@bp.delete("/<int:chat_id>/members/<int:user_id>")
+@bp.delete("/<int(signed=True):chat_id>/members/<int(signed=True):user_id>")
 @tag(["chats"])
 async def remove_member(chat_id: int, user_id: int) -> tuple[str, int]:
     principal = await authenticate()

@@ -42,7 +42,7 @@ async def history(query_args: HistoryQuery) -> dict[str, Any]:
     return page.body()
 
 
-@bp.patch("/<int:message_id>/edit")
+@bp.patch("/<int(signed=True):message_id>/edit")
 @tag(["messages"])
 @body(EditIn)
 async def edit(message_id: int, data: EditIn) -> dict[str, Any]:
@@ -50,7 +50,7 @@ async def edit(message_id: int, data: EditIn) -> dict[str, Any]:
     return await services().messages.edit(user_id=principal.user_id, message_id=message_id, content=data.content)
 
 
-@bp.delete("/<int:message_id>/delete")
+@bp.delete("/<int(signed=True):message_id>/delete")
 @tag(["messages"])
 async def delete(message_id: int) -> dict[str, Any]:
     principal = await authenticate()
@@ -65,7 +65,7 @@ async def read(data: ReadIn) -> dict[str, Any]:
     return await services().receipts.mark_read(user_id=principal.user_id, chat_id=data.chat_id, up_to_seq=data.up_to_seq)
 
 
-@bp.get("/<int:message_id>/receipts")
+@bp.get("/<int(signed=True):message_id>/receipts")
 @tag(["messages"])
 async def receipts(message_id: int) -> list[dict[str, Any]]:
     principal = await authenticate()

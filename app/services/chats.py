@@ -20,11 +20,23 @@ from app.storage import outbox
 MANAGERS = ("owner", "admin")
 
 
+def hidden() -> NotFound:
+    """The one 404 for a chat or message that does not exist or that the caller may not see,
+    so an outsider cannot tell the two apart on any route."""
+    return NotFound("No such chat or message.")
+
+
+def check_text(field: str, value: str | None) -> None:
+    """PostgreSQL text cannot hold NUL: refuse it as invalid input rather than fail with 500."""
+    if value is not None and "\x00" in value:
+        raise field_error(field, "Must not contain the NUL character.")
+
+
 async def require_member(chat_id: int, user_id: int, conn: BaseDBAsyncClient | None = None) -> Row:
     """The membership row, or 404 exactly as for a chat that does not exist."""
     member = await chat_store.membership(chat_id, user_id, conn=conn)
     if member is None:
-        raise NotFound("No such chat.")
+        raise hidden()
     return member
 
 
@@ -41,9 +53,13 @@ async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], 
         members[member["chat_id"]].append(
             {"user_id": member["user_id"], "username": member["username"], "role": member["role"]}
         )
-    last = await message_store.last_messages([(row["id"], row["last_seq"]) for row in rows if row["last_seq"]])
+    # A former member (a chat_updated event rendered after their removal) sees no content.
+    current = [row.get("is_member", True) for row in rows]
+    last = await message_store.last_messages(
+        [(row["id"], row["last_seq"]) for row, is_member in zip(rows, current) if is_member and row["last_seq"]]
+    )
     unread = await chat_store.unread_counts(
-        [(row["id"], viewer, row["read_seq"]) for row, viewer in zip(rows, viewers)]
+        [(row["id"], viewer, row["read_seq"]) for row, viewer, is_member in zip(rows, viewers, current) if is_member]
     )
     return {
         (row["id"], viewer): {
@@ -52,11 +68,11 @@ async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], 
             "title": row["title"],
             "created_at": iso(row["created_at"]),
             "members": members[row["id"]],
-            "last_message": message_body(last[row["id"]]) if row["id"] in last else None,
+            "last_message": message_body(last[row["id"]]) if is_member and row["id"] in last else None,
             "last_seq": row["last_seq"],
             "unread_count": unread.get((row["id"], viewer), 0),
         }
-        for row, viewer in zip(rows, viewers)
+        for row, viewer, is_member in zip(rows, viewers, current)
     }
 
 
@@ -74,6 +90,8 @@ class ChatService:
         if after:
             try:
                 position = (datetime.fromisoformat(after["t"]), int(after["id"]))
+                if not 0 <= position[1] <= chat_store.MAX_ID:
+                    raise ValueError
             except (KeyError, TypeError, ValueError):
                 raise field_error("cursor", "Not a cursor this server issued.") from None
         rows = await chat_store.chats_of_user(user_id=user_id, after=position, limit=limit + 1)
@@ -106,6 +124,7 @@ class ChatService:
         return await self.get(user_id=user_id, chat_id=row["id"]), True
 
     async def create_group(self, *, user_id: int, title: str, member_ids: list[int]) -> dict[str, Any]:
+        check_text("title", title)
         others = sorted(set(member_ids) - {user_id})
         if others and len(await chat_store.existing_user_ids(others)) != len(others):
             raise NotFound("No such user.")

@@ -9,16 +9,20 @@ from redis.asyncio import Redis
 from app import metrics
 from app.config import Settings
 from app.db import transaction
-from app.errors import Conflict, Forbidden, NotFound, RateLimited, field_error
+from app.errors import Conflict, Forbidden, RateLimited, field_error
 from app.realtime import keys
-from app.services.chats import require_member
+from app.services.chats import check_text, hidden, require_member
 from app.services.dispatch import Dispatcher
 from app.services.messages_view import message_body
 from app.services.pages import Page, decode_cursor, encode_cursor
 from app.services.ratelimit import SlidingWindowLimiter
 from app.storage import messages as message_store
-from app.storage.chats import lock_next_seq
+from app.storage.chats import MAX_ID, lock_next_seq, member_ids
 from app.storage import outbox
+
+
+class _RepeatLost(Exception):
+    """A concurrent repeat of the same (sender, client_msg_id) committed first: roll back."""
 
 
 class MessageService:
@@ -32,6 +36,7 @@ class MessageService:
     def _check_content(self, content: str) -> None:
         if not 1 <= len(content) <= self._max_length:
             raise field_error("content", f"Must be 1 to {self._max_length} characters.")
+        check_text("content", content)
 
     async def send(
         self, *, sender_id: int, chat_id: int, content: str, client_msg_id: str | None, transport: str
@@ -39,6 +44,7 @@ class MessageService:
         """(message, created). Acknowledge only what is committed; a repeat of the same
         (sender, client_msg_id) returns the first message and stores nothing."""
         self._check_content(content)
+        check_text("client_msg_id", client_msg_id)
         if client_msg_id is not None:
             existing = await message_store.by_client_id(sender_id, client_msg_id)
             if existing is not None:
@@ -47,15 +53,25 @@ class MessageService:
         if wait > 0:
             metrics.RATE_LIMITED.labels(scope="send").inc()
             raise RateLimited(wait, "Sending too fast; retry later.")
-        async with transaction() as conn:
-            await require_member(chat_id, sender_id, conn)
-            seq = await lock_next_seq(chat_id, conn)
-            row = await message_store.insert_message(
-                chat_id=chat_id, seq=seq, sender_id=sender_id, client_msg_id=client_msg_id, content=content, conn=conn
-            )
-            if row is not None:
-                await outbox.record(type="message", chat_id=chat_id, payload={"message_id": row["id"]}, conn=conn)
-        if row is None:
+        try:
+            async with transaction() as conn:
+                await require_member(chat_id, sender_id, conn)
+                seq = await lock_next_seq(chat_id, conn)
+                row = await message_store.insert_message(
+                    chat_id=chat_id, seq=seq, sender_id=sender_id, client_msg_id=client_msg_id, content=content, conn=conn
+                )
+                if row is None:
+                    raise _RepeatLost  # roll back the seq taken above, or it leaves a gap
+                # The members now (read under the chat row's lock, which membership changes
+                # also take) get it, even if one leaves before the worker delivers it.
+                await outbox.record(
+                    type="message",
+                    chat_id=chat_id,
+                    payload={"message_id": row["id"]},
+                    user_ids=await member_ids(chat_id, conn=conn),
+                    conn=conn,
+                )
+        except _RepeatLost:
             # A concurrent repeat committed first; this transaction (and its seq) rolled back.
             assert client_msg_id is not None
             existing = await message_store.by_client_id(sender_id, client_msg_id)
@@ -84,6 +100,8 @@ class MessageService:
                     before_seq = int(before_seq)
                 if after_seq is not None:
                     after_seq = int(after_seq)
+                if any(v is not None and not 0 <= v <= MAX_ID for v in (before_seq, after_seq)):
+                    raise ValueError
             except (TypeError, ValueError):
                 raise field_error("cursor", "Not a cursor this server issued.") from None
         rows = await message_store.history(chat_id=chat_id, before_seq=before_seq, after_seq=after_seq, limit=limit)
@@ -122,7 +140,7 @@ class MessageService:
     async def _own_message_for_update(user_id: int, message_id: int, conn: Any) -> dict[str, Any]:
         row = await message_store.lock_message(message_id, conn)
         if row is None:
-            raise NotFound("No such message.")
+            raise hidden()
         await require_member(row["chat_id"], user_id, conn)
         if row["sender_id"] != user_id:
             raise Forbidden("Only the sender can change a message.")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.db import transaction
-from app.errors import NotFound, field_error
+from app.errors import field_error
 from app.jsonutil import iso
-from app.services.chats import require_member
+from app.services.chats import hidden, require_member
 from app.services.dispatch import Dispatcher
 from app.storage import chats as chat_store
 from app.storage import messages as message_store
@@ -80,7 +80,7 @@ class ReceiptService:
     async def receipts(self, *, user_id: int, message_id: int) -> list[dict[str, Any]]:
         row = await message_store.get_message(message_id)
         if row is None:
-            raise NotFound("No such message.")
+            raise hidden()
         await require_member(row["chat_id"], user_id)
         rows = await receipt_store.per_member(chat_id=row["chat_id"], seq=row["seq"], sender_id=row["sender_id"])
         return [

@@ -8,9 +8,16 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.db import Row, execute, fetch, fetchrow
 
 CHAT_COLUMNS = "c.id, c.type, c.title, c.created_at, c.last_seq, c.last_activity_at"
+MAX_ID = 2**63 - 1  # bigint: a larger (or non-positive) id names nothing that can exist
+
+
+def possible_id(*ids: int) -> bool:
+    return all(1 <= i <= MAX_ID for i in ids)
 
 
 async def membership(chat_id: int, user_id: int, conn: BaseDBAsyncClient | None = None) -> Row | None:
+    if not possible_id(chat_id, user_id):
+        return None
     return await fetchrow(
         """SELECT cm.role, cm.read_seq, cm.delivered_seq, c.type, c.last_seq
            FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
@@ -112,7 +119,8 @@ async def chats_of_user(
 async def chats_for_viewers(pairs: list[tuple[int, int]]) -> list[Row]:
     """(chat_id, viewer) pairs to chat rows with the viewer's read_seq (0 for a former member)."""
     return await fetch(
-        f"""SELECT {CHAT_COLUMNS}, coalesce(cm.read_seq, 0) AS read_seq, p.user_id AS viewer_id
+        f"""SELECT {CHAT_COLUMNS}, coalesce(cm.read_seq, 0) AS read_seq, p.user_id AS viewer_id,
+                   cm.user_id IS NOT NULL AS is_member
             FROM unnest($1::bigint[], $2::bigint[]) AS p(chat_id, user_id)
             JOIN chats c ON c.id = p.chat_id
             LEFT JOIN chat_members cm ON cm.chat_id = p.chat_id AND cm.user_id = p.user_id""",

@@ -5,6 +5,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Row, execute, fetch, fetchrow
+from app.storage.chats import possible_id
 
 MESSAGE_COLUMNS = (
     "m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.content, m.created_at, m.edited_at,"
@@ -39,12 +40,16 @@ async def insert_message(
 
 
 async def lock_message(message_id: int, conn: BaseDBAsyncClient) -> Row | None:
+    if not possible_id(message_id):
+        return None
     return await fetchrow(
         f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = $1 FOR UPDATE", message_id, conn=conn
     )
 
 
 async def get_message(message_id: int) -> Row | None:
+    if not possible_id(message_id):
+        return None
     return await fetchrow(f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = $1", message_id)
 
 
