@@ -144,7 +144,11 @@ async def clean(request: pytest.FixtureRequest) -> None:
     backing: Backing = request.getfixturevalue("backing")
     conn = await asyncpg.connect(_asyncpg_url(backing.database_url))
     try:
-        await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        async with conn.transaction():
+            # The worker may still be delivering the last test's events: take its lock first
+            # so TRUNCATE never deadlocks with a delivery transaction.
+            await conn.execute("SELECT pg_advisory_xact_lock(7150001)")
+            await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
     client = aioredis.Redis.from_url(backing.redis_url)

@@ -118,10 +118,11 @@ class Replay:
 
 async def replay(*, user_id: int, after_seq: int, limit: int) -> Replay:
     """Events after a device's cursor, in order, for the offline flush."""
+    # The counter is read before the events: events up to it were committed with it, so an
+    # empty read below it means pruned, never "committed a moment later" (a false resync).
+    last = await inbox_store.last_seq(user_id)
     rows = await inbox_store.events_after(user_id, after_seq, limit)
-    if (rows and rows[0]["inbox_seq"] > after_seq + 1) or (
-        not rows and await inbox_store.last_seq(user_id) > after_seq
-    ):
-        return Replay(frames=[], resync_to=await inbox_store.last_seq(user_id), complete=True)
+    if (rows and rows[0]["inbox_seq"] > after_seq + 1) or (not rows and last > after_seq):
+        return Replay(frames=[], resync_to=max(last, rows[-1]["inbox_seq"] if rows else 0), complete=True)
     frames = await render_events(rows)
     return Replay(frames=frames, resync_to=None, complete=len(rows) < limit)
