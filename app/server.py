@@ -35,6 +35,8 @@ def create_app(settings: Settings) -> Quart:
     settings.require_runtime()
     app = Quart(__name__, static_folder="static", static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    # The web client must never run stale after a deploy: browsers revalidate every time.
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 0
     app.extensions["settings"] = settings
     QuartSchema(
         app,

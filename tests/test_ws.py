@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import signal
 import socket
+import struct
 
 import httpx
 import pytest
@@ -214,45 +217,78 @@ async def test_ws_silent_client_is_closed_with_4408(backing, stacks):
     assert any(f["type"] == "ping" for f in frames)
 
 
-@pytest.mark.timeout(120)
+class RawSocketClient:
+    """A WebSocket client on a bare socket that reads nothing until told to: the slowest
+    possible reader (websockets' client would keep reading in the background)."""
+
+    def __init__(self, port: int, path: str, token: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
+            ).encode()
+        )
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(4096)
+        assert self.buffer.startswith(b"HTTP/1.1 101"), self.buffer[:80]
+        self.buffer = self.buffer.split(b"\r\n\r\n", 1)[1]
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        return out
+
+    def read_until_close(self) -> tuple[int | None, int]:
+        """Read every frame; (close code, text frames read before it)."""
+        self.sock.settimeout(30)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)  # now read fast
+        frames = 0
+        try:
+            while True:
+                first, second = self._read(2)
+                length = second & 0x7F
+                if length == 126:
+                    length = struct.unpack("!H", self._read(2))[0]
+                elif length == 127:
+                    length = struct.unpack("!Q", self._read(8))[0]
+                payload = self._read(length)
+                if first & 0x0F == 0x8:
+                    return (struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None), frames
+                frames += 1
+        except (EOFError, OSError):
+            return None, frames
+        finally:
+            self.sock.close()
+
+
+@pytest.mark.timeout(240)
 async def test_ws_slow_reader_is_closed_with_4008_then_resumes_losing_nothing(backing, stacks):
-    stack = await make_stack(stacks, backing, WS_SEND_QUEUE_SIZE="4", RATE_LIMIT_MESSAGES="100000")
+    stack = await make_stack(stacks, backing, WS_SEND_QUEUE_SIZE="64", RATE_LIMIT_MESSAGES="100000")
     api = stack.add_api()
     stack.add_worker()
     async with httpx.AsyncClient(base_url=api.base_url, timeout=15) as client:
         alice, bob = await make_user(client), await make_user(client)
         chat = await direct_chat(client, alice, bob)
-        # A tiny receive buffer and no reads: the server's socket and queue fill up.
-        sock = socket.create_connection(("127.0.0.1", api.port))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-        slow = await websockets.connect(
-            api.ws_url + "?device_id=slow", sock=sock, additional_headers=bob.headers, ping_interval=None, max_size=None
-        )
-        sender = await Device.connect(api.ws_url, alice, "a")
-        payload = "y" * 4000
-        sent: list[int] = []
-        for i in range(600):
-            await sender.send("message", {"chat_id": chat["id"], "content": payload, "client_msg_id": f"s{i}"})
-            sent.append((await sender.next("message_ack"))["data"]["message"]["id"])
-            if slow.protocol.close_rcvd is not None or i % 50 == 49 and await _closed_soon(slow):
-                break
-        code = None
-        try:
-            while True:
-                await asyncio.wait_for(slow.recv(), 10)
-        except websockets.ConnectionClosed as closed:
-            code = closed.rcvd.code if closed.rcvd else None
+        slow = await asyncio.to_thread(RawSocketClient, api.port, "/ws?device_id=slow", bob.token)
+        payload = "y" * 4096
+        sent = []
+        # Past what the kernel's socket buffers absorb (up to ~4 MiB each way).
+        for i in range(1400):
+            sent.append((await send(client, alice, chat["id"], payload, f"s{i}"))["id"])
+        code, _ = await asyncio.to_thread(slow.read_until_close)
         assert code == 4008
         resumed = await Device.connect(api.ws_url, bob, "slow")
-        got = await resumed.messages_until(len(sent), timeout=60)
+        got = await resumed.messages_until(len(sent), timeout=120)
         assert {m["id"] for m in got} == set(sent)
         await resumed.close()
-        await sender.close()
-
-
-async def _closed_soon(ws: websockets.ClientConnection) -> bool:
-    await asyncio.sleep(0.05)
-    return ws.protocol.close_rcvd is not None
 
 
 @pytest.mark.timeout(120)

@@ -98,9 +98,10 @@ async def sweep(ctx: dict[str, Any]) -> int:
 
 
 @instrumented("flush")
-async def flush(ctx: dict[str, Any], instance_id: str, conn_id: str, user_id: int, after: int) -> int:
-    """Offline flush: one device's events after its cursor, in order, to its API instance."""
-    replay = await delivery.replay(user_id=user_id, after_seq=after, limit=REPLAY_LIMIT)
+async def flush(ctx: dict[str, Any], instance_id: str, conn_id: str, user_id: int, after: int, limit: int) -> int:
+    """Offline flush: one device's events after its cursor, in order, to its API instance.
+    `limit` is what the connection's send queue has room for."""
+    replay = await delivery.replay(user_id=user_id, after_seq=after, limit=max(1, min(limit, REPLAY_LIMIT)))
     payload = {
         "replay": {
             "conn": conn_id,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from quart import current_app, g, request
 from quart_schema import document_querystring, document_request
 
-from app.errors import Unauthorized, ValidationFailed
+from app.errors import Unauthorized, ValidationFailed, field_error
 from app.jsonutil import loads
 from app.services.auth import Principal
 from app.services.registry import Services
@@ -39,12 +39,12 @@ def parse(model: type[M], data: Any) -> M:
 
 async def json_body() -> Any:
     if not request.mimetype == "application/json":
-        raise ValidationFailed("The body must be JSON (Content-Type: application/json).")
+        raise field_error("body", "The body must be JSON (Content-Type: application/json).")
     raw = await request.get_data()
     try:
         return loads(raw) if raw else {}
     except ValueError:
-        raise ValidationFailed("The body is not valid JSON.") from None
+        raise field_error("body", "The body is not valid JSON.") from None
 
 
 def body(model: type[BaseModel], *, allow_form: bool = False) -> Callable[[F], F]:

@@ -18,6 +18,8 @@ from app import metrics
 from app.jsonutil import dumps_str
 
 CLOSE_OVERFLOW = 4008
+REPLAY_BATCH_MAX = 500
+SLOW_CLIENT_SECONDS = 10.0  # a send queue not emptied for this long belongs to a slow client
 ACK_LATENCY_TRACKED = 2048  # recent live events whose commit time we keep for commit_to_ack
 
 
@@ -41,6 +43,8 @@ class Connection:
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self.replay_pending_since: float | None = None
+        self.resume_when_drained = False  # a replay stopped early to leave room in the queue
+        self.last_drained = time.monotonic()
         self.last_received = time.monotonic()
         self.acked = cursor
         self.ack_reported = cursor
@@ -66,6 +70,19 @@ class Connection:
                 self._commit_times.popitem(last=False)
         metrics.WS_EVENTS_PUSHED.labels(type=frame["type"]).inc()
         self.send({"type": frame["type"], "data": frame["data"]})
+
+    def replay_room(self) -> int:
+        """How many replayed events fit in the send queue, leaving room for live ones, so a
+        long backlog is fed in batches and never overflows a healthy client."""
+        headroom = max(1, self.queue.maxsize // 4)
+        return max(0, min(REPLAY_BATCH_MAX, self.queue.maxsize - self.queue.qsize() - headroom))
+
+    def drained(self) -> None:
+        """The send loop emptied the queue: continue a replay that paused for room."""
+        self.last_drained = time.monotonic()
+        if self.resume_when_drained:
+            self.resume_when_drained = False
+            self.need_replay()
 
     def need_replay(self) -> None:
         if self.replay_pending_since is None:
@@ -103,6 +120,11 @@ class Connection:
             # A client that cannot keep up is closed, not allowed to grow our memory; it
             # resumes from its cursor on reconnect and loses nothing.
             self.close(CLOSE_OVERFLOW)
+
+    def is_stalled(self, now: float) -> bool:
+        """Events wait in the queue and the client has not taken them for a long time: it
+        falls behind without ever overflowing, because replays only fill the room left."""
+        return not self.queue.empty() and now - self.last_drained > SLOW_CLIENT_SECONDS
 
     def close(self, code: int) -> None:
         if not self.closed.is_set():

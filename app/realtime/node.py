@@ -17,7 +17,7 @@ from app.config import Settings
 from app.jsonutil import dumps, dumps_str, iso, loads
 from app.realtime import keys
 from app.realtime.broker import RedisBroker
-from app.realtime.hub import Connection, Hub
+from app.realtime.hub import CLOSE_OVERFLOW, Connection, Hub
 from app.services.auth import AuthService
 from app.services.presence import PresenceService
 from app.services.receipts import ReceiptService
@@ -104,7 +104,7 @@ class Node:
         after = conn.next_seq - 1
         try:
             await self._redis.enqueue_job(
-                FLUSH_JOB, self.instance_id, conn.id, conn.user_id, after,
+                FLUSH_JOB, self.instance_id, conn.id, conn.user_id, after, max(1, conn.replay_room()),
                 _job_id=f"{FLUSH_JOB}:{conn.id}:{after}:{int(time.monotonic())}",
             )
             await self._redis.publish(keys.WORKER_WAKE_CHANNEL, b"1")
@@ -164,6 +164,9 @@ class Node:
             conn.send({"type": "resync", "data": {"inbox_seq": replay["resync_to"]}})
             return
         for frame in replay["frames"]:
+            if conn.replay_room() <= 0:
+                conn.resume_when_drained = True  # the send loop asks for the rest
+                return
             conn.offer(frame, live=False)
         if not replay["complete"]:
             conn.need_replay()
@@ -197,6 +200,9 @@ class Node:
         conns = self.hub.all()
         now = time.monotonic()
         for conn in conns:
+            if conn.is_stalled(now):
+                conn.close(CLOSE_OVERFLOW)
+                continue
             if conn.replay_pending_since is not None and now - conn.replay_pending_since > REPLAY_RETRY_AFTER:
                 conn.replay_pending_since = now
                 self.request_replay(conn)

@@ -31,8 +31,14 @@ from app.storage import sessions as session_store
 from app.storage import users as user_store
 
 TICKET_TTL = 30
+MAX_USER_ID = 2**63 - 1  # PostgreSQL bigint
 ACTIVE_CACHE_SECONDS = 30.0
 _BAD_LOGIN = "Wrong username or password."
+# Many accounts may log in from one address (NAT, an office): it gets this many times an
+# account's failures, so one account's attacker cannot lock every other account out.
+IP_FAILURE_FACTOR = 10
+# Give an attempt back to a counter that still exists (never create one without expiry).
+_GIVE_BACK = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0"
 
 
 @dataclass(frozen=True)
@@ -90,39 +96,45 @@ class AuthService:
 
     async def login(self, *, login: str, password: str, client_ip: str) -> dict[str, Any]:
         """Same 401 and comparable time for an unknown user and a wrong password."""
-        throttle_keys = [
-            keys.LOGIN_FAILURES.format(scope="account", key=login.lower()),
-            keys.LOGIN_FAILURES.format(scope="ip", key=client_ip),
-        ]
-        await self._refuse_if_throttled(throttle_keys)
         row = await user_store.find_login(login)
+        # One counter per account, whether reached by its name or its email (keyed by its
+        # username); unknown names are counted by the name tried, so a 429 tells nothing about
+        # which accounts exist.
+        account = (row["username"] if row else login).lower()
+        account_key = keys.LOGIN_FAILURES.format(scope="account", key=account)
+        ip_key = keys.LOGIN_FAILURES.format(scope="ip", key=client_ip)
+        failures = await self._take_attempt(account_key, ip_key)
         ok = await self._check(password, row["password_hash"].encode() if row else self._dummy_hash)
         if not row or not ok or not row["is_active"]:
-            failures = await self._record_failure(throttle_keys)
             # Slow down repeated guessing before refusing outright.
             await asyncio.sleep(min(2.0, 0.05 * 2 ** max(0, failures - 3)))
             raise Unauthorized(_BAD_LOGIN)
-        await self._redis.delete(throttle_keys[0])
+        # A success clears the account's failures and gives the address its attempt back.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(account_key)
+            pipe.eval(_GIVE_BACK, 1, ip_key)
+            await pipe.execute()
         return await self._open_session(row["id"])
 
-    async def _refuse_if_throttled(self, throttle_keys: list[str]) -> None:
+    async def _take_attempt(self, account_key: str, ip_key: str) -> int:
+        """Count this attempt before the password is checked, so concurrent guesses cannot all
+        pass a check made before any of them was counted; 429 once a counter is over its limit.
+        Returns the account's count, this attempt included."""
+        limit = self._settings.login_max_failures
+        limits = ((account_key, limit), (ip_key, limit * IP_FAILURE_FACTOR))
         async with self._redis.pipeline(transaction=False) as pipe:
-            for key in throttle_keys:
-                pipe.get(key)
+            for key, _ in limits:
+                # SET NX EX then INCR: the window starts at the first failure and INCR keeps
+                # its expiry (EXPIRE ... NX would need Redis 7; the embedded Redis is 6.2).
+                pipe.set(key, 0, ex=self._settings.login_failure_window, nx=True)
+                pipe.incr(key)
                 pipe.ttl(key)
             values = await pipe.execute()
-        for count, ttl in zip(values[::2], values[1::2]):
-            if count is not None and int(count) >= self._settings.login_max_failures:
+        for (_, key_limit), count, ttl in zip(limits, values[1::3], values[2::3]):
+            if int(count) > key_limit:
                 metrics.RATE_LIMITED.labels(scope="login").inc()
-                raise RateLimited(max(1, ttl), "Too many failed logins; retry later.")
-
-    async def _record_failure(self, throttle_keys: list[str]) -> int:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key in throttle_keys:
-                pipe.incr(key)
-                pipe.expire(key, self._settings.login_failure_window, nx=True)
-            values = await pipe.execute()
-        return max(int(v) for v in values[::2])
+                raise RateLimited(max(1, int(ttl)), "Too many failed logins; retry later.")
+        return int(values[1])
 
     # --- sessions and tokens ---------------------------------------------------------------
     def _access_token(self, user_id: int, session_id: uuid.UUID) -> str:
@@ -195,9 +207,11 @@ class AuthService:
                 algorithms=["HS256"],
                 options={"require": ["sub", "sid", "jti", "type", "iat", "exp"]},
             )
-            if claims["type"] != "access":
+            if claims["type"] != "access" or not isinstance(claims["sid"], str):
                 raise Unauthorized("Not an access token.")
             principal = Principal(user_id=int(claims["sub"]), session_id=uuid.UUID(claims["sid"]))
+            if not 1 <= principal.user_id <= MAX_USER_ID:
+                raise ValueError("user id out of range")
         except (jwt.PyJWTError, ValueError, TypeError):
             raise Unauthorized("Invalid or expired token.") from None
         if await self.is_revoked(principal.session_id):

@@ -59,7 +59,11 @@ async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], 
         [(row["id"], row["last_seq"]) for row, is_member in zip(rows, current) if is_member and row["last_seq"]]
     )
     unread = await chat_store.unread_counts(
-        [(row["id"], viewer, row["read_seq"]) for row, viewer, is_member in zip(rows, viewers, current) if is_member]
+        [
+            (row["id"], viewer, row["read_seq"], row["last_seq"])
+            for row, viewer, is_member in zip(rows, viewers, current)
+            if is_member
+        ]
     )
     return {
         (row["id"], viewer): {

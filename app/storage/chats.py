@@ -138,19 +138,23 @@ async def members_of(chat_ids: list[int]) -> list[Row]:
     )
 
 
-async def unread_counts(pairs: list[tuple[int, int, int]]) -> dict[tuple[int, int], int]:
-    """(chat_id, user_id, read_seq) to unread counts: others' live messages after read_seq."""
+async def unread_counts(pairs: list[tuple[int, int, int, int]]) -> dict[tuple[int, int], int]:
+    """(chat_id, user_id, read_seq, last_seq) to unread counts: others' live messages after
+    read_seq, up to the last_seq the caller rendered (a message committing meanwhile is not
+    counted before it is shown)."""
     if not pairs:
         return {}
     rows = await fetch(
         """SELECT p.chat_id, p.user_id, (
                SELECT count(*) FROM messages m
-               WHERE m.chat_id = p.chat_id AND m.seq > p.read_seq
+               WHERE m.chat_id = p.chat_id AND m.seq > p.read_seq AND m.seq <= p.last_seq
                  AND m.sender_id <> p.user_id AND NOT m.is_deleted) AS unread
-           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS p(chat_id, user_id, read_seq)""",
+           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])
+             AS p(chat_id, user_id, read_seq, last_seq)""",
         [p[0] for p in pairs],
         [p[1] for p in pairs],
         [p[2] for p in pairs],
+        [p[3] for p in pairs],
     )
     return {(row["chat_id"], row["user_id"]): int(row["unread"]) for row in rows}
 

@@ -33,6 +33,8 @@ async def get_users(user_ids: list[int]) -> list[Row]:
 
 
 async def find_login(login: str) -> Row | None:
+    if "\x00" in login:  # PostgreSQL text cannot hold NUL, so no name or email has one
+        return None
     column = "email" if "@" in login else "username"
     return await fetchrow(
         f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower({column}) = lower($1)", login
@@ -40,6 +42,8 @@ async def find_login(login: str) -> Row | None:
 
 
 async def search_by_prefix(*, prefix: str, exclude_id: int, after: tuple[str, int] | None, limit: int) -> list[Row]:
+    if "\x00" in prefix:  # PostgreSQL text cannot hold NUL, so no username starts with one
+        return []
     pattern = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     args: list[Any] = [pattern, exclude_id, limit]
     cursor_sql = ""

@@ -138,6 +138,8 @@ class _Session:
                     next_ping = time.monotonic() + self.heartbeat
                     text = '{"type":"ping","data":{}}'
                 await websocket.send(text)
+                if self.conn.queue.empty():
+                    self.conn.drained()
         except asyncio.CancelledError:
             raise
         except Exception:

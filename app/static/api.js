@@ -1,0 +1,226 @@
+// REST client for Messenger Core: JSON in and out, bearer tokens kept in localStorage,
+// one refresh (POST /auth/refresh) when a request answers 401, and the API's error shape
+// turned into ApiError. No framework, no build step.
+
+const TOKENS_KEY = "messenger.tokens";
+
+/** An answer outside 2xx, in the contract's shape {error: {code, message, details}}. */
+export class ApiError extends Error {
+  constructor(status, code, message, details = null, retryAfter = null) {
+    super(message || code || `HTTP ${status}`);
+    this.name = "ApiError";
+    this.status = status; // 0 when the network failed before any answer
+    this.code = code;
+    this.details = details;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export function getTokens() {
+  try {
+    const raw = localStorage.getItem(TOKENS_KEY);
+    const tokens = raw ? JSON.parse(raw) : null;
+    return tokens && tokens.access_token ? tokens : null;
+  } catch {
+    return null;
+  }
+}
+
+export function setTokens(tokens) {
+  localStorage.setItem(
+    TOKENS_KEY,
+    JSON.stringify({ access_token: tokens.access_token, refresh_token: tokens.refresh_token }),
+  );
+}
+
+export function clearTokens() {
+  localStorage.removeItem(TOKENS_KEY);
+}
+
+/** A UUID even where crypto.randomUUID is missing (it needs a secure context). */
+export function uuid() {
+  if (globalThis.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+let onUnauthorized = () => {};
+
+/** Called once the session is gone for good (refresh refused): the app shows the login form. */
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
+
+async function parseError(response) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  const err = body && body.error ? body.error : {};
+  const retryAfter = Number(response.headers.get("Retry-After")) || null;
+  return new ApiError(
+    response.status,
+    err.code || `http_${response.status}`,
+    err.message || response.statusText || `HTTP ${response.status}`,
+    err.details ?? null,
+    retryAfter,
+  );
+}
+
+async function rawFetch(method, path, body, accessToken) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+  try {
+    return await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+    });
+  } catch (e) {
+    throw new ApiError(0, "network_error", "The server cannot be reached.", String(e));
+  }
+}
+
+// One refresh at a time: in this tab through a shared promise, across tabs of the same
+// browser through the Web Locks API where present (a refresh token is spent on use, and
+// presenting a spent one revokes the whole session).
+let refreshing = null;
+
+async function doRefresh(staleAccessToken) {
+  const current = getTokens();
+  // Another tab or an earlier call already refreshed: use its tokens.
+  if (current && current.access_token !== staleAccessToken) return true;
+  if (!current || !current.refresh_token) return false;
+  const response = await rawFetch("POST", "/auth/refresh", { refresh_token: current.refresh_token });
+  if (response.ok) {
+    setTokens(await response.json());
+    return true;
+  }
+  if (response.status === 401 || response.status === 422) {
+    clearTokens();
+    return false;
+  }
+  throw await parseError(response);
+}
+
+/** Exchanges the refresh token for new tokens; false when the session is over. */
+export function refreshTokens(staleAccessToken = getTokens()?.access_token) {
+  if (!refreshing) {
+    const run = () => doRefresh(staleAccessToken);
+    const locked =
+      typeof navigator !== "undefined" && navigator.locks
+        ? navigator.locks.request("messenger-token-refresh", run)
+        : run();
+    refreshing = locked.finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
+}
+
+/**
+ * One REST call. `auth: false` for the routes that need no token. A 401 on an authenticated
+ * call refreshes the tokens once and repeats the call; a second 401 ends the session.
+ */
+export async function request(method, path, body, { auth = true } = {}) {
+  let tokens = auth ? getTokens() : null;
+  if (auth && !tokens) {
+    onUnauthorized();
+    throw new ApiError(401, "unauthorized", "Not logged in.");
+  }
+  let response = await rawFetch(method, path, body, tokens && tokens.access_token);
+  if (auth && response.status === 401) {
+    const ok = await refreshTokens(tokens.access_token);
+    if (!ok) {
+      onUnauthorized();
+      throw await parseError(response);
+    }
+    tokens = getTokens();
+    response = await rawFetch(method, path, body, tokens && tokens.access_token);
+    if (response.status === 401) {
+      clearTokens();
+      onUnauthorized();
+    }
+  }
+  if (!response.ok) throw await parseError(response);
+  if (response.status === 204) return null;
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
+}
+
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+// The routes of API.md, one function each.
+export const api = {
+  register: (username, email, password) =>
+    request("POST", "/auth/register", { username, email, password }, { auth: false }),
+  async login(username, password) {
+    const tokens = await request("POST", "/auth/login", { username, password }, { auth: false });
+    setTokens(tokens);
+    return tokens;
+  },
+  async logout() {
+    const tokens = getTokens();
+    try {
+      if (tokens) {
+        await rawFetch("POST", "/auth/logout", { refresh_token: tokens.refresh_token }, tokens.access_token);
+      }
+    } finally {
+      clearTokens();
+    }
+  },
+  wsTicket: () => request("POST", "/auth/ws-ticket"),
+  me: () => request("GET", "/users/me"),
+  user: (id) => request("GET", `/users/${encodeURIComponent(id)}`),
+  searchUsers: (q, cursor) => request("GET", `/chats/search${query({ q, cursor, limit: 20 })}`),
+  listChats: (cursor) => request("GET", `/chats${query({ cursor, limit: 50 })}`),
+  getChat: (id) => request("GET", `/chats/${encodeURIComponent(id)}`),
+  createDirect: (userId) => request("POST", "/chats", { type: "direct", member_ids: [userId] }),
+  createGroup: (title, memberIds) =>
+    request("POST", "/chats", { type: "group", title, member_ids: memberIds }),
+  messages: (chatId, { beforeSeq, afterSeq, limit = 50 } = {}) =>
+    request(
+      "GET",
+      `/messages${query({ chat_id: chatId, before_seq: beforeSeq, after_seq: afterSeq, limit })}`,
+    ),
+  sendMessage: (chatId, content, clientMsgId) =>
+    request("POST", "/messages", { chat_id: chatId, content, client_msg_id: clientMsgId }),
+  editMessage: (id, content) =>
+    request("PATCH", `/messages/${encodeURIComponent(id)}/edit`, { content }),
+  deleteMessage: (id) => request("DELETE", `/messages/${encodeURIComponent(id)}/delete`),
+  markRead: (chatId, upToSeq) =>
+    request("POST", "/messages/read", { chat_id: chatId, up_to_seq: upToSeq }),
+};
+
+/** A person-readable sentence for an error, with the bad fields of a validation_error. */
+export function describeError(err) {
+  if (!(err instanceof ApiError)) return String(err && err.message ? err.message : err);
+  let text = err.message;
+  if (err.code === "validation_error" && Array.isArray(err.details) && err.details.length) {
+    const parts = err.details.map((d) => {
+      if (typeof d === "string") return d;
+      const field = d.field || d.name || (Array.isArray(d.loc) ? d.loc.filter((x) => x !== "body").join(".") : d.loc);
+      const msg = d.message || d.msg || d.reason || "";
+      return field ? `${field}: ${msg}` : msg;
+    });
+    text = `${text} (${parts.filter(Boolean).join("; ")})`;
+  } else if (err.code === "rate_limited" && err.retryAfter) {
+    text = `${text} Try again in ${err.retryAfter} s.`;
+  }
+  return text;
+}
