@@ -1,0 +1,237 @@
+"""Browser end-to-end fixtures: Debian's Chromium driven by Playwright (never a downloaded browser).
+
+The server under test comes from the `live_server` fixture of tests/conftest.py (a real
+Hypercorn API and arq worker on real PostgreSQL and Redis), or, to try the web client against
+a server started by hand, from the environment variable E2E_BASE_URL.
+
+Without the `playwright` package or /usr/bin/chromium these tests are skipped, unless
+E2E_REQUIRED=1, which turns the skip into a failure (for CI, where they must run).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+try:
+    from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+except ImportError:  # the `e2e` extra is not installed
+    async_playwright = None  # type: ignore[assignment]
+
+CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TIMEOUT_MS = 15_000
+PASSWORD = "correct horse battery"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "e2e: drives the web client in a real browser")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"e2e_report_{report.when}", report)  # for the failure dumps below
+    return report
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("E2E_REQUIRED", "") not in ("", "0"):
+        pytest.fail(f"end-to-end tests required but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def e2e_base_url(request: pytest.FixtureRequest) -> str:
+    url = os.environ.get("E2E_BASE_URL")
+    if url:
+        return url.rstrip("/")
+    live_server = request.getfixturevalue("live_server")
+    return str(live_server.base_url).rstrip("/")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if async_playwright is None:
+        _unavailable("the playwright package is not installed (pip install -e '.[e2e]')")
+    if not os.path.exists(CHROMIUM):
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    pw = await async_playwright().start()
+    try:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+    finally:
+        await pw.stop()
+
+
+class UiClient:
+    """One person at one browser profile, using the web client only through its UI."""
+
+    def __init__(self, context: BrowserContext, page: Page, username: str) -> None:
+        self.context = context
+        self.page = page
+        self.username = username
+        self.password = PASSWORD
+        self.page_errors: list[str] = []
+        self.console_errors: list[str] = []
+        self.frames: list[str] = []  # WebSocket traffic, for failure reports
+        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+        page.on("websocket", self._watch_socket)
+        page.on("console", lambda msg: msg.type == "error" and self.console_errors.append(msg.text))
+
+    def _watch_socket(self, ws: Any) -> None:
+        self.frames.append(f"open {ws.url.split('?')[0]}")
+        ws.on("framereceived", lambda payload: self.frames.append(f"<< {str(payload)[:400]}"))
+        ws.on("framesent", lambda payload: self.frames.append(f">> {str(payload)[:200]}"))
+        ws.on("close", lambda _ws: self.frames.append("closed"))
+
+    def traffic(self, last: int = 60) -> str:
+        return "\n".join(self.frames[-last:])
+
+    # --- locators ---------------------------------------------------------------------------
+    def stored_messages(self) -> Any:
+        """Message elements the server acknowledged (they carry an id)."""
+        return self.page.locator("[data-testid=message][data-message-id]")
+
+    def message(self, text: str) -> Any:
+        return self.stored_messages().filter(
+            has=self.page.get_by_test_id("message-content").get_by_text(text, exact=True)
+        )
+
+    # --- actions ----------------------------------------------------------------------------
+    async def register(self) -> None:
+        page = self.page
+        await page.goto("/")
+        await page.get_by_test_id("register-username").fill(self.username)
+        await page.get_by_test_id("register-email").fill(f"{self.username}@example.com")
+        await page.get_by_test_id("register-password").fill(self.password)
+        await page.get_by_test_id("register-submit").click()
+        await self.expect_signed_in()
+
+    async def login(self) -> None:
+        page = self.page
+        await page.get_by_test_id("login-username").fill(self.username)
+        await page.get_by_test_id("login-password").fill(self.password)
+        await page.get_by_test_id("login-submit").click()
+        await self.expect_signed_in()
+
+    async def expect_signed_in(self) -> None:
+        await expect(self.page.get_by_test_id("current-user")).to_contain_text(self.username)
+        await self.expect_online()
+
+    async def expect_online(self) -> None:
+        await expect(self.page.get_by_test_id("connection-status")).to_have_attribute("data-state", "online")
+
+    async def start_direct_chat(self, other: str) -> None:
+        page = self.page
+        await page.get_by_test_id("search-input").fill(other)
+        await page.get_by_test_id("search-submit").click()
+        result = page.locator(f'[data-testid=search-result][data-username="{other}"]')
+        await result.click()
+        await expect(page.get_by_test_id("chat-title")).to_have_text(other)
+
+    def chat_item(self, title: str) -> Any:
+        return self.page.get_by_test_id("chat-item").filter(
+            has=self.page.get_by_test_id("chat-item-title").get_by_text(title, exact=True)
+        )
+
+    async def open_chat(self, title: str) -> None:
+        await self.chat_item(title).click()
+        await expect(self.page.get_by_test_id("chat-title")).to_have_text(title)
+
+    async def type_message(self, text: str) -> None:
+        await self.page.get_by_test_id("message-input").fill(text)
+
+    async def send(self, text: str, *, with_enter: bool = False, confirm: bool = True) -> None:
+        box = self.page.get_by_test_id("message-input")
+        await box.fill(text)
+        if with_enter:
+            await box.press("Enter")
+        else:
+            await self.page.get_by_test_id("send-button").click()
+        if confirm:
+            await expect(self.message(text)).to_have_count(1)
+
+    async def shown_messages(self) -> list[dict[str, Any]]:
+        """What the conversation shows, top to bottom: id, seq and text of each stored message."""
+        return await self.page.evaluate(
+            """() => [...document.querySelectorAll('[data-testid=message][data-message-id]')].map((el) => ({
+                   id: Number(el.dataset.messageId),
+                   seq: Number(el.dataset.seq),
+                   text: el.querySelector('[data-testid=message-content]').textContent,
+               }))"""
+        )
+
+    def assert_no_page_errors(self) -> None:
+        assert not self.page_errors, f"{self.username}: uncaught errors in the page: {self.page_errors}"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def new_client(
+    request: pytest.FixtureRequest, browser: Browser, e2e_base_url: str, artifacts_dir: Path
+) -> AsyncIterator[Callable[[str], Awaitable[UiClient]]]:
+    """A factory: each call opens a fresh browser profile (own storage, own device id)."""
+    expect.set_options(timeout=TIMEOUT_MS)
+    contexts: list[BrowserContext] = []
+    clients: list[UiClient] = []
+
+    async def make(name: str) -> UiClient:
+        context = await browser.new_context(
+            base_url=e2e_base_url, viewport={"width": 1100, "height": 720}, locale="en-GB",
+            timezone_id="UTC", color_scheme="light",
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = await context.new_page()
+        client = UiClient(context, page, f"{name}_{uuid.uuid4().hex[:8]}")
+        clients.append(client)
+        return client
+
+    try:
+        yield make
+        report = getattr(request.node, "e2e_report_call", None)
+        if report is not None and report.failed:
+            await _dump(request.node.name, clients, artifacts_dir)
+        for client in clients:
+            client.assert_no_page_errors()
+    finally:
+        for context in contexts:
+            await context.close()
+
+
+async def _dump(test_name: str, clients: list[UiClient], artifacts_dir: Path) -> None:
+    """A failed test leaves each page's screenshot and WebSocket traffic in test-artifacts/."""
+    for client in clients:
+        stem = artifacts_dir / f"e2e-failed-{test_name}-{client.username.split('_')[0]}"
+        lines = [f"user {client.username}", "page errors:", *client.page_errors,
+                 "console errors:", *client.console_errors, "websocket:", *client.frames]
+        stem.with_suffix(".log").write_text("\n".join(lines) + "\n")
+        try:
+            await client.page.screenshot(path=str(stem.with_suffix(".png")), timeout=5_000)
+        except Exception:  # a closed page has nothing to show
+            pass
