@@ -99,7 +99,7 @@ def hypercorn_config(host: str, port: int) -> HypercornConfig:
     config.websocket_max_message_size = MAX_FRAME  # Hypercorn closes with 1009 past it
     config.graceful_timeout = 5
     config.accesslog = None
-    config.errorlog = "-"
+    config.errorlog = logging.getLogger("hypercorn.error")  # through our JSON handler
     return config
 
 

@@ -6,25 +6,25 @@ from quart import Blueprint
 from quart_schema import tag
 
 from app.api.schemas import AddMembersIn, CreateChatIn, PageQuery
-from app.api.validation import authenticate, body, query, services
+from app.api.validation import authenticate, principal, body, query, services
 from app.errors import field_error
 
 bp = Blueprint("chats", __name__, url_prefix="/chats")
+bp.before_request(authenticate)
 
 
 @bp.post("")
 @tag(["chats"])
 @body(CreateChatIn)
 async def create(data: CreateChatIn) -> tuple[dict[str, Any], int]:
-    principal = await authenticate()
     if data.type == "direct":
         if len(data.member_ids) != 1:
             raise field_error("member_ids", "A direct chat names exactly one other user.")
-        chat, created = await services().chats.create_direct(user_id=principal.user_id, other_id=data.member_ids[0])
+        chat, created = await services().chats.create_direct(user_id=principal().user_id, other_id=data.member_ids[0])
         return chat, 201 if created else 200
     if not data.title:
         raise field_error("title", "A group needs a title.")
-    chat = await services().chats.create_group(user_id=principal.user_id, title=data.title, member_ids=data.member_ids)
+    chat = await services().chats.create_group(user_id=principal().user_id, title=data.title, member_ids=data.member_ids)
     return chat, 201
 
 
@@ -32,29 +32,25 @@ async def create(data: CreateChatIn) -> tuple[dict[str, Any], int]:
 @tag(["chats"])
 @query(PageQuery)
 async def list_chats(query_args: PageQuery) -> dict[str, Any]:
-    principal = await authenticate()
-    page = await services().chats.list(user_id=principal.user_id, cursor=query_args.cursor, limit=query_args.limit)
+    page = await services().chats.list(user_id=principal().user_id, cursor=query_args.cursor, limit=query_args.limit)
     return page.body()
 
 
 @bp.get("/<int(signed=True):chat_id>")
 @tag(["chats"])
 async def get_chat(chat_id: int) -> dict[str, Any]:
-    principal = await authenticate()
-    return await services().chats.get(user_id=principal.user_id, chat_id=chat_id)
+    return await services().chats.get(user_id=principal().user_id, chat_id=chat_id)
 
 
 @bp.post("/<int(signed=True):chat_id>/members")
 @tag(["chats"])
 @body(AddMembersIn)
 async def add_members(chat_id: int, data: AddMembersIn) -> dict[str, Any]:
-    principal = await authenticate()
-    return await services().chats.add_members(user_id=principal.user_id, chat_id=chat_id, user_ids=data.user_ids)
+    return await services().chats.add_members(user_id=principal().user_id, chat_id=chat_id, user_ids=data.user_ids)
 
 
 @bp.delete("/<int(signed=True):chat_id>/members/<int(signed=True):user_id>")
 @tag(["chats"])
 async def remove_member(chat_id: int, user_id: int) -> tuple[str, int]:
-    principal = await authenticate()
-    await services().chats.remove_member(user_id=principal.user_id, chat_id=chat_id, member_id=user_id)
+    await services().chats.remove_member(user_id=principal().user_id, chat_id=chat_id, member_id=user_id)
     return "", 204

@@ -6,18 +6,18 @@ from quart import Blueprint
 from quart_schema import tag
 
 from app.api.schemas import EditIn, HistoryQuery, ReadIn, SendIn
-from app.api.validation import authenticate, body, query, services
+from app.api.validation import authenticate, principal, body, query, services
 
 bp = Blueprint("messages", __name__, url_prefix="/messages")
+bp.before_request(authenticate)
 
 
 @bp.post("")
 @tag(["messages"])
 @body(SendIn)
 async def send(data: SendIn) -> tuple[dict[str, Any], int]:
-    principal = await authenticate()
     message, created = await services().messages.send(
-        sender_id=principal.user_id,
+        sender_id=principal().user_id,
         chat_id=data.chat_id,
         content=data.content,
         client_msg_id=data.client_msg_id,
@@ -30,9 +30,8 @@ async def send(data: SendIn) -> tuple[dict[str, Any], int]:
 @tag(["messages"])
 @query(HistoryQuery)
 async def history(query_args: HistoryQuery) -> dict[str, Any]:
-    principal = await authenticate()
     page = await services().messages.history(
-        user_id=principal.user_id,
+        user_id=principal().user_id,
         chat_id=query_args.chat_id,
         before_seq=query_args.before_seq,
         after_seq=query_args.after_seq,
@@ -46,27 +45,23 @@ async def history(query_args: HistoryQuery) -> dict[str, Any]:
 @tag(["messages"])
 @body(EditIn)
 async def edit(message_id: int, data: EditIn) -> dict[str, Any]:
-    principal = await authenticate()
-    return await services().messages.edit(user_id=principal.user_id, message_id=message_id, content=data.content)
+    return await services().messages.edit(user_id=principal().user_id, message_id=message_id, content=data.content)
 
 
 @bp.delete("/<int(signed=True):message_id>/delete")
 @tag(["messages"])
 async def delete(message_id: int) -> dict[str, Any]:
-    principal = await authenticate()
-    return await services().messages.delete(user_id=principal.user_id, message_id=message_id)
+    return await services().messages.delete(user_id=principal().user_id, message_id=message_id)
 
 
 @bp.post("/read")
 @tag(["messages"])
 @body(ReadIn)
 async def read(data: ReadIn) -> dict[str, Any]:
-    principal = await authenticate()
-    return await services().receipts.mark_read(user_id=principal.user_id, chat_id=data.chat_id, up_to_seq=data.up_to_seq)
+    return await services().receipts.mark_read(user_id=principal().user_id, chat_id=data.chat_id, up_to_seq=data.up_to_seq)
 
 
 @bp.get("/<int(signed=True):message_id>/receipts")
 @tag(["messages"])
 async def receipts(message_id: int) -> list[dict[str, Any]]:
-    principal = await authenticate()
-    return await services().receipts.receipts(user_id=principal.user_id, message_id=message_id)
+    return await services().receipts.receipts(user_id=principal().user_id, message_id=message_id)

@@ -75,11 +75,15 @@ def query(model: type[BaseModel]) -> Callable[[F], F]:
     return decorator
 
 
-async def authenticate() -> Principal:
-    """The caller of this request (Bearer access token); 401 otherwise."""
+async def authenticate() -> None:
+    """before_request hook of every authenticated route: 401 before any input is looked at."""
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         raise Unauthorized("Send Authorization: Bearer <access_token>.")
-    principal = await services().auth.authenticate(header[7:].strip())
-    g.user_id = principal.user_id
-    return principal
+    g.principal = await services().auth.authenticate(header[7:].strip())
+    g.user_id = g.principal.user_id
+
+
+def principal() -> Principal:
+    """The caller of this request, set by `authenticate`."""
+    return g.principal  # type: ignore[no-any-return]
