@@ -23,23 +23,23 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
-    access_token_ttl: int = Field(900, gt=0)
-    refresh_token_ttl: int = Field(2_592_000, gt=0)
-    heartbeat_interval: float = Field(25, gt=0)
-    rate_limit_messages: int = Field(30, gt=0)
-    rate_limit_window: float = Field(10, gt=0)
-    max_message_length: int = Field(4096, gt=0)
+    access_token_ttl: int = Field(default=900, gt=0)
+    refresh_token_ttl: int = Field(default=2_592_000, gt=0)
+    heartbeat_interval: float = Field(default=25, gt=0)
+    rate_limit_messages: int = Field(default=30, gt=0)
+    rate_limit_window: float = Field(default=10, gt=0)
+    max_message_length: int = Field(default=4096, gt=0)
     worker_metrics_port: int = 9100
-    inbox_retention_days: int = Field(30, gt=0)
-    bcrypt_rounds: int = Field(12, ge=4, le=16)
+    inbox_retention_days: int = Field(default=30, gt=0)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     log_level: str = "INFO"
     # Where `messenger dev` keeps embedded servers' data and the generated secret.
     data_dir: str = ".data"
     # Per-connection bounded send queue; a client that lets it overflow is closed with 4008.
-    ws_send_queue_size: int = Field(1000, gt=0)
+    ws_send_queue_size: int = Field(default=1000, gt=0)
     # Login throttling: failures per account/address within the window before 429.
-    login_max_failures: int = Field(10, gt=0)
-    login_failure_window: int = Field(300, gt=0)
+    login_max_failures: int = Field(default=10, gt=0)
+    login_failure_window: int = Field(default=300, gt=0)
 
     def require_runtime(self) -> None:
         """Refuse to start without what every process needs; no silent defaults for secrets."""

@@ -190,7 +190,7 @@ class _Postgres:
         if self.server is None:
             return
         import psutil  # noqa: PLC0415 - a pgserver dependency
-        from pgserver import pg_ctl  # noqa: PLC0415
+        from pgserver import pg_ctl  # type: ignore[attr-defined]  # noqa: PLC0415
         from pgserver.postgres_server import PostgresServer  # noqa: PLC0415
 
         server, self.server = self.server, None

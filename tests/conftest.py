@@ -17,6 +17,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from app.services.delivery import DELIVERY_LOCK_KEY
 from tests.support.processes import ROOT, Proc, start_api, start_worker
 
 TABLES = [
@@ -147,7 +148,7 @@ async def clean(request: pytest.FixtureRequest) -> None:
         async with conn.transaction():
             # The worker may still be delivering the last test's events: take its lock first
             # so TRUNCATE never deadlocks with a delivery transaction.
-            await conn.execute("SELECT pg_advisory_xact_lock(7150001)")
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", DELIVERY_LOCK_KEY)
             await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import uvloop
 from arq import cron
 from arq.connections import RedisSettings, create_pool
+from arq.typing import WorkerCoroutine
 from arq.worker import Worker, func
 from prometheus_client import start_http_server
 from redis.exceptions import RedisError
@@ -111,12 +112,12 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     assert settings.redis_url
     return {
         "functions": [
-            func(jobs.deliver, name="deliver", keep_result=0, timeout=JOB_TIMEOUT, max_tries=20),
-            func(jobs.flush, name="flush", keep_result=0, timeout=JOB_TIMEOUT, max_tries=5),
+            func(cast(WorkerCoroutine, jobs.deliver), name="deliver", keep_result=0, timeout=JOB_TIMEOUT, max_tries=20),
+            func(cast(WorkerCoroutine, jobs.flush), name="flush", keep_result=0, timeout=JOB_TIMEOUT, max_tries=5),
         ],
         "cron_jobs": [
-            cron(jobs.sweep, name="sweep", second=set(range(0, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT),
-            cron(jobs.prune, name="prune", minute=17, second=0, keep_result=0, timeout=600),
+            cron(cast(WorkerCoroutine, jobs.sweep), name="sweep", second=set(range(0, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT),
+            cron(cast(WorkerCoroutine, jobs.prune), name="prune", minute=17, second=0, keep_result=0, timeout=600),
         ],
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": on_startup,

@@ -32,7 +32,7 @@ async def create(data: CreateChatIn) -> tuple[dict[str, Any], int]:
 @tag(["chats"])
 @query(PageQuery)
 async def list_chats(query_args: PageQuery) -> dict[str, Any]:
-    page = await services().chats.list(user_id=principal().user_id, cursor=query_args.cursor, limit=query_args.limit)
+    page = await services().chats.page(user_id=principal().user_id, cursor=query_args.cursor, limit=query_args.limit)
     return page.body()
 
 

@@ -8,7 +8,7 @@ from quart import Quart, Response, g
 from werkzeug.exceptions import HTTPException
 
 from app import metrics
-from app.errors import AppError, PayloadTooLarge, Unavailable, ValidationFailed
+from app.errors import AppError, Unavailable, ValidationFailed
 from app.jsonutil import dumps
 
 log = logging.getLogger("app.errors")
@@ -76,4 +76,3 @@ def install(app: Quart) -> None:
         log.exception("unhandled error", extra={"request_id": getattr(g, "request_id", None)})
         return envelope(AppError())
 
-    _ = PayloadTooLarge  # 413 comes through HTTPException (MAX_CONTENT_LENGTH)

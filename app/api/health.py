@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from quart import Blueprint, Response, current_app, send_from_directory
@@ -12,7 +13,7 @@ from app.errors import Unavailable
 
 bp = Blueprint("health", __name__)
 
-STATIC_DIR = __import__("pathlib").Path(__file__).parents[1] / "static"
+STATIC_DIR = Path(__file__).parents[1] / "static"
 
 
 @bp.get("/health")

@@ -1,3 +1,5 @@
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -19,8 +21,8 @@ class Chat(Model):
 
 class ChatMember(Model):
     id = fields.BigIntField(primary_key=True)
-    chat = fields.ForeignKeyField("models.Chat", related_name="members", on_delete=fields.CASCADE)
-    user = fields.ForeignKeyField("models.User", related_name="memberships", on_delete=fields.CASCADE)
+    chat: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField("models.Chat", related_name="members", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField("models.User", related_name="memberships", on_delete=fields.CASCADE)
     role = fields.CharField(max_length=8)  # "owner" | "admin" | "member"
     joined_at = fields.DatetimeField(auto_now_add=True)
     read_seq = fields.BigIntField(default=0)

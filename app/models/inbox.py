@@ -1,3 +1,5 @@
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -13,8 +15,8 @@ class OutboxEvent(Model):
     type = fields.CharField(max_length=32)
     chat_id = fields.BigIntField(null=True)
     # Users who get the event; null means every current member of chat_id.
-    user_ids = fields.JSONField(null=True)
-    payload = fields.JSONField()
+    user_ids: Any = fields.JSONField(null=True)
+    payload: Any = fields.JSONField()
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -33,7 +35,7 @@ class InboxEvent(Model):
     # pushed or replayed, so an edit or delete is never undone by an old copy.
     message_id = fields.BigIntField(null=True)
     # Other events (receipt, chat_updated) carry their data here.
-    payload = fields.JSONField(null=True)
+    payload: Any = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     committed_at = fields.FloatField(null=True)  # epoch seconds of the source commit (latency)
 
@@ -46,7 +48,7 @@ class Device(Model):
     """A user's device and its cursor: every inbox event up to acked_seq was received."""
 
     id = fields.BigIntField(primary_key=True)
-    user = fields.ForeignKeyField("models.User", related_name="devices", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField("models.User", related_name="devices", on_delete=fields.CASCADE)
     device_id = fields.CharField(max_length=64)
     acked_seq = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -1,12 +1,14 @@
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
 
 class Message(Model):
     id = fields.BigIntField(primary_key=True)
-    chat = fields.ForeignKeyField("models.Chat", related_name="messages", on_delete=fields.CASCADE)
+    chat: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField("models.Chat", related_name="messages", on_delete=fields.CASCADE)
     seq = fields.BigIntField()
-    sender = fields.ForeignKeyField("models.User", related_name="messages", on_delete=fields.CASCADE)
+    sender: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField("models.User", related_name="messages", on_delete=fields.CASCADE)
     client_msg_id = fields.CharField(max_length=64, null=True)
     content = fields.TextField()
     created_at = fields.DatetimeField(auto_now_add=True)

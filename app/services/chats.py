@@ -88,7 +88,7 @@ class ChatService:
         await require_member(chat_id, user_id)
         return (await render_chats([(chat_id, user_id)]))[(chat_id, user_id)]
 
-    async def list(self, *, user_id: int, cursor: str | None, limit: int) -> Page:
+    async def page(self, *, user_id: int, cursor: str | None, limit: int) -> Page:
         after = decode_cursor(cursor)
         position: tuple[datetime, int] | None = None
         if after:
@@ -124,7 +124,7 @@ class ChatService:
             existing = await chat_store.chat_by_direct_key(key)
             assert existing is not None
             return await self.get(user_id=user_id, chat_id=existing["id"]), False
-        await self._dispatcher.committed_on_commit()
+        await self._dispatcher.after_commit()
         return await self.get(user_id=user_id, chat_id=row["id"]), True
 
     async def create_group(self, *, user_id: int, title: str, member_ids: list[int]) -> dict[str, Any]:
@@ -137,7 +137,7 @@ class ChatService:
             assert row is not None
             await chat_store.add_members(row["id"], [(user_id, "owner")] + [(o, "member") for o in others], conn)
             await self._record_chat_updated(row["id"], conn)
-        await self._dispatcher.committed_on_commit()
+        await self._dispatcher.after_commit()
         return await self.get(user_id=user_id, chat_id=row["id"])
 
     async def add_members(self, *, user_id: int, chat_id: int, user_ids: list[int]) -> dict[str, Any]:
@@ -152,7 +152,7 @@ class ChatService:
                 await chat_store.touch_chat(chat_id, conn)
                 await self._record_chat_updated(chat_id, conn)
         if added:
-            await self._dispatcher.committed_on_commit()
+            await self._dispatcher.after_commit()
         return await self.get(user_id=user_id, chat_id=chat_id)
 
     async def remove_member(self, *, user_id: int, chat_id: int, member_id: int) -> None:
@@ -172,7 +172,7 @@ class ChatService:
             await chat_store.touch_chat(chat_id, conn)
             # The removed user hears it too, so their devices drop the chat.
             await self._record_chat_updated(chat_id, conn, also=[member_id])
-        await self._dispatcher.committed_on_commit()
+        await self._dispatcher.after_commit()
 
     @staticmethod
     def _require_manager(member: Row) -> None:

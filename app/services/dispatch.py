@@ -41,5 +41,6 @@ class Dispatcher:
     def __init__(self, redis: ArqRedis) -> None:
         self._redis = redis
 
-    async def committed_on_commit(self) -> None:
+    async def after_commit(self) -> None:
+        """Call only after the transaction that wrote outbox rows committed."""
         await enqueue_delivery(self._redis)

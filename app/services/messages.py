@@ -78,7 +78,7 @@ class MessageService:
             assert existing is not None
             return message_body(existing), False
         metrics.MESSAGES.labels(transport=transport).inc()
-        await self._dispatcher.committed_on_commit()
+        await self._dispatcher.after_commit()
         return message_body(row), True
 
     async def history(
@@ -122,7 +122,7 @@ class MessageService:
                 raise Conflict("A deleted message cannot be edited.")
             row = await message_store.update_content(message_id, content, conn)
             await outbox.record(type="message_edited", chat_id=row["chat_id"], payload={"message_id": message_id}, conn=conn)
-        await self._dispatcher.committed_on_commit()
+        await self._dispatcher.after_commit()
         return message_body(row)
 
     async def delete(self, *, user_id: int, message_id: int) -> dict[str, Any]:
@@ -133,7 +133,7 @@ class MessageService:
                 return message_body(row)
             row = await message_store.soft_delete(message_id, conn)
             await outbox.record(type="message_deleted", chat_id=row["chat_id"], payload={"message_id": message_id}, conn=conn)
-        await self._dispatcher.committed_on_commit()
+        await self._dispatcher.after_commit()
         return message_body(row)
 
     @staticmethod

@@ -32,7 +32,7 @@ class ReceiptService:
             read_seq = max(member["read_seq"], target)
             unread = await message_store.count_unread(chat_id, user_id, read_seq, conn=conn)
         if changed:
-            await self._dispatcher.committed_on_commit()
+            await self._dispatcher.after_commit()
         return {"chat_id": chat_id, "read_seq": read_seq, "unread_count": unread}
 
     async def mark_read_messages(self, *, user_id: int, chat_id: int, message_ids: list[int]) -> dict[str, Any]:
@@ -56,7 +56,7 @@ class ReceiptService:
                     conn, chat_id=row["chat_id"], user_id=user_id, status="delivered", up_to_seq=int(row["seq"])
                 )
         if changed:
-            await self._dispatcher.committed_on_commit()
+            await self._dispatcher.after_commit()
 
     @staticmethod
     async def _advance(conn: Any, *, chat_id: int, user_id: int, status: str, up_to_seq: int) -> bool:

@@ -4,7 +4,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import Row, execute, fetch, fetchrow
+from app.db import Row, fetch, fetchrow
 from app.storage.chats import possible_id
 
 MESSAGE_COLUMNS = (

@@ -5,12 +5,10 @@ from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import Row, execute, fetch, fetchrow
+from app.db import Row, execute, fetch, fetchrow, transaction
 
 
 async def create_session(*, user_id: int, expires_at: datetime, token_hash: str) -> uuid.UUID:
-    from app.db import transaction
-
     session_id = uuid.uuid4()
     async with transaction() as conn:
         await execute(

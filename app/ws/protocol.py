@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
@@ -85,7 +85,7 @@ def decode(raw: str | bytes) -> tuple[str, BaseModel, str | None]:
     ref = ref if isinstance(ref, str) and len(ref) <= 128 else None
     kind = frame.get("type")
     model = FRAME_DATA.get(kind) if isinstance(kind, str) else None
-    if model is None:
+    if model is None or not isinstance(kind, str):
         error = ValidationFailed(f"Unknown frame type {str(kind)[:40]!r}.")
         error.ref = ref  # type: ignore[attr-defined]
         raise error

@@ -9,6 +9,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 import pytest
 
 from tests.conftest import Backing, make_stack
@@ -34,6 +35,35 @@ async def system(backing: Backing, stacks: list) -> AsyncIterator[tuple[Stack, T
         proxy.close()
 
 
+async def diagnose(stack: Stack, load: Load) -> str:
+    """Where each lost message stopped: outbox, inbox events, the device's cursor."""
+    conn = await asyncpg.connect(stack.env["DATABASE_URL"].replace("postgres://", "postgresql://", 1))
+    lines = []
+    try:
+        outbox = await conn.fetchval("SELECT count(*) FROM outbox")
+        for sender, recipient in zip(load.senders, load.recipients):
+            for mid in sorted(set(sender.acked) - set(recipient.received)):
+                event = await conn.fetchrow(
+                    "SELECT inbox_seq FROM inbox_events WHERE user_id = $1 AND message_id = $2 AND type = 'message'",
+                    recipient.user.id,
+                    mid,
+                )
+                cursor = await conn.fetchval(
+                    "SELECT acked_seq FROM devices WHERE user_id = $1 AND device_id = $2",
+                    recipient.user.id,
+                    recipient.device_id,
+                )
+                last = await conn.fetchval("SELECT inbox_seq FROM users WHERE id = $1", recipient.user.id)
+                lines.append(
+                    f"message {mid}: inbox_seq={event and event['inbox_seq']} device cursor={cursor} "
+                    f"user last={last} seen max={max(recipient.seqs, default=0)} reconnects={recipient.reconnects} "
+                    f"closes={recipient.close_codes[-5:]}"
+                )
+    finally:
+        await conn.close()
+    return f"outbox={outbox}\n" + "\n".join(lines)
+
+
 async def run_fault(stack: Stack, name: str, inject: Callable[[], Awaitable[None]]) -> Report:
     load = await Load.create([a.base_url for a in stack.apis], [a.ws_url for a in stack.apis], PAIRS)
     load.start(RATE_PER_SENDER)
@@ -45,6 +75,8 @@ async def run_fault(stack: Stack, name: str, inject: Callable[[], Awaitable[None
     report = load.report(name, injected_at)
     REPORTS.append(report)
     print("\nFAULT " + report.line())
+    if report.lost:
+        print(await diagnose(stack, load))
     return report
 
 
