@@ -219,15 +219,13 @@ class Node:
                 self._behind.pop(conn.id, None)
         await self._check_revocations(conns)
         if tick % max(1, int(self._settings.heartbeat_interval / 2)) == 0:
-            for conn in conns:
-                await self._presence.touch(user_id=conn.user_id, connection_id=conn.id)
+            await self._presence.refresh([(conn.user_id, conn.id) for conn in conns])
 
     async def _check_revocations(self, conns: list[Connection]) -> None:
+        """The safety net under the revocation channel: one Redis round trip for all."""
         sessions = list({c.session_id for c in conns})
-        revoked = await asyncio.gather(*(self._auth.is_revoked(s) for s in sessions))
-        for session_id, is_revoked in zip(sessions, revoked):
-            if is_revoked:
-                self._close_session(str(session_id))
+        for session_id in await self._auth.revoked_among(sessions):
+            self._close_session(str(session_id))
 
     async def _ack_loop(self) -> None:
         while True:
@@ -254,9 +252,9 @@ class Node:
         moved = await inbox_store.ack_devices([(u, d, seq) for (u, d), (_, seq) in pending.items()])
         for conn, seq in pending.values():
             conn.ack_reported = max(conn.ack_reported, seq)
-        for row in moved:
+        if moved:
             await self._receipts.mark_delivered(
-                user_id=row["user_id"], after_inbox_seq=int(row["before"]), up_to_inbox_seq=int(row["after"])
+                acks=[(row["user_id"], int(row["before"]), int(row["after"])) for row in moved]
             )
 
 

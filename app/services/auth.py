@@ -241,6 +241,20 @@ class AuthService:
             return bool(await self._redis.exists(keys.REVOKED_SESSION.format(session_id=session_id)))
         return bool(revoked)
 
+    async def revoked_among(self, session_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        """Which of these sessions are revoked, in one round trip (the gateway's sweep)."""
+        if not session_ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.exists(keys.REVOCATIONS_LOADED)
+            for session_id in session_ids:
+                pipe.exists(keys.REVOKED_SESSION.format(session_id=session_id))
+            loaded, *revoked = await pipe.execute()
+        if not loaded:
+            await self._reload_revocations()
+            return await self.revoked_among(session_ids)
+        return [s for s, is_revoked in zip(session_ids, revoked) if is_revoked]
+
     async def _reload_revocations(self) -> None:
         # Redis lost its keys (restart): rebuild from PostgreSQL every revocation whose
         # access tokens may still be alive.

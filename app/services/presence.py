@@ -34,6 +34,16 @@ class PresenceService:
             _, before, _, _ = await pipe.execute()
         return int(before) == 0
 
+    async def refresh(self, connections: list[tuple[int, str]]) -> None:
+        """Push every live connection's expiry forward in one round trip."""
+        expiry = int(time.time() * 1000) + self._ttl_ms
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id, connection_id in connections:
+                key = keys.PRESENCE.format(user_id=user_id)
+                pipe.zadd(key, {connection_id: expiry})
+                pipe.pexpire(key, self._ttl_ms)
+            await pipe.execute()
+
     async def leave(self, *, user_id: int, connection_id: str) -> bool:
         """Drop the connection; True when the user is now offline (last_seen_at written)."""
         key = keys.PRESENCE.format(user_id=user_id)

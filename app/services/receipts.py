@@ -42,18 +42,19 @@ class ReceiptService:
             raise field_error("message_ids", "None of these messages is in this chat.")
         return await self.mark_read(user_id=user_id, chat_id=chat_id, up_to_seq=up_to)
 
-    async def mark_delivered(self, *, user_id: int, after_inbox_seq: int, up_to_inbox_seq: int) -> None:
-        """A device acked inbox events: the messages they carried are delivered to its user."""
-        ranges = await receipt_store.delivered_ranges(
-            user_id=user_id, after_inbox_seq=after_inbox_seq, up_to_inbox_seq=up_to_inbox_seq
-        )
+    async def mark_delivered(self, *, acks: list[tuple[int, int, int]]) -> None:
+        """Devices acked inbox events, as (user_id, after_inbox_seq, up_to_inbox_seq): the
+        messages those events carried are delivered to their users. One transaction for the
+        whole batch of acks the gateway collected."""
+        ranges = await receipt_store.delivered_ranges(acks)
         if not ranges:
             return
         changed = False
         async with transaction() as conn:
-            for row in ranges:
+            # A fixed order of (chat, user) rows: concurrent batches never deadlock.
+            for row in sorted(ranges, key=lambda r: (r["chat_id"], r["user_id"])):
                 changed |= await self._advance(
-                    conn, chat_id=row["chat_id"], user_id=user_id, status="delivered", up_to_seq=int(row["seq"])
+                    conn, chat_id=row["chat_id"], user_id=row["user_id"], status="delivered", up_to_seq=int(row["seq"])
                 )
         if changed:
             await self._dispatcher.after_commit()

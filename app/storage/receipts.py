@@ -82,14 +82,17 @@ async def per_member(*, chat_id: int, seq: int, sender_id: int) -> list[Row]:
     )
 
 
-async def delivered_ranges(*, user_id: int, after_inbox_seq: int, up_to_inbox_seq: int) -> list[Row]:
-    """Per chat, the highest seq of others' messages carried by inbox events in the range."""
+async def delivered_ranges(acks: list[tuple[int, int, int]]) -> list[Row]:
+    """Per (user, chat), the highest seq of others' messages carried by the inbox events in
+    each (user_id, after_inbox_seq, up_to_inbox_seq) range."""
     return await fetch(
-        """SELECT m.chat_id, max(m.seq) AS seq FROM inbox_events e JOIN messages m ON m.id = e.message_id
-           WHERE e.user_id = $1 AND e.inbox_seq > $2 AND e.inbox_seq <= $3 AND e.type = 'message'
-             AND m.sender_id <> $1
-           GROUP BY m.chat_id""",
-        user_id,
-        after_inbox_seq,
-        up_to_inbox_seq,
+        """SELECT a.user_id, m.chat_id, max(m.seq) AS seq
+           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS a(user_id, after_seq, up_to)
+           JOIN inbox_events e ON e.user_id = a.user_id AND e.inbox_seq > a.after_seq AND e.inbox_seq <= a.up_to
+           JOIN messages m ON m.id = e.message_id
+           WHERE e.type = 'message' AND m.sender_id <> a.user_id
+           GROUP BY a.user_id, m.chat_id""",
+        [a[0] for a in acks],
+        [a[1] for a in acks],
+        [a[2] for a in acks],
     )
