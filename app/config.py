@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     inbox_retention_days: int = Field(default=30, gt=0)
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     log_level: str = "INFO"
+    # PostgreSQL connections per process (Tortoise's default of 5 queues sends under load).
+    db_pool_size: int = Field(default=20, ge=1, le=200)
     # Where `messenger dev` keeps embedded servers' data and the generated secret.
     data_dir: str = ".data"
     # Per-connection bounded send queue; a client that lets it overflow is closed with 4008.
@@ -59,7 +61,9 @@ class Settings(BaseSettings):
             )
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+def tortoise_config(database_url: str, pool_size: int | None = None) -> dict[str, Any]:
+    if pool_size and "maxsize=" not in database_url:
+        database_url += ("&" if "?" in database_url else "?") + f"maxsize={pool_size}"
     return {
         "connections": {"default": database_url},
         "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},

@@ -14,9 +14,9 @@ from app.config import tortoise_config
 Row = dict[str, Any]
 
 
-async def init_db(database_url: str) -> None:
+async def init_db(database_url: str, pool_size: int | None = None) -> None:
     # register_tortoise is broken in tortoise 1.1.9 (STACK-NOTES): initialise ourselves.
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    await Tortoise.init(config=tortoise_config(database_url, pool_size), _enable_global_fallback=True)
 
 
 async def close_db() -> None:

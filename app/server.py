@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> Quart:
     @app.before_serving
     async def start() -> None:
         assert settings.database_url and settings.redis_url
-        await init_db(settings.database_url)
+        await init_db(settings.database_url, settings.db_pool_size)
         redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
         services = build_services(settings, redis)
         node = Node(settings=settings, redis=redis, auth=services.auth, presence=services.presence, receipts=services.receipts)
@@ -98,6 +98,7 @@ def hypercorn_config(host: str, port: int) -> HypercornConfig:
     config.bind = [f"{host}:{port}"]
     config.websocket_max_message_size = MAX_FRAME  # Hypercorn closes with 1009 past it
     config.graceful_timeout = 5
+    config.backlog = 4096  # a reconnect storm must not overflow the listen queue (default 100)
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")  # through our JSON handler
     return config

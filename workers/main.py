@@ -99,7 +99,7 @@ class WakeableWorker(Worker):
 async def on_startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     assert settings.database_url
-    await init_db(settings.database_url)
+    await init_db(settings.database_url, settings.db_pool_size)
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port)
 

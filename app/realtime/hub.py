@@ -98,14 +98,16 @@ class Connection:
         self.replay_pending_since = None
         self.need_replay()
 
-    def ack(self, seq: int) -> None:
+    def ack(self, seq: int) -> bool:
+        """True when the cursor moved (the node then writes it in its next batch)."""
         if seq <= self.acked:
-            return
+            return False
         now = time.time()
         while self._commit_times and next(iter(self._commit_times)) <= seq:
             _, committed_at = self._commit_times.popitem(last=False)
             metrics.DELIVERY_LATENCY.labels(stage="commit_to_ack").observe(max(0.0, now - committed_at))
         self.acked = seq
+        return True
 
     # --- writing ---------------------------------------------------------------------------
     def send(self, frame: dict[str, Any]) -> None:

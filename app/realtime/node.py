@@ -53,6 +53,7 @@ class Node:
         self._broker = RedisBroker(redis, self._on_message, on_reconnect=self._on_broker_reconnect)
         self._tasks: list[asyncio.Task[None]] = []
         self._behind: dict[str, int] = {}
+        self._acked: set[Connection] = set()  # connections whose cursor moved since the last flush
         self._check_all_now = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -89,6 +90,7 @@ class Node:
         self._behind.pop(conn.id, None)
         if conn.acked > conn.ack_reported:
             await self._flush_acks()  # while the connection is still in the hub
+        self._acked.discard(conn)
         if self.hub.remove(conn):
             await self._broker.unsubscribe(keys.user_channel(conn.user_id))
         try:
@@ -96,6 +98,9 @@ class Node:
                 await self._announce_presence(conn.user_id, online=False)
         except (RedisError, OSError):
             metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="presence").inc()
+
+    def note_ack(self, conn: Connection) -> None:
+        self._acked.add(conn)
 
     def request_replay(self, conn: Connection) -> None:
         asyncio.get_running_loop().create_task(self._enqueue_flush(conn))
@@ -242,14 +247,19 @@ class Node:
     async def _flush_acks(self) -> None:
         """Device cursors move in one statement per interval, then delivered receipts follow."""
         pending: dict[tuple[int, str], tuple[Connection, int]] = {}
-        for conn in self.hub.all():
+        acked, self._acked = self._acked, set()
+        for conn in acked:
             if conn.acked > conn.ack_reported:
                 key = (conn.user_id, conn.device_id)
                 if key not in pending or pending[key][1] < conn.acked:
                     pending[key] = (conn, conn.acked)
         if not pending:
             return
-        moved = await inbox_store.ack_devices([(u, d, seq) for (u, d), (_, seq) in pending.items()])
+        try:
+            moved = await inbox_store.ack_devices([(u, d, seq) for (u, d), (_, seq) in pending.items()])
+        except BaseException:
+            self._acked |= {conn for conn, _ in pending.values()}  # retried on the next flush
+            raise
         for conn, seq in pending.values():
             conn.ack_reported = max(conn.ack_reported, seq)
         if moved:

@@ -224,7 +224,8 @@ class _Session:
                 )
             return None
         if isinstance(data, protocol.AckData):
-            self.conn.ack(data.inbox_seq)
+            if self.conn.ack(data.inbox_seq):
+                self.node.note_ack(self.conn)
             return None
         if isinstance(data, protocol.SyncData):
             self.conn.restart_from(data.since_inbox_seq)
