@@ -7,64 +7,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import random
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.checks import assert_envelope, fields_named, group_chat, poll_rows, settled  # noqa: F401
 from tests.support.clients import User, direct_chat, make_user, send
 
+pytestmark = pytest.mark.usefixtures("settled")
+
 MISSING = 999_999_999
-
-
-@pytest.fixture(autouse=True)
-async def isolated(clean, pg):
-    """Guards against two hazards of the shared test machine (reported on tests/conftest.py):
-
-    - Concurrent test sessions share one Redis database, whose keys are per user id (send
-      rate limit, user channels, presence), and every session's users restart at id 1: start
-      this test's user ids at a random high number so they do not share those keys.
-    - `clean` TRUNCATEs while the worker may still be draining the outbox, which PostgreSQL
-      can abort as a deadlock: let the worker finish this test's deliveries first.
-    """
-    await pg.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), $1)", random.randrange(10**6, 9 * 10**8))
-    yield
-    await poll_rows(pg, "SELECT 1 FROM outbox LIMIT 1", until=lambda rows: not rows)
-
-
-async def group_chat(http: httpx.AsyncClient, owner: User, *members: User, title: str = "team") -> dict[str, Any]:
-    r = await http.post(
-        "/chats", json={"type": "group", "title": title, "member_ids": [m.id for m in members]}, headers=owner.headers
-    )
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
-
-
-def assert_envelope(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
-    return body  # type: ignore[no-any-return]
-
-
-def fields_named(body: dict[str, Any]) -> set[str]:
-    return {d["field"] for d in body["error"]["details"] or []}
-
-
-async def poll_rows(pg: Any, sql: str, *args: Any, until: Any, timeout: float = 10.0) -> list[Any]:
-    """Re-run a query until `until(rows)` holds (the worker delivers asynchronously; alone it
-    takes milliseconds, but other test sessions' workers on the shared Redis may take this
-    session's delivery job, leaving it to this worker's 2-second retry sweep)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        rows = await pg.fetch(sql, *args)
-        if until(rows) or loop.time() > deadline:
-            return rows  # type: ignore[no-any-return]
-        await asyncio.sleep(0.05)
 
 
 async def post_message(http: httpx.AsyncClient, user: User, chat_id: int, content: Any, client_msg_id: str | None = None) -> httpx.Response:
