@@ -52,9 +52,10 @@ def instrumented(name: str) -> Callable[[Job], Job]:
 
 async def _publish(redis: ArqRedis, delivered: delivery.Delivered) -> None:
     now = time.time()
+    channels = keys.Channels.of(redis)
     async with redis.pipeline(transaction=False) as pipe:
         for user_id, frames in delivered.frames.items():
-            pipe.publish(keys.user_channel(user_id), dumps({"events": frames, "published_at": now}))
+            pipe.publish(channels.user(user_id), dumps({"events": frames, "published_at": now}))
             for frame in frames:
                 metrics.DELIVERY_LATENCY.labels(stage="commit_to_publish").observe(max(0.0, now - frame["committed_at"]))
         await pipe.execute()
@@ -112,7 +113,7 @@ async def flush(ctx: dict[str, Any], instance_id: str, conn_id: str, user_id: in
             "complete": replay.complete,
         }
     }
-    await ctx["redis"].publish(keys.instance_channel(instance_id), dumps(payload))
+    await ctx["redis"].publish(keys.Channels.of(ctx["redis"]).instance(instance_id), dumps(payload))
     return len(replay.frames)
 
 

@@ -78,7 +78,7 @@ class WakeableWorker(Worker):
         while True:
             pubsub = self.pool.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(keys.WORKER_WAKE_CHANNEL)
+                await pubsub.subscribe(keys.Channels.of(self.pool).wake)
                 wake.set()  # anything enqueued while we were not listening
                 while True:
                     if await pubsub.get_message(timeout=1.0) is not None:

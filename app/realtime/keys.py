@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-# Pub/sub channels
-USER_CHANNEL = "mc:user:{user_id}"  # inbox events and ephemeral events for one user
-INSTANCE_CHANNEL = "mc:instance:{instance_id}"  # replays addressed to one API instance
-REVOCATIONS_CHANNEL = "mc:revoked"  # session ids whose sockets must close with 4401
-WORKER_WAKE_CHANNEL = "mc:worker:wake"  # tells idle workers to poll arq now
+from redis.asyncio import Redis
 
 # Keys
 REVOKED_SESSION = "mc:revoked:{session_id}"  # present while the session's access tokens live
@@ -18,9 +14,24 @@ PRESENCE = "mc:presence:{user_id}"  # hash connection id -> expiry; online while
 DELIVERY_EPOCH = "mc:deliver:epoch"  # see workers/jobs.py: collapses delivery jobs
 
 
-def user_channel(user_id: int) -> str:
-    return USER_CHANNEL.format(user_id=user_id)
+class Channels:
+    """Pub/sub channel names. Redis pub/sub ignores the db number, so the names carry it:
+    two deployments (or test sessions) on one Redis server on different dbs never hear each
+    other's events."""
 
+    def __init__(self, db: int) -> None:
+        self.prefix = f"mc:{db}:"
+        self.revoked = self.prefix + "revoked"  # session ids whose sockets must close with 4401
+        self.wake = self.prefix + "worker:wake"  # tells idle workers to poll arq now
 
-def instance_channel(instance_id: str) -> str:
-    return INSTANCE_CHANNEL.format(instance_id=instance_id)
+    @classmethod
+    def of(cls, redis: Redis) -> Channels:
+        return cls(int(redis.connection_pool.connection_kwargs.get("db", 0)))
+
+    def user(self, user_id: int) -> str:
+        """Inbox and ephemeral events for one user."""
+        return f"{self.prefix}user:{user_id}"
+
+    def instance(self, instance_id: str) -> str:
+        """Replays addressed to one API instance."""
+        return f"{self.prefix}instance:{instance_id}"

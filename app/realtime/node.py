@@ -47,6 +47,7 @@ class Node:
         self.hub = Hub()
         self._settings = settings
         self._redis = redis
+        self._channels = keys.Channels.of(redis)
         self._auth = auth
         self._presence = presence
         self._receipts = receipts
@@ -58,7 +59,7 @@ class Node:
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        await self._broker.subscribe(keys.instance_channel(self.instance_id), keys.REVOCATIONS_CHANNEL)
+        await self._broker.subscribe(self._channels.instance(self.instance_id), self._channels.revoked)
         self._broker.start()
         self._tasks = [
             asyncio.create_task(self._reconcile_loop(), name="reconcile"),
@@ -79,7 +80,7 @@ class Node:
     # --- connections -------------------------------------------------------------------------
     async def attach(self, conn: Connection) -> None:
         if self.hub.add(conn):
-            await self._broker.subscribe(keys.user_channel(conn.user_id))
+            await self._broker.subscribe(self._channels.user(conn.user_id))
         # Subscribed first, then the replay: anything committed before the replay reads is in
         # it, anything after arrives live.
         conn.need_replay()
@@ -92,7 +93,7 @@ class Node:
             await self._flush_acks()  # while the connection is still in the hub
         self._acked.discard(conn)
         if self.hub.remove(conn):
-            await self._broker.unsubscribe(keys.user_channel(conn.user_id))
+            await self._broker.unsubscribe(self._channels.user(conn.user_id))
         try:
             if await self._presence.leave(user_id=conn.user_id, connection_id=conn.id):
                 await self._announce_presence(conn.user_id, online=False)
@@ -112,7 +113,7 @@ class Node:
                 FLUSH_JOB, self.instance_id, conn.id, conn.user_id, after, max(1, conn.replay_room()),
                 _job_id=f"{FLUSH_JOB}:{conn.id}:{after}:{int(time.monotonic())}",
             )
-            await self._redis.publish(keys.WORKER_WAKE_CHANNEL, b"1")
+            await self._redis.publish(self._channels.wake, b"1")
         except (RedisError, OSError):
             metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="replay").inc()
             # The reconcile loop asks again.
@@ -122,7 +123,7 @@ class Node:
         payload = dumps({"ephemeral": frame})
         async with self._redis.pipeline(transaction=False) as pipe:
             for user_id in user_ids:
-                pipe.publish(keys.user_channel(user_id), payload)
+                pipe.publish(self._channels.user(user_id), payload)
             await pipe.execute()
 
     async def _announce_presence(self, user_id: int, *, online: bool) -> None:
@@ -138,7 +139,7 @@ class Node:
 
     # --- broker messages -----------------------------------------------------------------------
     async def _on_message(self, channel: str, data: bytes) -> None:
-        if channel == keys.REVOCATIONS_CHANNEL:
+        if channel == self._channels.revoked:
             self._close_session(data.decode())
             return
         message = loads(data)

@@ -74,6 +74,7 @@ class AuthService:
         self._key = settings.secret_key
         self._settings = settings
         self._redis = redis
+        self._channels = keys.Channels.of(redis)
         self._active_until: dict[int, float] = {}
         self._dummy_hash = bcrypt.hashpw(_prehash("not a password"), bcrypt.gensalt(settings.bcrypt_rounds))
 
@@ -195,7 +196,7 @@ class AuthService:
         sid = str(session_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(keys.REVOKED_SESSION.format(session_id=sid), 1, ex=self._settings.access_token_ttl + 60)
-            pipe.publish(keys.REVOCATIONS_CHANNEL, sid)
+            pipe.publish(self._channels.revoked, sid)
             await pipe.execute()
 
     async def authenticate(self, token: str) -> Principal:

@@ -30,7 +30,7 @@ async def enqueue_delivery(redis: ArqRedis) -> None:
     try:
         epoch = int(await redis.get(keys.DELIVERY_EPOCH) or 0)
         await redis.enqueue_job(DELIVER_JOB, _job_id=f"{DELIVER_JOB}:{epoch}")
-        await redis.publish(keys.WORKER_WAKE_CHANNEL, b"1")
+        await redis.publish(keys.Channels.of(redis).wake, b"1")
     except (RedisError, OSError) as exc:
         metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="dispatch").inc()
         log.warning("delivery enqueue failed; the retry sweep will deliver", extra={"error": str(exc)})
