@@ -17,7 +17,7 @@ from app.services.messages_view import message_body
 from app.services.pages import Page, decode_cursor, encode_cursor
 from app.services.ratelimit import SlidingWindowLimiter
 from app.storage import messages as message_store
-from app.storage.chats import MAX_ID, lock_next_seq, member_ids
+from app.storage.chats import MAX_ID, lock_next_seq
 from app.storage import outbox
 
 
@@ -55,22 +55,16 @@ class MessageService:
             raise RateLimited(wait, "Sending too fast; retry later.")
         try:
             async with transaction() as conn:
-                await require_member(chat_id, sender_id, conn)
-                seq = await lock_next_seq(chat_id, conn)
+                seq = await lock_next_seq(chat_id, sender_id, conn)
+                if seq is None:
+                    raise hidden()
+                # The members now (read under the chat row's lock, which membership changes
+                # also take) get it, even if one leaves before the worker delivers it.
                 row = await message_store.insert_message(
                     chat_id=chat_id, seq=seq, sender_id=sender_id, client_msg_id=client_msg_id, content=content, conn=conn
                 )
                 if row is None:
                     raise _RepeatLost  # roll back the seq taken above, or it leaves a gap
-                # The members now (read under the chat row's lock, which membership changes
-                # also take) get it, even if one leaves before the worker delivers it.
-                await outbox.record(
-                    type="message",
-                    chat_id=chat_id,
-                    payload={"message_id": row["id"]},
-                    user_ids=await member_ids(chat_id, conn=conn),
-                    conn=conn,
-                )
         except _RepeatLost:
             # A concurrent repeat committed first; this transaction (and its seq) rolled back.
             assert client_msg_id is not None

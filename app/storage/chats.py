@@ -84,15 +84,20 @@ async def touch_chat(chat_id: int, conn: BaseDBAsyncClient) -> None:
     await execute("UPDATE chats SET last_activity_at = now() WHERE id = $1", chat_id, conn=conn)
 
 
-async def lock_next_seq(chat_id: int, conn: BaseDBAsyncClient) -> int:
-    """Allocate the next message seq under the chat row's lock (rolled back with the insert)."""
+async def lock_next_seq(chat_id: int, user_id: int, conn: BaseDBAsyncClient) -> int | None:
+    """Allocate the next message seq under the chat row's lock (rolled back with the insert),
+    if user_id is a member; None otherwise. One round trip on the send path."""
+    if not possible_id(chat_id, user_id):
+        return None
     row = await fetchrow(
-        "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now() WHERE id = $1 RETURNING last_seq",
+        """UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
+           WHERE id = $1 AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = $1 AND user_id = $2)
+           RETURNING last_seq""",
         chat_id,
+        user_id,
         conn=conn,
     )
-    assert row is not None
-    return int(row["last_seq"])
+    return int(row["last_seq"]) if row else None
 
 
 async def member_ids(chat_id: int, conn: BaseDBAsyncClient | None = None) -> list[int]:

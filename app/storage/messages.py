@@ -25,11 +25,21 @@ async def by_client_id(sender_id: int, client_msg_id: str, conn: BaseDBAsyncClie
 async def insert_message(
     *, chat_id: int, seq: int, sender_id: int, client_msg_id: str | None, content: str, conn: BaseDBAsyncClient
 ) -> Row | None:
-    """None when (sender_id, client_msg_id) already exists (a concurrent repeat won)."""
+    """Insert the message and its outbox row (addressed to the chat's members as they are
+    now, read after the caller took the chat row's lock) in one statement. None when
+    (sender_id, client_msg_id) already exists: a concurrent repeat won, nothing is written."""
     return await fetchrow(
-        f"""INSERT INTO messages AS m (chat_id, seq, sender_id, client_msg_id, content, created_at, is_deleted)
-            VALUES ($1, $2, $3, $4, $5, now(), FALSE)
-            ON CONFLICT (sender_id, client_msg_id) DO NOTHING RETURNING {MESSAGE_COLUMNS}""",
+        f"""WITH m AS (
+              INSERT INTO messages (chat_id, seq, sender_id, client_msg_id, content, created_at, is_deleted)
+              VALUES ($1, $2, $3, $4, $5, now(), FALSE)
+              ON CONFLICT (sender_id, client_msg_id) DO NOTHING RETURNING *),
+            o AS (
+              INSERT INTO outbox (type, chat_id, user_ids, payload, created_at)
+              SELECT 'message', $1,
+                     (SELECT jsonb_agg(user_id) FROM chat_members WHERE chat_id = $1),
+                     jsonb_build_object('message_id', m.id), now()
+              FROM m)
+            SELECT {MESSAGE_COLUMNS} FROM m""",
         chat_id,
         seq,
         sender_id,
