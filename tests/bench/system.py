@@ -28,8 +28,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-import httpx
 import redis
+
+from tests.support.processes import wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -138,17 +139,7 @@ def spawn(name: str, args: list[str], env: dict[str, str], port: int, ready_path
 
 
 def wait_ready(server: Server, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not server.alive():
-            raise RuntimeError(f"{server.name} exited early:\n{server.log_tail()}")
-        try:
-            if httpx.get(f"{server.base_url}{server.ready_path}", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{server.name} did not answer {server.ready_path} in {timeout}s:\n{server.log_tail()}")
+    wait_http(server, server.ready_path, timeout)
 
 
 def _pg_answers(url: str) -> bool:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 from pathlib import Path
 
 import httpx
@@ -76,13 +77,23 @@ def _spawn(name: str, args: list[str], env: dict[str, str], port: int) -> Proc:
     return Proc(name=name, popen=popen, port=port, log_path=log_path, env=env)
 
 
-def _wait_http(proc: Proc, path: str, timeout: float = 30.0) -> None:
+class Waitable(Protocol):
+    name: str
+
+    @property
+    def base_url(self) -> str: ...
+    def alive(self) -> bool: ...
+    def log_tail(self, lines: int = 30) -> str: ...
+
+
+def wait_http(proc: Waitable, path: str, timeout: float = 30.0) -> None:
+    """Poll until the process answers 200 on path; fail early, with its log, if it died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not proc.alive():
             raise RuntimeError(f"{proc.name} exited early:\n{proc.log_tail()}")
         try:
-            if httpx.get(f"http://127.0.0.1:{proc.port}{path}", timeout=1.0).status_code == 200:
+            if httpx.get(f"{proc.base_url}{path}", timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -93,12 +104,12 @@ def _wait_http(proc: Proc, path: str, timeout: float = 30.0) -> None:
 def start_api(env: dict[str, str], port: int | None = None) -> Proc:
     port = port or free_port()
     proc = _spawn("api", ["api", "--port", str(port)], env, port)
-    _wait_http(proc, "/ready")
+    wait_http(proc, "/ready")
     return proc
 
 
 def start_worker(env: dict[str, str]) -> Proc:
     port = free_port()
     proc = _spawn("worker", ["worker"], {**env, "WORKER_METRICS_PORT": str(port)}, port)
-    _wait_http(proc, "/metrics")
+    wait_http(proc, "/metrics")
     return proc
