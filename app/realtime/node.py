@@ -30,6 +30,7 @@ FLUSH_JOB = "flush"
 RECONCILE_INTERVAL = 1.0
 REPLAY_RETRY_AFTER = 3.0
 ACK_FLUSH_INTERVAL = 0.05
+REVOCATION_SWEEP_TICKS = 10  # seconds between sweeps of every socket's session
 CLOSE_REVOKED = 4401
 
 
@@ -212,6 +213,11 @@ class Node:
             if conn.replay_pending_since is not None and now - conn.replay_pending_since > REPLAY_RETRY_AFTER:
                 conn.replay_pending_since = now
                 self.request_replay(conn)
+        # Presence: each connection's entry is pushed forward once per half heartbeat, a slice
+        # per tick, so thousands of sockets never make one long pipeline.
+        period = max(1, int(self._settings.heartbeat_interval / 2))
+        if conns:
+            await self._presence.refresh([(c.user_id, c.id) for c in conns[tick % period :: period]])
         if not conns or not full:
             return
         last = await inbox_store.last_seqs(self.hub.users())
@@ -223,9 +229,9 @@ class Node:
                 self._behind[conn.id] = conn.next_seq
             else:
                 self._behind.pop(conn.id, None)
-        await self._check_revocations(conns)
-        if tick % max(1, int(self._settings.heartbeat_interval / 2)) == 0:
-            await self._presence.refresh([(conn.user_id, conn.id) for conn in conns])
+        if tick % REVOCATION_SWEEP_TICKS == 0:  # pub/sub is the fast path; this is the net
+            await self._check_revocations(conns)
+
 
     async def _check_revocations(self, conns: list[Connection]) -> None:
         """The safety net under the revocation channel: one Redis round trip for all."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from typing import Any
 
@@ -123,7 +124,9 @@ class _Session:
         self.last_typing = 0.0
 
     async def send_loop(self) -> None:
-        next_ping = time.monotonic() + self.heartbeat
+        # Sockets that connected together must not all be pinged together: the first ping
+        # lands at a random point of the interval, and the rest keep that phase.
+        next_ping = time.monotonic() + self.heartbeat * random.uniform(0.1, 1.0)
         try:
             while not self.conn.closed.is_set():
                 now = time.monotonic()
