@@ -181,5 +181,4 @@ class ChatService:
 
     @staticmethod
     async def _record_chat_updated(chat_id: int, conn: BaseDBAsyncClient, also: list[int] | None = None) -> None:
-        user_ids = await chat_store.member_ids(chat_id, conn=conn) + (also or [])
-        await outbox.record(type="chat_updated", chat_id=chat_id, payload={}, user_ids=user_ids, conn=conn)
+        await outbox.record_to_members(type="chat_updated", chat_id=chat_id, payload={}, also=also, conn=conn)

@@ -9,7 +9,6 @@ from app.errors import field_error
 from app.jsonutil import iso
 from app.services.chats import hidden, require_member
 from app.services.dispatch import Dispatcher
-from app.storage import chats as chat_store
 from app.storage import messages as message_store
 from app.storage import outbox
 from app.storage import receipts as receipt_store
@@ -68,11 +67,10 @@ class ReceiptService:
         await receipt_store.stamp_messages(
             chat_id=chat_id, user_id=user_id, status=status, after_seq=old, up_to_seq=up_to_seq, conn=conn
         )
-        others = [m for m in await chat_store.member_ids(chat_id, conn=conn) if m != user_id]
-        await outbox.record(
+        await outbox.record_to_members(
             type="receipt",
             chat_id=chat_id,
-            user_ids=others,
+            exclude=user_id,
             payload={"chat_id": chat_id, "user_id": user_id, "status": status, "up_to_seq": up_to_seq, "at": iso(at)},
             conn=conn,
         )

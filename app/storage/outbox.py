@@ -30,6 +30,33 @@ async def record(
     )
 
 
+async def record_to_members(
+    *,
+    type: str,
+    chat_id: int,
+    payload: dict[str, Any],
+    conn: BaseDBAsyncClient,
+    exclude: int | None = None,
+    also: list[int] | None = None,
+) -> None:
+    """Address the record to the chat's members as they are now (read in the same statement),
+    less `exclude`, plus `also` (e.g. a member just removed)."""
+    await execute(
+        """INSERT INTO outbox (type, chat_id, user_ids, payload, created_at)
+           SELECT $1, $2,
+                  coalesce((SELECT jsonb_agg(u) FROM (
+                      SELECT user_id AS u FROM chat_members WHERE chat_id = $2 AND user_id IS DISTINCT FROM $4
+                      UNION SELECT unnest($5::bigint[])) ids), '[]'::jsonb),
+                  $3::jsonb, now()""",
+        type,
+        chat_id,
+        dumps_str(payload),
+        exclude,
+        also or [],
+        conn=conn,
+    )
+
+
 async def take_batch(limit: int, conn: BaseDBAsyncClient) -> list[Row]:
     """Oldest pending records; the caller holds the delivery lock for this transaction."""
     return await fetch(
