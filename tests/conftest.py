@@ -9,8 +9,6 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -19,6 +17,7 @@ import redis.asyncio as aioredis
 
 from app.services.delivery import DELIVERY_LOCK_KEY
 from tests.support.processes import ROOT, Proc, start_api, start_worker
+from tests.support.stack import with_db
 
 TABLES = [
     "inbox_events", "outbox", "receipt_marks", "messages", "chat_members", "chats",
@@ -32,11 +31,6 @@ class Backing:
     redis_url: str
     admin_url: str  # the server's maintenance database, to create and drop ours
     env: dict[str, str] = field(default_factory=dict)
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 def _asyncpg_url(url: str) -> str:
@@ -58,7 +52,7 @@ def backing() -> Iterator[Backing]:
     name = f"mc_test_{uuid.uuid4().hex[:10]}"
     admin_url = database_url
     asyncio.run(_create_database(admin_url, name))
-    test_url = _with_db(database_url, name)
+    test_url = with_db(database_url, name)
     env = {
         "DATABASE_URL": test_url,
         "REDIS_URL": redis_url,

@@ -9,12 +9,9 @@ import json
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.support.checks import assert_envelope, fields_named, group_chat, poll_rows, settled  # noqa: F401
+from tests.support.checks import assert_envelope, fields_named, group_chat, poll_rows
 from tests.support.clients import Device, User, direct_chat, make_user, send
-
-pytestmark = pytest.mark.usefixtures("settled")
 
 MISSING_CHAT = 999_999_999
 

@@ -209,3 +209,33 @@ async def test_delivery_redis_restarted_empty_mid_stream_loses_nothing(backing, 
         assert {m["id"] for m in got} == acked and len(acked) == 40
         assert_gapless(device.inbox_seqs)
         await device.close()
+
+
+async def test_delivery_cursor_older_than_retained_inbox_gets_resync(http, cluster, backing, pg):
+    """Retention: the prune job drops old events; a device whose cursor is older is told to
+    refetch over REST (`resync`), never handed a silent gap."""
+    from app.config import Settings
+    from app.db import close_db, init_db
+    from workers import jobs
+
+    alice, bob = await make_user(http), await make_user(http)
+    chat = await direct_chat(http, alice, bob)
+    old = await Device.connect(cluster.api.ws_url, bob, "old")
+    for i in range(3):
+        await send(http, alice, chat["id"], f"m{i}")
+    await old.messages_until(3)
+    await old.close()
+    await pg.execute("UPDATE inbox_events SET created_at = now() - interval '40 days' WHERE user_id = $1", bob.id)
+    await init_db(backing.database_url)
+    try:
+        pruned = await jobs.prune({"settings": Settings(inbox_retention_days=30)})
+    finally:
+        await close_db()
+    assert pruned == 4  # chat_updated and three messages
+    fresh = await Device.connect(cluster.api.ws_url, bob, "new")  # cursor 0, inbox starts at 5
+    frame = await fresh.next("resync", "message")
+    assert frame == {"type": "resync", "data": {"inbox_seq": 4}}
+    await send(http, alice, chat["id"], "after the resync")
+    live = await fresh.next("message")
+    assert live["data"]["inbox_seq"] == 5 and live["data"]["message"]["content"] == "after the resync"
+    await fresh.close()

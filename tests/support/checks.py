@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.support.clients import User
-
-
-@pytest.fixture
-async def settled(clean, pg):  # type: ignore[no-untyped-def]
-    """Guards against two hazards of the shared test machine (reported on tests/conftest.py):
-
-    - Concurrent test sessions share one Redis database, whose keys are per user id (send
-      rate limit, user channels, presence), and every session's users restart at id 1: start
-      this test's user ids at a random high number so they do not share those keys.
-    - `clean` TRUNCATEs while the worker may still be draining the outbox, which PostgreSQL
-      can abort as a deadlock: let the worker finish this test's deliveries first.
-    """
-    await pg.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), $1)", random.randrange(10**6, 9 * 10**8))
-    yield
-    await poll_rows(pg, "SELECT 1 FROM outbox LIMIT 1", until=lambda rows: not rows)
 
 
 async def group_chat(http: httpx.AsyncClient, owner: User, *members: User, title: str = "team") -> dict[str, Any]:

@@ -8,6 +8,7 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import redis
@@ -15,6 +16,12 @@ import redis
 from app.embedded import redis_server_binary
 from app.migrate import migrate
 from tests.support.processes import Proc, free_port, start_api, start_worker
+
+
+def with_db(url: str, name: str) -> str:
+    """The same server URL naming another database."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 class RedisServer:
@@ -88,9 +95,7 @@ async def create_stack(admin_url: str, base_env: dict[str, str], **env: str) -> 
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    from tests.conftest import _with_db
-
-    database_url = _with_db(admin_url, name)
+    database_url = with_db(admin_url, name)
     await migrate(database_url)
     redis_server = RedisServer()
     redis_server.start()
