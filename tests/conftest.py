@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from app.services.delivery import DELIVERY_LOCK_KEY
+from app.services.delivery import DELIVERY_LOCK_CLASS, MAX_PARTITIONS
 from tests.support.processes import ROOT, Proc, start_api, start_worker
 from tests.support.stack import with_db
 
@@ -140,9 +140,13 @@ async def clean(request: pytest.FixtureRequest) -> None:
     conn = await asyncpg.connect(_asyncpg_url(backing.database_url))
     try:
         async with conn.transaction():
-            # The worker may still be delivering the last test's events: take its lock first
+            # The workers may still be delivering the last test's events: take every partition's lock first
             # so TRUNCATE never deadlocks with a delivery transaction.
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", DELIVERY_LOCK_KEY)
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1, p) FROM generate_series(0, $2 - 1) AS p",
+                DELIVERY_LOCK_CLASS,
+                MAX_PARTITIONS,
+            )
             await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()

@@ -123,7 +123,9 @@ async def test_delivery_job_twice_creates_no_duplicate_inbox_events(backing, sta
     """Two runs of the delivery job at once (arq is at-least-once) create each event once."""
     from arq.connections import RedisSettings, create_pool
 
+    from app.config import Settings
     from app.db import close_db, init_db
+    from app.services.dispatch import partition_of
     from workers import jobs
 
     stack = await make_stack(stacks, backing)
@@ -135,10 +137,11 @@ async def test_delivery_job_twice_creates_no_duplicate_inbox_events(backing, sta
     await init_db(stack.database_url)
     pool = await create_pool(RedisSettings.from_dsn(stack.redis.url))
     try:
-        ctx = {"redis": pool}
-        results = await asyncio.gather(jobs.deliver(ctx), jobs.deliver(ctx), jobs.deliver(ctx))
+        ctx = {"redis": pool, "settings": Settings(delivery_partitions=8)}
+        partition = partition_of(chat["id"], 8)
+        results = await asyncio.gather(*(jobs.deliver(ctx, partition) for _ in range(3)))
         assert sum(results) == 21  # chat_updated + 20 messages, drained exactly once in total
-        assert await jobs.deliver(ctx) == 0
+        assert await jobs.deliver(ctx, partition) == 0
         from app.db import fetch
 
         rows = await fetch("SELECT user_id, inbox_seq, type, message_id FROM inbox_events ORDER BY user_id, inbox_seq")
@@ -215,7 +218,9 @@ async def test_delivery_cursor_older_than_retained_inbox_gets_resync(http, clust
     """Retention: the prune job drops old events; a device whose cursor is older is told to
     refetch over REST (`resync`), never handed a silent gap."""
     from app.config import Settings
+    from app.config import Settings
     from app.db import close_db, init_db
+    from app.services.dispatch import partition_of
     from workers import jobs
 
     alice, bob = await make_user(http), await make_user(http)

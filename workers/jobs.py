@@ -16,6 +16,7 @@ from app import metrics
 from app.jsonutil import dumps
 from app.realtime import keys
 from app.services import delivery
+from app.services.dispatch import enqueue_delivery
 from app.storage import inbox as inbox_store
 from app.storage import outbox
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 REPLAY_LIMIT = 500
 SWEEP_MIN_AGE = 1.0  # seconds an outbox record may wait for its own job before the sweep takes it
+DRAIN_SLICE = 10.0  # seconds one delivery job drains before handing its partition to a new job
 
 Job = Callable[..., Awaitable[Any]]
 
@@ -61,11 +63,12 @@ async def _publish(redis: ArqRedis, delivered: delivery.Delivered) -> None:
         await pipe.execute()
 
 
-async def _drain_and_publish(redis: ArqRedis) -> int:
+async def _drain_and_publish(redis: ArqRedis, partition: int, partitions: int, until: float) -> tuple[int, bool]:
+    """Drain one partition until it is empty or `until` (monotonic) passes; (records, empty)."""
     total = 0
     while True:
         try:
-            delivered = await delivery.drain_outbox()
+            delivered = await delivery.drain_partition(partition, partitions)
         except (OSError, ConnectionError) as exc:
             metrics.DEPENDENCY_ERRORS.labels(dependency="postgres", component="worker").inc()
             raise Retry(defer=1) from exc
@@ -73,17 +76,25 @@ async def _drain_and_publish(redis: ArqRedis) -> int:
         if delivered.frames:
             # Committed already: if this publish is lost, gateways catch up from PostgreSQL.
             await _publish(redis, delivered)
-        if delivered.records < delivery.BATCH_LIMIT:
-            return total
+        if not delivered.records:
+            return total, True
+        if time.monotonic() >= until:
+            return total, False
 
 
 @instrumented("deliver")
-async def deliver(ctx: dict[str, Any]) -> int:
-    """Drain the outbox. The epoch moves first, so any change committed before a sender read
-    the epoch is seen by this drain (see app/services/dispatch.py)."""
+async def deliver(ctx: dict[str, Any], partition: int) -> int:
+    """Drain one outbox partition until it is empty. The epoch moves first, so any change
+    committed before a sender read the epoch is seen by this drain (app/services/dispatch.py).
+    A partition that never empties (steady load) is handed to a fresh job after DRAIN_SLICE
+    seconds, so no job runs into its timeout."""
     redis: ArqRedis = ctx["redis"]
-    await redis.incr(keys.DELIVERY_EPOCH)
-    return await _drain_and_publish(redis)
+    partitions: int = ctx["settings"].delivery_partitions
+    await redis.incr(keys.DELIVERY_EPOCH.format(partition=partition))
+    total, empty = await _drain_and_publish(redis, partition, partitions, time.monotonic() + DRAIN_SLICE)
+    if not empty:
+        await enqueue_delivery(redis, [partition])
+    return total
 
 
 @instrumented("sweep")
@@ -93,9 +104,14 @@ async def sweep(ctx: dict[str, Any]) -> int:
     backlog = await outbox.backlog()
     metrics.OUTBOX_PENDING.set(backlog["pending"])
     metrics.OUTBOX_OLDEST_AGE.set(float(backlog["oldest_age"]))
-    if backlog["pending"] and float(backlog["oldest_age"]) >= SWEEP_MIN_AGE:
-        return await _drain_and_publish(ctx["redis"])
-    return 0
+    if not backlog["pending"] or float(backlog["oldest_age"]) < SWEEP_MIN_AGE:
+        return 0
+    partitions: int = ctx["settings"].delivery_partitions
+    until = time.monotonic() + DRAIN_SLICE
+    total = 0
+    for partition in range(partitions):
+        total += (await _drain_and_publish(ctx["redis"], partition, partitions, until))[0]
+    return total
 
 
 @instrumented("flush")

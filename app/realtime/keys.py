@@ -11,7 +11,7 @@ WS_TICKET = "mc:ticket:{ticket}"
 SEND_RATE = "mc:rate:send:{user_id}"
 LOGIN_FAILURES = "mc:rate:login:{scope}:{key}"
 PRESENCE = "mc:presence:{user_id}"  # hash connection id -> expiry; online while non-empty
-DELIVERY_EPOCH = "mc:deliver:epoch"  # see workers/jobs.py: collapses delivery jobs
+DELIVERY_EPOCH = "mc:deliver:epoch:{partition}"  # see app/services/dispatch.py: collapses delivery jobs
 
 
 class Channels:

@@ -1,8 +1,12 @@
 """Outbox to inbox: the worker's side of delivery, and rendering inbox events as frames.
 
-`drain_outbox` turns committed outbox records into per-user inbox events and deletes the
-records in one transaction, under a lock that admits one drainer at a time. Running it twice,
-or on two workers at once, creates nothing twice and skips no inbox_seq.
+The outbox is split into partitions by chat (`dispatch.partition_of`). `drain_partition` turns one
+partition's committed records into per-user inbox events and deletes the records in one
+transaction, under that partition's lock: one drainer per partition at a time, different
+partitions on different workers at once. Every event of a chat goes through the same
+partition in outbox order, so each member gets a chat's events in the chat's order. Per-user
+inbox counters are locked in user-id order, so concurrent partitions never deadlock, and they
+move inside the transaction, so a rollback leaves no gap.
 """
 
 from __future__ import annotations
@@ -12,22 +16,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app import metrics
-from app.db import execute, fetch, transaction
+from app.db import execute, transaction
 from app.jsonutil import loads
 from app.services.chats import render_chats
 from app.services.messages_view import message_body
+from app.storage import chats as chat_store
 from app.storage import inbox as inbox_store
 from app.storage import messages as message_store
 from app.storage import outbox
 
-DELIVERY_LOCK_KEY = 7_150_001  # pg advisory lock id held by the single active drainer
+# pg advisory locks (DELIVERY_LOCK_CLASS, partition): one drainer per partition.
+DELIVERY_LOCK_CLASS = 7150
+MAX_PARTITIONS = 256
 BATCH_LIMIT = 1000
 MESSAGE_EVENTS = ("message", "message_edited", "message_deleted")
 
 
 @dataclass
 class Delivered:
-    """Frames to publish per user after the commit, with the source commit times."""
+    """Frames to publish per user after the commit."""
 
     frames: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     records: int = 0
@@ -37,27 +44,21 @@ def _json(value: Any) -> Any:
     return loads(value) if isinstance(value, (str, bytes)) else value
 
 
-async def drain_outbox(limit: int = BATCH_LIMIT) -> Delivered:
+async def drain_partition(partition: int, partitions: int, limit: int = BATCH_LIMIT) -> Delivered:
     result = Delivered()
     async with transaction() as conn:
-        await execute("SELECT pg_advisory_xact_lock($1)", DELIVERY_LOCK_KEY, conn=conn)
-        batch = await outbox.take_batch(limit, conn)
+        await execute("SELECT pg_advisory_xact_lock($1, $2)", DELIVERY_LOCK_CLASS, partition, conn=conn)
+        batch = await outbox.take_batch(partition=partition, partitions=partitions, limit=limit, conn=conn)
         if not batch:
             return result
-        member_chats = [r["chat_id"] for r in batch if r["user_ids"] is None]
-        members: dict[int, list[int]] = defaultdict(list)
-        if member_chats:
-            for row in await fetch(
-                "SELECT chat_id, user_id FROM chat_members WHERE chat_id = ANY($1::bigint[]) ORDER BY user_id",
-                member_chats,
-                conn=conn,
-            ):
-                members[row["chat_id"]].append(row["user_id"])
+        # Records without recipients go to the chat's members as they are now.
+        member_chats = list({r["chat_id"] for r in batch if r["user_ids"] is None and r["chat_id"] is not None})
+        members = await chat_store.members_by_chat(member_chats, conn) if member_chats else {}
         events: list[dict[str, Any]] = []
         for record in batch:
             user_ids = _json(record["user_ids"])
             payload = _json(record["payload"])
-            recipients = user_ids if user_ids is not None else members[record["chat_id"]]
+            recipients = user_ids if user_ids is not None else members.get(record["chat_id"], [])
             for user_id in dict.fromkeys(recipients):
                 events.append(
                     {
@@ -67,6 +68,7 @@ async def drain_outbox(limit: int = BATCH_LIMIT) -> Delivered:
                         "message_id": payload.get("message_id"),
                         "payload": None if "message_id" in payload else payload,
                         "committed_at": float(record["committed_at"]),
+                        "message": record["message"],
                     }
                 )
         if events:
@@ -76,37 +78,60 @@ async def drain_outbox(limit: int = BATCH_LIMIT) -> Delivered:
                 event["inbox_seq"] = first[event["user_id"]]
                 first[event["user_id"]] += 1
             await inbox_store.insert_events(events, conn)
-        await outbox.delete_through([r["id"] for r in batch], conn)
+        await outbox.delete_ids([r["id"] for r in batch], conn)
     result.records = len(batch)
     metrics.DELIVERY_BATCH.observe(len(batch))
     for event_type, count in Counter(e["type"] for e in events).items():
         metrics.INBOX_EVENTS.labels(type=event_type).inc(count)
-    for user_id, frame in zip([e["user_id"] for e in events], await render_events(events)):
-        result.frames[user_id].append(frame)
+    # Message recipients were read in the transaction above, so every one is a member.
+    for event, frame in zip(events, await render_events(events, members_known=True)):
+        result.frames[event["user_id"]].append(frame)
     return result
 
 
-async def render_events(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def render_events(rows: list[dict[str, Any]], *, members_known: bool = False) -> list[dict[str, Any]]:
     """Inbox rows to contract frames, rendering messages and chats in their current state.
 
-    Each frame carries `committed_at` (epoch seconds) for latency metrics; the gateway strips
-    it before writing to the device.
+    A user who is no longer a member of the event's chat gets `message: null` and
+    `chat: {id, removed: true}`, exactly as REST answers 404 (a replay to a new device after
+    leaving shows nothing of the chat). Rows may carry their message already (`message`,
+    from the drain); others are read here. Each frame carries `committed_at` (epoch seconds)
+    for latency metrics; the gateway strips it before writing to the device.
     """
-    message_ids = list({r["message_id"] for r in rows if r["message_id"] is not None})
-    messages = {m["id"]: message_body(m) for m in await message_store.get_messages(message_ids)} if message_ids else {}
-    chat_pairs = list({(r["chat_id"], r["user_id"]) for r in rows if r["type"] == "chat_updated"})
+    pairs = {(r["chat_id"], r["user_id"]) for r in rows if r["chat_id"] is not None}
+    if members_known:
+        current = {(r["chat_id"], r["user_id"]) for r in rows if r["type"] in MESSAGE_EVENTS}
+        current |= await chat_store.member_pairs([p for p in pairs if p not in current])
+    else:
+        current = await chat_store.member_pairs(list(pairs))
+    wanted = [r["message_id"] for r in rows if r["message_id"] is not None and r.get("message") is None]
+    messages = {m["id"]: m for m in await message_store.get_messages(list(set(wanted)))} if wanted else {}
+    chat_pairs = list({(r["chat_id"], r["user_id"]) for r in rows if r["type"] == "chat_updated"} & current)
     chats = await render_chats(chat_pairs) if chat_pairs else {}
+    bodies: dict[int, dict[str, Any]] = {}
     frames = []
     for row in rows:
         data: dict[str, Any] = {"inbox_seq": row["inbox_seq"]}
+        member = (row["chat_id"], row["user_id"]) in current
         if row["type"] in MESSAGE_EVENTS:
-            data["message"] = messages.get(row["message_id"])
+            data["message"] = _body(row, messages, bodies) if member else None
         elif row["type"] == "chat_updated":
-            data["chat"] = chats.get((row["chat_id"], row["user_id"]))
+            data["chat"] = chats.get((row["chat_id"], row["user_id"])) if member else {"id": row["chat_id"], "removed": True}
         else:
             data.update(_json(row["payload"]) or {})
         frames.append({"type": row["type"], "data": data, "committed_at": row["committed_at"]})
     return frames
+
+
+def _body(row: dict[str, Any], read: dict[int, Any], bodies: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+    """One body per message however many members it goes to."""
+    message_id = row["message_id"]
+    if message_id not in bodies:
+        source = row.get("message") or read.get(message_id)
+        if source is None:
+            return None
+        bodies[message_id] = message_body(source)
+    return bodies[message_id]
 
 
 @dataclass

@@ -20,16 +20,27 @@ log = logging.getLogger(__name__)
 DELIVER_JOB = "deliver"
 
 
-async def enqueue_delivery(redis: ArqRedis) -> None:
-    """Enqueue the delivery job for the current epoch and wake an idle worker.
+def partition_of(chat_id: int | None, partitions: int) -> int:
+    """The outbox partition of a chat's records (storage/outbox.py's take_batch filters the
+    same way): a chat's records all go through one partition, so they stay in order."""
+    return (chat_id or 0) % partitions
 
-    Every delivery job first bumps the epoch, then drains the whole outbox. A job id per
-    epoch collapses a burst into one job, and a change committed before we read the epoch is
-    always seen by that epoch's job (its drain starts after the bump), so no wake-up is lost.
+
+async def enqueue_delivery(redis: ArqRedis, partitions: list[int]) -> None:
+    """Enqueue each partition's delivery job for its current epoch and wake idle workers.
+
+    A delivery job first bumps its partition's epoch, then drains the partition until it is
+    empty. A job id per (partition, epoch) collapses a burst into one job, and a change
+    committed before we read the epoch is always seen by that epoch's job (its drain starts
+    after the bump), so no wake-up is lost.
     """
     try:
-        epoch = int(await redis.get(keys.DELIVERY_EPOCH) or 0)
-        await redis.enqueue_job(DELIVER_JOB, _job_id=f"{DELIVER_JOB}:{epoch}")
+        async with redis.pipeline(transaction=False) as pipe:
+            for partition in partitions:
+                pipe.get(keys.DELIVERY_EPOCH.format(partition=partition))
+            epochs = await pipe.execute()
+        for partition, epoch in zip(partitions, epochs):
+            await redis.enqueue_job(DELIVER_JOB, partition, _job_id=f"{DELIVER_JOB}:{partition}:{int(epoch or 0)}")
         await redis.publish(keys.Channels.of(redis).wake, b"1")
     except (RedisError, OSError) as exc:
         metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="dispatch").inc()
@@ -40,29 +51,31 @@ class Dispatcher:
     """What services call after a commit that recorded outbox rows.
 
     Hand-offs are coalesced per process: while one enqueue is on its way, later commits only
-    ask for one more round after it, which reads the epoch after all of them committed. At
-    high send rates this turns one enqueue per message into a handful per second, and the
-    request that committed never waits on Redis.
+    add their partitions to the next round, which reads the epochs after all of them
+    committed. At high send rates this turns one enqueue per message into a handful per
+    second, and the request that committed never waits on Redis.
     """
 
-    def __init__(self, redis: ArqRedis) -> None:
+    def __init__(self, redis: ArqRedis, partitions: int) -> None:
         self._redis = redis
+        self._partitions = partitions
+        self._pending: set[int] = set()
         self._task: asyncio.Task[None] | None = None
-        self._again = False
 
-    async def after_commit(self) -> None:
-        """Call only after the transaction that wrote outbox rows committed."""
-        if self._task is not None and not self._task.done():
-            self._again = True
-            return
-        self._task = asyncio.get_running_loop().create_task(self._run())
+    async def after_commit(self, *chat_ids: int) -> None:
+        """Call only after the transaction that wrote outbox rows for these chats committed
+        (no chat ids: rows of any partition)."""
+        if chat_ids:
+            self._pending.update(partition_of(chat_id, self._partitions) for chat_id in chat_ids)
+        else:
+            self._pending.update(range(self._partitions))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        while True:
-            self._again = False
-            await enqueue_delivery(self._redis)
-            if not self._again:
-                return
+        while self._pending:
+            partitions, self._pending = sorted(self._pending), set()
+            await enqueue_delivery(self._redis, partitions)
 
     async def drain(self) -> None:
         """Wait for a hand-off in flight (shutdown, tests)."""

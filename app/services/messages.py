@@ -17,12 +17,8 @@ from app.services.messages_view import message_body
 from app.services.pages import Page, decode_cursor, encode_cursor
 from app.services.ratelimit import SlidingWindowLimiter
 from app.storage import messages as message_store
-from app.storage.chats import MAX_ID, lock_next_seq
+from app.storage.chats import MAX_ID
 from app.storage import outbox
-
-
-class _RepeatLost(Exception):
-    """A concurrent repeat of the same (sender, client_msg_id) committed first: roll back."""
 
 
 class MessageService:
@@ -54,25 +50,19 @@ class MessageService:
             metrics.RATE_LIMITED.labels(scope="send").inc()
             raise RateLimited(wait, "Sending too fast; retry later.")
         try:
-            async with transaction() as conn:
-                seq = await lock_next_seq(chat_id, sender_id, conn)
-                if seq is None:
-                    raise hidden()
-                # The members now (read under the chat row's lock, which membership changes
-                # also take) get it, even if one leaves before the worker delivers it.
-                row = await message_store.insert_message(
-                    chat_id=chat_id, seq=seq, sender_id=sender_id, client_msg_id=client_msg_id, content=content, conn=conn
-                )
-                if row is None:
-                    raise _RepeatLost  # roll back the seq taken above, or it leaves a gap
-        except _RepeatLost:
-            # A concurrent repeat committed first; this transaction (and its seq) rolled back.
+            row = await message_store.send_message(
+                chat_id=chat_id, sender_id=sender_id, client_msg_id=client_msg_id, content=content
+            )
+        except message_store.DuplicateSend:
+            # A concurrent repeat committed first; our statement (and its seq) rolled back.
             assert client_msg_id is not None
             existing = await message_store.by_client_id(sender_id, client_msg_id)
             assert existing is not None
             return message_body(existing), False
+        if row is None:
+            raise hidden()
         metrics.MESSAGES.labels(transport=transport).inc()
-        await self._dispatcher.after_commit()
+        await self._dispatcher.after_commit(chat_id)
         return message_body(row), True
 
     async def history(
@@ -116,7 +106,7 @@ class MessageService:
                 raise Conflict("A deleted message cannot be edited.")
             row = await message_store.update_content(message_id, content, conn)
             await outbox.record(type="message_edited", chat_id=row["chat_id"], payload={"message_id": message_id}, conn=conn)
-        await self._dispatcher.after_commit()
+        await self._dispatcher.after_commit(row["chat_id"])
         return message_body(row)
 
     async def delete(self, *, user_id: int, message_id: int) -> dict[str, Any]:
@@ -127,7 +117,7 @@ class MessageService:
                 return message_body(row)
             row = await message_store.soft_delete(message_id, conn)
             await outbox.record(type="message_deleted", chat_id=row["chat_id"], payload={"message_id": message_id}, conn=conn)
-        await self._dispatcher.after_commit()
+        await self._dispatcher.after_commit(row["chat_id"])
         return message_body(row)
 
     @staticmethod

@@ -27,7 +27,7 @@ class Services:
 
 
 def build_services(settings: Settings, redis: ArqRedis) -> Services:
-    dispatcher = Dispatcher(redis)
+    dispatcher = Dispatcher(redis, settings.delivery_partitions)
     presence = PresenceService(redis, heartbeat_interval=settings.heartbeat_interval)
     return Services(
         auth=AuthService(settings, redis),

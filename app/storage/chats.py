@@ -84,20 +84,29 @@ async def touch_chat(chat_id: int, conn: BaseDBAsyncClient) -> None:
     await execute("UPDATE chats SET last_activity_at = now() WHERE id = $1", chat_id, conn=conn)
 
 
-async def lock_next_seq(chat_id: int, user_id: int, conn: BaseDBAsyncClient) -> int | None:
-    """Allocate the next message seq under the chat row's lock (rolled back with the insert),
-    if user_id is a member; None otherwise. One round trip on the send path."""
-    if not possible_id(chat_id, user_id):
-        return None
-    row = await fetchrow(
-        """UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
-           WHERE id = $1 AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = $1 AND user_id = $2)
-           RETURNING last_seq""",
-        chat_id,
-        user_id,
+async def members_by_chat(chat_ids: list[int], conn: BaseDBAsyncClient | None = None) -> dict[int, list[int]]:
+    """Each chat's member ids, ascending."""
+    members: dict[int, list[int]] = {chat_id: [] for chat_id in chat_ids}
+    for row in await fetch(
+        "SELECT chat_id, user_id FROM chat_members WHERE chat_id = ANY($1::bigint[]) ORDER BY chat_id, user_id",
+        chat_ids,
         conn=conn,
+    ):
+        members[row["chat_id"]].append(row["user_id"])
+    return members
+
+
+async def member_pairs(pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which (chat_id, user_id) pairs are memberships now."""
+    if not pairs:
+        return set()
+    rows = await fetch(
+        """SELECT cm.chat_id, cm.user_id FROM unnest($1::bigint[], $2::bigint[]) AS p(chat_id, user_id)
+           JOIN chat_members cm ON cm.chat_id = p.chat_id AND cm.user_id = p.user_id""",
+        [chat_id for chat_id, _ in pairs],
+        [user_id for _, user_id in pairs],
     )
-    return int(row["last_seq"]) if row else None
+    return {(row["chat_id"], row["user_id"]) for row in rows}
 
 
 async def member_ids(chat_id: int, conn: BaseDBAsyncClient | None = None) -> list[int]:

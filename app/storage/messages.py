@@ -3,9 +3,14 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 
 from app.db import Row, fetch, fetchrow
 from app.storage.chats import possible_id
+
+
+class DuplicateSend(Exception):
+    """The (sender, client_msg_id) pair is stored already: a concurrent repeat won."""
 
 MESSAGE_COLUMNS = (
     "m.id, m.chat_id, m.seq, m.sender_id, m.client_msg_id, m.content, m.created_at, m.edited_at,"
@@ -22,31 +27,40 @@ async def by_client_id(sender_id: int, client_msg_id: str, conn: BaseDBAsyncClie
     )
 
 
-async def insert_message(
-    *, chat_id: int, seq: int, sender_id: int, client_msg_id: str | None, content: str, conn: BaseDBAsyncClient
+async def send_message(
+    *, chat_id: int, sender_id: int, client_msg_id: str | None, content: str
 ) -> Row | None:
-    """Insert the message and its outbox row (addressed to the chat's members as they are
-    now, read after the caller took the chat row's lock) in one statement. None when
-    (sender_id, client_msg_id) already exists: a concurrent repeat won, nothing is written."""
-    return await fetchrow(
-        f"""WITH m AS (
-              INSERT INTO messages (chat_id, seq, sender_id, client_msg_id, content, created_at, is_deleted)
-              VALUES ($1, $2, $3, $4, $5, now(), FALSE)
-              ON CONFLICT (sender_id, client_msg_id) DO NOTHING RETURNING *),
-            o AS (
-              INSERT INTO outbox (type, chat_id, user_ids, payload, created_at)
-              SELECT 'message', $1,
-                     (SELECT jsonb_agg(user_id) FROM chat_members WHERE chat_id = $1),
-                     jsonb_build_object('message_id', m.id), now()
-              FROM m)
-            SELECT {MESSAGE_COLUMNS} FROM m""",
-        chat_id,
-        seq,
-        sender_id,
-        client_msg_id,
-        content,
-        conn=conn,
-    )
+    """Store a message in one statement, committed on its own: the membership check, the
+    next seq (under the chat row's lock, held only inside PostgreSQL for this statement), the
+    message row and its outbox row. None when sender_id is not a member of chat_id.
+
+    The outbox row names no recipients: the worker reads the members when it delivers, so a
+    send to a large group writes no more than a send to a pair. A concurrent repeat of
+    (sender_id, client_msg_id) raises DuplicateSend, and the whole statement (its seq
+    included) is rolled back, so no seq gap can appear.
+    """
+    if not possible_id(chat_id, sender_id):
+        return None
+    try:
+        return await fetchrow(
+            f"""WITH c AS (
+                  UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
+                  WHERE id = $1 AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = $1 AND user_id = $2)
+                  RETURNING last_seq),
+                m AS (
+                  INSERT INTO messages (chat_id, seq, sender_id, client_msg_id, content, created_at, is_deleted)
+                  SELECT $1, c.last_seq, $2, $3, $4, now(), FALSE FROM c RETURNING *),
+                o AS (
+                  INSERT INTO outbox (type, chat_id, payload, created_at)
+                  SELECT 'message', $1, jsonb_build_object('message_id', m.id), m.created_at FROM m)
+                SELECT {MESSAGE_COLUMNS} FROM m""",
+            chat_id,
+            sender_id,
+            client_msg_id,
+            content,
+        )
+    except IntegrityError as exc:
+        raise DuplicateSend from exc
 
 
 async def lock_message(message_id: int, conn: BaseDBAsyncClient) -> Row | None:

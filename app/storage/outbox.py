@@ -8,6 +8,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Row, execute, fetch, fetchrow
 from app.jsonutil import dumps_str
+from app.storage.messages import MESSAGE_COLUMNS
+
+_MESSAGE_FIELDS = [column.strip().removeprefix("m.") for column in MESSAGE_COLUMNS.split(",")]
+_MESSAGE_AS = ", ".join(f"m.{name} AS m_{name}" for name in _MESSAGE_FIELDS)
 
 
 async def record(
@@ -57,17 +61,36 @@ async def record_to_members(
     )
 
 
-async def take_batch(limit: int, conn: BaseDBAsyncClient) -> list[Row]:
-    """Oldest pending records; the caller holds the delivery lock for this transaction."""
-    return await fetch(
-        """SELECT id, type, chat_id, user_ids, payload, extract(epoch FROM created_at) AS committed_at
-           FROM outbox ORDER BY id LIMIT $1""",
+async def take_batch(*, partition: int, partitions: int, limit: int, conn: BaseDBAsyncClient) -> list[Row]:
+    """One partition's oldest records, each with its message (`message`, None for other
+    records) so the drain renders frames from what it read here. The caller holds the
+    partition's lock for this transaction."""
+    rows = await fetch(
+        f"""SELECT o.id AS outbox_id, o.type AS outbox_type, o.chat_id AS outbox_chat_id, o.user_ids,
+                   o.payload, extract(epoch FROM o.created_at) AS committed_at, {_MESSAGE_AS}
+            FROM outbox o LEFT JOIN messages m ON m.id = (o.payload->>'message_id')::bigint
+            WHERE mod(coalesce(o.chat_id, 0), $2) = $1
+            ORDER BY o.id LIMIT $3""",
+        partition,
+        partitions,
         limit,
         conn=conn,
     )
+    return [
+        {
+            "id": row["outbox_id"],
+            "type": row["outbox_type"],
+            "chat_id": row["outbox_chat_id"],
+            "user_ids": row["user_ids"],
+            "payload": row["payload"],
+            "committed_at": row["committed_at"],
+            "message": {name: row[f"m_{name}"] for name in _MESSAGE_FIELDS} if row["m_id"] is not None else None,
+        }
+        for row in rows
+    ]
 
 
-async def delete_through(ids: list[int], conn: BaseDBAsyncClient) -> None:
+async def delete_ids(ids: list[int], conn: BaseDBAsyncClient) -> None:
     await execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", ids, conn=conn)
 
 
