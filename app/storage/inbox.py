@@ -22,7 +22,9 @@ async def allocate_seqs(counts: dict[int, int], conn: BaseDBAsyncClient) -> dict
     user_ids = sorted(counts)
     # Lock the rows in id order first: concurrent partitions' drains then queue behind each
     # other instead of deadlocking (an UPDATE ... FROM locks in whatever order its plan reads).
-    await execute("SELECT 1 FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", user_ids, conn=conn)
+    # NO KEY UPDATE, as the UPDATE itself takes: foreign-key checks of sends and member
+    # inserts (KEY SHARE on users) never wait for a drain.
+    await execute("SELECT 1 FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE", user_ids, conn=conn)
     rows = await fetch(
         """UPDATE users u SET inbox_seq = u.inbox_seq + c.n
            FROM unnest($1::bigint[], $2::bigint[]) AS c(id, n)
