@@ -59,6 +59,7 @@ def backing() -> Iterator[Backing]:
         "SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
         "BCRYPT_ROUNDS": "4",
         "LOG_LEVEL": "WARNING",
+        "DB_POOL_SIZE": "10",  # every process of every stack shares one server's 100 connections
     }
     from app.migrate import migrate
 

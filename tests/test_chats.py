@@ -391,12 +391,14 @@ async def test_chat_membership_changes_reach_every_member_inbox(http, pg):
     assert await pg.fetchval("SELECT count(*) FROM outbox") == 0  # the worker drained it
 
 
-async def test_chat_former_member_replay_shows_nothing_of_the_chat(http, cluster):
+async def test_chat_former_member_replay_shows_nothing_of_the_chat(http, cluster, pg):
     """After leaving, every replayed event of the chat is empty: `message: null` and
     `chat: {id, removed: true}`, as REST answers 404, whatever changed after the removal."""
     owner, bob, carol = await make_user(http), await make_user(http), await make_user(http)
     chat = await group_chat(http, owner, bob)
     first = await send(http, owner, chat["id"], "while bob was in")
+    sql = "SELECT 1 FROM inbox_events WHERE user_id = $1 AND message_id = $2"
+    assert await poll_rows(pg, sql, bob.id, first["id"], until=bool)  # bob received it
     assert (await http.delete(f"/chats/{chat['id']}/members/{bob.id}", headers=owner.headers)).status_code == 204
     # After the removal: new members, an edit of a message bob once received, a new message.
     assert (await http.post(f"/chats/{chat['id']}/members", json={"user_ids": [carol.id]}, headers=owner.headers)).status_code == 200

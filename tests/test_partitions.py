@@ -24,7 +24,8 @@ SENDS_PER_CHAT = 5
 @pytest.mark.timeout(300)
 async def test_partitioned_delivery_four_workers_keep_every_inbox_gapless_and_ordered(backing, stacks):
     stack = await make_stack(
-        stacks, backing, DELIVERY_PARTITIONS="8", RATE_LIMIT_MESSAGES="1000000", CHAT_RATE_LIMIT="1000000"
+        stacks, backing, DELIVERY_PARTITIONS="8", RATE_LIMIT_MESSAGES="1000000", CHAT_RATE_LIMIT="1000000",
+        DB_POOL_SIZE="5",  # five processes on one PostgreSQL shared with other test sessions
     )
     api = stack.add_api()
     workers = [stack.add_worker() for _ in range(4)]

@@ -115,22 +115,28 @@ async def sweep(ctx: dict[str, Any]) -> int:
 
 
 @instrumented("flush")
-async def flush(ctx: dict[str, Any], instance_id: str, conn_id: str, user_id: int, after: int, limit: int) -> int:
-    """Offline flush: one device's events after its cursor, in order, to its API instance.
-    `limit` is what the connection's send queue has room for."""
-    replay = await delivery.replay(user_id=user_id, after_seq=after, limit=max(1, min(limit, REPLAY_LIMIT)))
+async def flush(ctx: dict[str, Any], instance_id: str, requests: list[list[Any]]) -> int:
+    """Offline flush for a batch of one API instance's connections: each [conn_id, user_id,
+    after, limit] gets its device's events after its cursor, in order, at most `limit` (what
+    its send queue has room for). One reply message to the instance for the whole batch."""
+    replays = await delivery.replay_many(
+        [(int(user_id), int(after), max(1, min(int(limit), REPLAY_LIMIT))) for _, user_id, after, limit in requests]
+    )
     payload = {
-        "replay": {
-            "conn": conn_id,
-            "user_id": user_id,
-            "after": after,
-            "frames": replay.frames,
-            "resync_to": replay.resync_to,
-            "complete": replay.complete,
-        }
+        "replays": [
+            {
+                "conn": conn_id,
+                "user_id": user_id,
+                "after": after,
+                "frames": replay.frames,
+                "resync_to": replay.resync_to,
+                "complete": replay.complete,
+            }
+            for (conn_id, user_id, after, _), replay in zip(requests, replays)
+        ]
     }
     await ctx["redis"].publish(keys.Channels.of(ctx["redis"]).instance(instance_id), dumps(payload))
-    return len(replay.frames)
+    return sum(len(replay.frames) for replay in replays)
 
 
 @instrumented("prune")

@@ -19,7 +19,9 @@ from app.jsonutil import dumps_str
 
 CLOSE_OVERFLOW = 4008
 REPLAY_BATCH_MAX = 500
-SLOW_CLIENT_SECONDS = 10.0  # a send queue not emptied for this long belongs to a slow client
+SLOW_CLIENT_SECONDS = 10.0  # a socket write blocked this long: the client is not reading
+GAP_WAIT = 0.25  # seconds a live event past a gap waits for the events before it
+EARLY_MAX = 256  # live events held past a gap before falling back to a replay
 ACK_LATENCY_TRACKED = 2048  # recent live events whose commit time we keep for commit_to_ack
 
 
@@ -44,13 +46,15 @@ class Connection:
         self.close_code: int | None = None
         self.replay_pending_since: float | None = None
         self.resume_when_drained = False  # a replay stopped early to leave room in the queue
-        self.last_drained = time.monotonic()
         self.last_received = time.monotonic()
         self.acked = cursor
         self.ack_reported = cursor
         self.rate_limit_strikes = 0
         self._request_replay = request_replay
         self._commit_times: OrderedDict[int, float] = OrderedDict()
+        self._early: dict[int, dict[str, Any]] = {}
+        self._gap_timer: asyncio.TimerHandle | None = None
+        self.write_started: float | None = None  # set while the send loop waits on the socket
 
     # --- inbox events ----------------------------------------------------------------------
     def offer(self, frame: dict[str, Any], *, live: bool) -> None:
@@ -58,8 +62,37 @@ class Connection:
         if seq < self.next_seq:
             return
         if seq > self.next_seq:
+            self._hold(seq, frame)
+            return
+        self._write(frame, live=live)
+        # Live events that arrived early (another partition's drain published first, or the
+        # replay was still on its way) follow as soon as the gap before them is filled.
+        while self.next_seq in self._early:
+            self._write(self._early.pop(self.next_seq), live=True)
+        if self._early and min(self._early) < self.next_seq:
+            self._early = {s: f for s, f in self._early.items() if s >= self.next_seq}
+        if not self._early and self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
+
+    def _hold(self, seq: int, frame: dict[str, Any]) -> None:
+        """A live event past a gap: keep it a moment, since concurrent partitions publish in
+        any order; a gap that outlives GAP_WAIT (a lost publish) is filled by a replay."""
+        if len(self._early) >= EARLY_MAX:
+            self._early.clear()
             self.need_replay()
             return
+        self._early[seq] = frame
+        if self._gap_timer is None and self.replay_pending_since is None:
+            self._gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT, self._gap_expired)
+
+    def _gap_expired(self) -> None:
+        self._gap_timer = None
+        if self._early:
+            self.need_replay()
+
+    def _write(self, frame: dict[str, Any], *, live: bool) -> None:
+        seq = frame["data"]["inbox_seq"]
         self.next_seq += 1
         committed_at = frame.get("committed_at")
         if live and committed_at:
@@ -79,7 +112,6 @@ class Connection:
 
     def drained(self) -> None:
         """The send loop emptied the queue: continue a replay that paused for room."""
-        self.last_drained = time.monotonic()
         if self.resume_when_drained:
             self.resume_when_drained = False
             self.need_replay()
@@ -91,6 +123,8 @@ class Connection:
 
     def replay_done(self) -> None:
         self.replay_pending_since = None
+        if self._early and self._gap_timer is None:
+            self._gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT, self._gap_expired)
 
     def restart_from(self, seq: int) -> None:
         """`sync`: replay everything after seq, even what this connection already got."""
@@ -124,11 +158,15 @@ class Connection:
             self.close(CLOSE_OVERFLOW)
 
     def is_stalled(self, now: float) -> bool:
-        """Events wait in the queue and the client has not taken them for a long time: it
-        falls behind without ever overflowing, because replays only fill the room left."""
-        return not self.queue.empty() and now - self.last_drained > SLOW_CLIENT_SECONDS
+        """One write to the socket has waited SLOW_CLIENT_SECONDS: the client's TCP window is
+        shut because it does not read. This judges the client, never our own backlog (a
+        server busy with a reconnect storm is slow to write, but its writes do not block)."""
+        return self.write_started is not None and now - self.write_started > SLOW_CLIENT_SECONDS
 
     def close(self, code: int) -> None:
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
         if not self.closed.is_set():
             self.close_code = code
             self.closed.set()

@@ -21,12 +21,14 @@ from app.realtime.hub import CLOSE_OVERFLOW, Connection, Hub
 from app.services.auth import AuthService
 from app.services.presence import PresenceService
 from app.services.receipts import ReceiptService
+from app.storage import chats as chat_store
 from app.storage import inbox as inbox_store
 from app.storage import users as user_store
 
 log = logging.getLogger(__name__)
 
 FLUSH_JOB = "flush"
+FLUSH_BATCH_FRAMES = 5000  # replayed events one flush job may carry (its reply is one message)
 RECONCILE_INTERVAL = 1.0
 REPLAY_RETRY_AFTER = 3.0
 ACK_FLUSH_INTERVAL = 0.05
@@ -56,6 +58,8 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._behind: dict[str, int] = {}
         self._acked: set[Connection] = set()  # connections whose cursor moved since the last flush
+        self._replays_wanted: dict[str, Connection] = {}
+        self._replay_task: asyncio.Task[None] | None = None
         self._check_all_now = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -90,6 +94,7 @@ class Node:
 
     async def detach(self, conn: Connection) -> None:
         self._behind.pop(conn.id, None)
+        self._replays_wanted.pop(conn.id, None)
         if conn.acked > conn.ack_reported:
             await self._flush_acks()  # while the connection is still in the hub
         self._acked.discard(conn)
@@ -105,19 +110,30 @@ class Node:
         self._acked.add(conn)
 
     def request_replay(self, conn: Connection) -> None:
-        asyncio.get_running_loop().create_task(self._enqueue_flush(conn))
+        """Ask a worker for this connection's events after its cursor. Requests are batched:
+        while one flush job is being enqueued, later requests wait and go in the next job,
+        so a reconnect storm costs a few jobs, not one per device."""
+        self._replays_wanted[conn.id] = conn
+        if self._replay_task is None or self._replay_task.done():
+            self._replay_task = asyncio.get_running_loop().create_task(self._enqueue_flushes())
 
-    async def _enqueue_flush(self, conn: Connection) -> None:
-        after = conn.next_seq - 1
-        try:
-            await self._redis.enqueue_job(
-                FLUSH_JOB, self.instance_id, conn.id, conn.user_id, after, max(1, conn.replay_room()),
-                _job_id=f"{FLUSH_JOB}:{conn.id}:{after}:{int(time.monotonic())}",
-            )
-            await self._redis.publish(self._channels.wake, b"1")
-        except (RedisError, OSError):
-            metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="replay").inc()
-            # The reconcile loop asks again.
+    async def _enqueue_flushes(self) -> None:
+        while self._replays_wanted:
+            batch: list[list[Any]] = []
+            frames = 0
+            for conn_id, conn in list(self._replays_wanted.items()):
+                if frames >= FLUSH_BATCH_FRAMES:
+                    break
+                del self._replays_wanted[conn_id]
+                room = max(1, conn.replay_room())
+                batch.append([conn.id, conn.user_id, conn.next_seq - 1, room])
+                frames += room
+            try:
+                await self._redis.enqueue_job(FLUSH_JOB, self.instance_id, batch, _job_id=f"{FLUSH_JOB}:{uuid.uuid4().hex}")
+                await self._redis.publish(self._channels.wake, b"1")
+            except (RedisError, OSError):
+                metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="replay").inc()
+                # The reconcile loop asks again for connections still waiting.
 
     # --- ephemeral events (never stored, never replayed) ---------------------------------------
     async def publish_ephemeral(self, user_ids: list[int], frame: dict[str, Any]) -> None:
@@ -129,7 +145,7 @@ class Node:
 
     async def _announce_presence(self, user_id: int, *, online: bool) -> None:
         row = await user_store.get_user(user_id)
-        contacts = await user_store.contacts(user_id)
+        contacts = await chat_store.presence_audience(user_id, self._settings.presence_max_group)
         if row is None or not contacts:
             return
         frame = {
@@ -157,8 +173,9 @@ class Node:
             text = dumps_str(message["ephemeral"])
             for conn in self.hub.of_user(int(channel.rsplit(":", 1)[1])):
                 conn.send_text(text)
-        elif "replay" in message:  # an offline flush for one of our connections
-            self._apply_replay(message["replay"])
+        elif "replays" in message:  # an offline flush for some of our connections
+            for replay in message["replays"]:
+                self._apply_replay(replay)
 
     def _apply_replay(self, replay: dict[str, Any]) -> None:
         conn = self.hub.get(replay["user_id"], replay["conn"])

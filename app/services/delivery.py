@@ -141,13 +141,21 @@ class Replay:
     complete: bool  # False when more events remain after these
 
 
-async def replay(*, user_id: int, after_seq: int, limit: int) -> Replay:
-    """Events after a device's cursor, in order, for the offline flush."""
-    # The counter is read before the events: events up to it were committed with it, so an
-    # empty read below it means pruned, never "committed a moment later" (a false resync).
-    last = await inbox_store.last_seq(user_id)
-    rows = await inbox_store.events_after(user_id, after_seq, limit)
-    if (rows and rows[0]["inbox_seq"] > after_seq + 1) or (not rows and last > after_seq):
-        return Replay(frames=[], resync_to=max(last, rows[-1]["inbox_seq"] if rows else 0), complete=True)
-    frames = await render_events(rows)
-    return Replay(frames=frames, resync_to=None, complete=len(rows) < limit)
+async def replay_many(requests: list[tuple[int, int, int]]) -> list[Replay]:
+    """Events after each (user_id, after_seq, limit) device cursor, in order, for the offline
+    flush; all of a batch in a fixed number of queries."""
+    # The counters are read before the events: events up to a counter were committed with it,
+    # so an empty read below it means pruned, never "committed a moment later" (a false resync).
+    last = await inbox_store.last_seqs(list({user_id for user_id, _, _ in requests}))
+    found = await inbox_store.events_after_many(requests)
+    frames = iter(await render_events([row for rows in found for row in rows]))
+    replays = []
+    for (user_id, after_seq, limit), rows in zip(requests, found):
+        own = [next(frames) for _ in rows]
+        newest = last.get(user_id, 0)
+        if (rows and rows[0]["inbox_seq"] > after_seq + 1) or (not rows and newest > after_seq):
+            resync_to = max(newest, rows[-1]["inbox_seq"] if rows else 0)
+            replays.append(Replay(frames=[], resync_to=resync_to, complete=True))
+        else:
+            replays.append(Replay(frames=own, resync_to=None, complete=len(rows) < limit))
+    return replays

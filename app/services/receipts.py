@@ -68,10 +68,14 @@ class ReceiptService:
         await receipt_store.stamp_messages(
             chat_id=chat_id, user_id=user_id, status=status, after_seq=old, up_to_seq=up_to_seq, conn=conn
         )
-        await outbox.record_to_members(
+        # To the senders of the messages this mark moved over: in a group, every member's
+        # ack announced to every member would cost the square of the group's size.
+        await outbox.record_to_senders(
             type="receipt",
             chat_id=chat_id,
-            exclude=user_id,
+            reader_id=user_id,
+            after_seq=old,
+            up_to_seq=up_to_seq,
             payload={"chat_id": chat_id, "user_id": user_id, "status": status, "up_to_seq": up_to_seq, "at": iso(at)},
             conn=conn,
         )

@@ -109,6 +109,21 @@ async def member_pairs(pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
     return {(row["chat_id"], row["user_id"]) for row in rows}
 
 
+async def presence_audience(user_id: int, max_group: int) -> list[int]:
+    """Who hears user_id's presence: members of the chats it shares with them, except chats
+    larger than max_group, where one connect would cost a message to every member (members
+    of large groups ask GET /users/{id} instead)."""
+    rows = await fetch(
+        """SELECT DISTINCT other.user_id FROM chat_members mine
+           JOIN chat_members other ON other.chat_id = mine.chat_id AND other.user_id <> mine.user_id
+           WHERE mine.user_id = $1
+             AND (SELECT count(*) FROM chat_members n WHERE n.chat_id = mine.chat_id) <= $2""",
+        user_id,
+        max_group,
+    )
+    return [row["user_id"] for row in rows]
+
+
 async def member_ids(chat_id: int, conn: BaseDBAsyncClient | None = None) -> list[int]:
     rows = await fetch("SELECT user_id FROM chat_members WHERE chat_id = $1", chat_id, conn=conn)
     return [row["user_id"] for row in rows]

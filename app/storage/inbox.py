@@ -53,14 +53,24 @@ async def insert_events(events: list[dict[str, Any]], conn: BaseDBAsyncClient) -
     )
 
 
-async def events_after(user_id: int, after_seq: int, limit: int) -> list[Row]:
-    return await fetch(
-        f"""SELECT {EVENT_COLUMNS} FROM inbox_events e WHERE e.user_id = $1 AND e.inbox_seq > $2
-            ORDER BY e.inbox_seq LIMIT $3""",
-        user_id,
-        after_seq,
-        limit,
+async def events_after_many(requests: list[tuple[int, int, int]]) -> list[list[Row]]:
+    """For each (user_id, after_seq, limit), that user's events after after_seq in order, in
+    one query: a reconnect storm's replays cost one round trip per batch, not per device."""
+    rows = await fetch(
+        f"""SELECT r.idx, {EVENT_COLUMNS}
+            FROM unnest($1::bigint[], $2::bigint[], $3::int[]) WITH ORDINALITY AS r(user_id, after_seq, lim, idx)
+            CROSS JOIN LATERAL (
+                SELECT * FROM inbox_events x WHERE x.user_id = r.user_id AND x.inbox_seq > r.after_seq
+                ORDER BY x.inbox_seq LIMIT r.lim) e
+            ORDER BY r.idx, e.inbox_seq""",
+        [r[0] for r in requests],
+        [r[1] for r in requests],
+        [r[2] for r in requests],
     )
+    grouped: list[list[Row]] = [[] for _ in requests]
+    for row in rows:
+        grouped[int(row.pop("idx")) - 1].append(row)
+    return grouped
 
 
 async def last_seqs(user_ids: list[int]) -> dict[int, int]:
@@ -104,8 +114,3 @@ async def ack_devices(acks: list[tuple[int, str, int]]) -> list[Row]:
         [a[1] for a in acks],
         [a[2] for a in acks],
     )
-
-
-async def device_cursor(user_id: int, device_id: str) -> int | None:
-    value = await fetchval("SELECT acked_seq FROM devices WHERE user_id = $1 AND device_id = $2", user_id, device_id)
-    return int(value) if value is not None else None

@@ -61,6 +61,33 @@ async def record_to_members(
     )
 
 
+async def record_to_senders(
+    *,
+    type: str,
+    chat_id: int,
+    reader_id: int,
+    after_seq: int,
+    up_to_seq: int,
+    payload: dict[str, Any],
+    conn: BaseDBAsyncClient,
+) -> None:
+    """Address the record to the senders (other than reader_id) of the chat's messages with
+    seq in (after_seq, up_to_seq], read in the same statement; nothing when there are none."""
+    await execute(
+        """INSERT INTO outbox (type, chat_id, user_ids, payload, created_at)
+           SELECT $1, $2, jsonb_agg(DISTINCT m.sender_id), $3::jsonb, now()
+           FROM messages m WHERE m.chat_id = $2 AND m.seq > $5 AND m.seq <= $6 AND m.sender_id <> $4
+           HAVING count(*) > 0""",
+        type,
+        chat_id,
+        dumps_str(payload),
+        reader_id,
+        after_seq,
+        up_to_seq,
+        conn=conn,
+    )
+
+
 async def take_batch(*, partition: int, partitions: int, limit: int, conn: BaseDBAsyncClient) -> list[Row]:
     """One partition's oldest records, each with its message (`message`, None for other
     records) so the drain renders frames from what it read here. The caller holds the

@@ -140,7 +140,9 @@ class _Session:
                 except TimeoutError:
                     next_ping = time.monotonic() + self.heartbeat
                     text = '{"type":"ping","data":{}}'
+                self.conn.write_started = time.monotonic()
                 await websocket.send(text)
+                self.conn.write_started = None
                 if self.conn.queue.empty():
                     self.conn.drained()
         except asyncio.CancelledError:
