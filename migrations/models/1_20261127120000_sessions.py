@@ -5,7 +5,9 @@ RUN_IN_TRANSACTION = True
 
 async def upgrade(db: BaseDBAsyncClient) -> str:
     return """
-        ALTER TABLE "auth_sessions" ADD "last_seen_at" TIMESTAMPTZ;
+        -- Hand-written default: API instances still running the previous release keep creating
+-- sessions (without this column) while a deploy rolls.
+ALTER TABLE "auth_sessions" ADD "last_seen_at" TIMESTAMPTZ DEFAULT now();
 UPDATE "auth_sessions" SET "last_seen_at" = "created_at";
 ALTER TABLE "auth_sessions" ALTER COLUMN "last_seen_at" SET NOT NULL;
 ALTER TABLE "auth_sessions" ADD "ip" VARCHAR(64);
