@@ -175,3 +175,23 @@ async def test_register_is_limited_per_client_address(backing, stacks):
         # Bad input is still a 422, whatever the count (validation comes first).
         r = await http.post("/auth/register", json={"username": "x"}, headers=first)
         assert r.status_code == 422, r.text
+
+
+def test_compose_trusts_exactly_its_nginx_for_forwarded_addresses():
+    import ipaddress
+    from pathlib import Path
+
+    import yaml
+
+    from tests.support.processes import ROOT
+
+    compose = yaml.safe_load(Path(ROOT, "docker-compose.yml").read_text())
+    lb_address = ipaddress.ip_address(compose["services"]["lb"]["networks"]["default"]["ipv4_address"])
+    subnet = ipaddress.ip_network(compose["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    assert lb_address in subnet
+    for name in ("api", "worker", "migrate"):
+        trusted = compose["services"][name]["environment"]["TRUSTED_PROXIES"]
+        assert parse_networks(trusted) == (ipaddress.ip_network(f"{lb_address}/32"),), (name, trusted)
+    nginx = compose["configs"]["nginx_conf"]["content"]
+    assert "proxy_set_header X-Forwarded-For $$proxy_add_x_forwarded_for;" in nginx
+    assert "proxy_set_header Host $$http_host;" in nginx
