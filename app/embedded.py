@@ -11,6 +11,7 @@ nothing but Python. Everything lives under one data directory:
 
 Everything under data_dir is readable by its owner only: directories 0700, files 0600 (the
 Redis AOF holds live WebSocket tickets and rate-limit state; PGDATA holds every message).
+As root, data_dir itself is 0711 so pgserver's own system user can reach its PGDATA.
 Files left with wider modes by an older version are narrowed at every start.
 
 `database_url` is `postgres://postgres@/messenger?host=<socket dir>`: accepted as-is by
@@ -94,19 +95,31 @@ class EmbeddedServers:
         self.stop()
 
 
-def private_dir(path: Path) -> Path:
+def private_dir(path: Path, mode: int = 0o700) -> Path:
     """Create `path` (and missing parents) readable by its owner only (0700)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.chmod(0o700)
+    path.mkdir(mode=mode, parents=True, exist_ok=True)
+    path.chmod(mode)
     return path
 
 
-def make_private(root: Path) -> None:
-    """Directories 0700 and regular files 0600 under root (root included); symlinks, sockets
-    and files that vanish meanwhile are left alone."""
+def _data_dir_mode(postgres: bool) -> int:
+    """0700; 0711 as root with PostgreSQL: pgserver then runs it as its own system user, who
+    must pass through data_dir to reach PGDATA (0711 lets it in without listing or reading)."""
+    return 0o711 if postgres and os.geteuid() == 0 else 0o700
+
+
+def make_private(root: Path, root_mode: int = 0o700) -> None:
+    """Directories 0700 (root: root_mode) and regular files 0600 under root; trees owned by
+    another user (PGDATA as root), symlinks, sockets and vanished files are left alone."""
+    uid = os.geteuid()
     for directory, dirnames, filenames in os.walk(root):
-        with contextlib.suppress(OSError):
-            os.chmod(directory, 0o700)
+        try:
+            if os.lstat(directory).st_uid != uid:
+                dirnames[:] = []
+                continue
+            os.chmod(directory, root_mode if directory == str(root) else 0o700)
+        except OSError:
+            continue
         for name in filenames:
             path = os.path.join(directory, name)
             with contextlib.suppress(OSError):
@@ -126,7 +139,8 @@ def load_or_create_secret(path: Path) -> str:
             path.chmod(0o600)
         return existing
     key = secrets.token_urlsafe(48)
-    private_dir(path.parent)
+    if not path.parent.is_dir():  # an existing data_dir keeps its mode (see _data_dir_mode)
+        private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -140,12 +154,13 @@ def start_embedded(data_dir: Path, *, postgres: bool, redis: bool) -> EmbeddedSe
     if not (postgres or redis):
         return EmbeddedServers(database_url=None, redis_url=None)
     data_dir = Path(data_dir).expanduser().resolve()
-    private_dir(data_dir)
+    root_mode = _data_dir_mode(postgres or (data_dir / "pg").is_dir())
+    private_dir(data_dir, root_mode)
     servers = EmbeddedServers(database_url=None, redis_url=None, data_dir=data_dir)
     servers._lock_fd = _lock_data_dir(data_dir)
     atexit.register(servers.stop)
     try:
-        make_private(data_dir)
+        make_private(data_dir, root_mode)
         if postgres:
             servers._pg = _Postgres(data_dir / "pg")
             servers.database_url = servers._pg.start()
@@ -153,7 +168,7 @@ def start_embedded(data_dir: Path, *, postgres: bool, redis: bool) -> EmbeddedSe
             password = load_or_create_secret(data_dir / "redis_password")
             servers._redis = _Redis(data_dir / "redis", password)
             servers.redis_url = servers._redis.start()
-        make_private(data_dir)  # whatever the servers' start created
+        make_private(data_dir, root_mode)  # whatever the servers' start created
     except BaseException:
         with contextlib.suppress(Exception):
             servers.stop()
