@@ -344,7 +344,10 @@ class AuthService:
         if len(self._next_touch) > 100_000:
             self._next_touch.clear()
         self._next_touch[session_id] = now + TOUCH_INTERVAL
-        await session_store.touch(session_id)
+        try:
+            await session_store.touch(session_id)
+        except Exception as exc:  # best effort: a request that needs no PostgreSQL still works
+            log.warning("session touch failed", extra={"error": repr(exc)})
 
     async def _require_active_user(self, user_id: int) -> None:
         # Checked against PostgreSQL at most once per ACTIVE_CACHE_SECONDS per user and process.
