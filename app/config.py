@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # Login throttling: failures per account/address within the window before 429.
     login_max_failures: int = Field(default=10, gt=0)
     login_failure_window: int = Field(default=300, gt=0)
+    # Peers (CIDR list, comma- or space-separated) whose X-Forwarded-For / Forwarded headers
+    # name the client; empty: the socket's peer is always the client (app/clientaddr.py).
+    trusted_proxies: str = ""
+    # Registrations per client address per hour (each one is a bcrypt hash of CPU).
+    register_rate_limit: int = Field(default=20, gt=0)
 
     def require_runtime(self) -> None:
         """Refuse to start without what every process needs; no silent defaults for secrets."""

@@ -16,7 +16,6 @@ Children also get SIGTERM from the kernel if this process is killed outright.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -27,7 +26,13 @@ from pathlib import Path
 from types import FrameType
 
 from app.config import Settings
-from app.embedded import EmbeddedError, EmbeddedServers, child_preexec, start_embedded
+from app.embedded import (  # load_or_create_secret: the dev signing key, mode 0600
+    EmbeddedError,
+    EmbeddedServers,
+    child_preexec,
+    load_or_create_secret,
+    start_embedded,
+)
 
 SHUTDOWN_TIMEOUT = 15.0
 POLL_INTERVAL = 0.1
@@ -38,24 +43,6 @@ CHILD_COMMAND = [sys.executable, "-m", "app.cli"]
 
 def _say(message: str) -> None:
     print(f"messenger dev: {message}", file=sys.stderr, flush=True)
-
-
-def load_or_create_secret(path: Path) -> str:
-    """The dev signing key: read from `path`, or generated once and written with mode 0600."""
-    try:
-        existing = path.read_text().strip()
-    except FileNotFoundError:
-        existing = ""
-    if existing:
-        return existing
-    key = secrets.token_urlsafe(48)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key + "\n")
-    os.replace(tmp, path)
-    return key
 
 
 class _Stop:

@@ -4,12 +4,19 @@ Used by `messenger dev` when DATABASE_URL / REDIS_URL are unset, so a new checko
 nothing but Python. Everything lives under one data directory:
 
     data_dir/.embedded.lock   held (flock) while this process owns the servers
+    data_dir/redis_password   generated once (like secret_key); Redis requires it
     data_dir/pg/              PGDATA; PostgreSQL listens on a unix socket only (no TCP port)
-    data_dir/redis/           Redis AOF files, redis.log and `port` (the port it last used)
+    data_dir/redis/           Redis AOF files, redis.log, redis.conf (holds the password, so it
+                              never shows in a process list) and `port` (the port it last used)
+
+Everything under data_dir is readable by its owner only: directories 0700, files 0600 (the
+Redis AOF holds live WebSocket tickets and rate-limit state; PGDATA holds every message).
+As root, data_dir itself is 0711 so pgserver's own system user can reach its PGDATA.
+Files left with wider modes by an older version are narrowed at every start.
 
 `database_url` is `postgres://postgres@/messenger?host=<socket dir>`: accepted as-is by
 Tortoise ORM (asyncpg backend), aerich and plain asyncpg.
-`redis_url` is `redis://127.0.0.1:<port>/0` on a free loopback port (never 6379).
+`redis_url` is `redis://:<password>@127.0.0.1:<port>/0` on a free loopback port (never 6379).
 
 `stop()` stops what `start_embedded` started and waits until the processes have exited.
 If the owning process dies without stopping (SIGKILL), Redis follows it (parent-death
@@ -24,8 +31,10 @@ import contextlib
 import fcntl
 import importlib.util
 import os
+import secrets
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -86,22 +95,80 @@ class EmbeddedServers:
         self.stop()
 
 
+def private_dir(path: Path, mode: int = 0o700) -> Path:
+    """Create `path` (and missing parents) readable by its owner only (0700)."""
+    path.mkdir(mode=mode, parents=True, exist_ok=True)
+    path.chmod(mode)
+    return path
+
+
+def _data_dir_mode(postgres: bool) -> int:
+    """0700; 0711 as root with PostgreSQL: pgserver then runs it as its own system user, who
+    must pass through data_dir to reach PGDATA (0711 lets it in without listing or reading)."""
+    return 0o711 if postgres and os.geteuid() == 0 else 0o700
+
+
+def make_private(root: Path, root_mode: int = 0o700) -> None:
+    """Directories 0700 (root: root_mode) and regular files 0600 under root; trees owned by
+    another user (PGDATA as root), symlinks, sockets and vanished files are left alone."""
+    uid = os.geteuid()
+    for directory, dirnames, filenames in os.walk(root):
+        try:
+            if os.lstat(directory).st_uid != uid:
+                dirnames[:] = []
+                continue
+            os.chmod(directory, root_mode if directory == str(root) else 0o700)
+        except OSError:
+            continue
+        for name in filenames:
+            path = os.path.join(directory, name)
+            with contextlib.suppress(OSError):
+                mode = os.lstat(path).st_mode
+                if stat.S_ISREG(mode) and stat.S_IMODE(mode) != 0o600:
+                    os.chmod(path, 0o600)
+
+
+def load_or_create_secret(path: Path) -> str:
+    """A generated secret: read from `path`, or made once and written with mode 0600."""
+    try:
+        existing = path.read_text().strip()
+    except FileNotFoundError:
+        existing = ""
+    if existing:
+        with contextlib.suppress(OSError):
+            path.chmod(0o600)
+        return existing
+    key = secrets.token_urlsafe(48)
+    if not path.parent.is_dir():  # an existing data_dir keeps its mode (see _data_dir_mode)
+        private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    os.replace(tmp, path)
+    return key
+
+
 def start_embedded(data_dir: Path, *, postgres: bool, redis: bool) -> EmbeddedServers:
     """Start the embedded servers asked for, under `data_dir`; block until they answer."""
     if not (postgres or redis):
         return EmbeddedServers(database_url=None, redis_url=None)
     data_dir = Path(data_dir).expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    root_mode = _data_dir_mode(postgres or (data_dir / "pg").is_dir())
+    private_dir(data_dir, root_mode)
     servers = EmbeddedServers(database_url=None, redis_url=None, data_dir=data_dir)
     servers._lock_fd = _lock_data_dir(data_dir)
     atexit.register(servers.stop)
     try:
+        make_private(data_dir, root_mode)
         if postgres:
             servers._pg = _Postgres(data_dir / "pg")
             servers.database_url = servers._pg.start()
         if redis:
-            servers._redis = _Redis(data_dir / "redis")
+            password = load_or_create_secret(data_dir / "redis_password")
+            servers._redis = _Redis(data_dir / "redis", password)
             servers.redis_url = servers._redis.start()
+        make_private(data_dir, root_mode)  # whatever the servers' start created
     except BaseException:
         with contextlib.suppress(Exception):
             servers.stop()
@@ -265,11 +332,17 @@ def _free_port() -> int:
             return port
 
 
-def _redis_ping(port: int, timeout: float = 1.0) -> bool:
+def _redis_ping(port: int, password: str, timeout: float = 1.0) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            sock.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+            reply = b""
+            while b"\r\n" not in reply.partition(b"\r\n")[2]:  # both replies, or EOF
+                chunk = sock.recv(64)
+                if not chunk:
+                    break
+                reply += chunk
+            return reply.startswith(b"+OK\r\n+PONG")
     except OSError:
         return False
 
@@ -298,10 +371,20 @@ def child_preexec() -> Any:
 
 
 class _Redis:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, password: str) -> None:
         self.dir = directory
+        self.password = password
         self.proc: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
+
+    def _write_config(self) -> Path:
+        """The password goes in a 0600 file, not on the command line (ps would show it)."""
+        conf = self.dir / "redis.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"requirepass {self.password}\n")
+        conf.chmod(0o600)
+        return conf
 
     def _kill_stale(self) -> None:
         """A redis-server on our --dir left by a process that died: we hold the lock, so end it."""
@@ -325,15 +408,16 @@ class _Redis:
 
     def start(self) -> str:
         binary = redis_server_binary()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         self._kill_stale()
+        conf = self._write_config()
         log = self.dir / "redis.log"
         last_error = ""
         for _attempt in range(3):  # a port can be taken between choosing and binding
             port = self._choose_port()
-            with open(log, "ab") as log_fh:
+            with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log_fh:
                 proc = subprocess.Popen(
-                    [str(binary),
+                    [str(binary), str(conf),
                      "--port", str(port), "--bind", "127.0.0.1",
                      "--dir", str(self.dir),
                      "--appendonly", "yes", "--save", "",
@@ -346,15 +430,18 @@ class _Redis:
                     # worker have shut down; stop() ends it.
                     start_new_session=True,
                     preexec_fn=child_preexec(),  # noqa: PLW1509
+                    umask=0o077,  # AOF, its rewrites and the log: owner only
                 )
             deadline = time.monotonic() + START_TIMEOUT
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
                     break
-                if _redis_ping(port, timeout=0.5):
+                if _redis_ping(port, self.password, timeout=0.5):
                     self.proc, self.port = proc, port
-                    (self.dir / "port").write_text(f"{port}\n")
-                    return f"redis://127.0.0.1:{port}/0"
+                    port_file = self.dir / "port"
+                    port_file.write_text(f"{port}\n")
+                    port_file.chmod(0o600)
+                    return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{port}/0"
                 time.sleep(0.05)
             if proc.poll() is None:  # up but not answering: give up on it
                 proc.kill()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 import time
 import uuid
@@ -16,8 +17,9 @@ from quart import Quart, g, request
 from quart_schema import QuartSchema
 
 from app import metrics
-from app.api import auth, chats, errors, health, messages, users
-from app.config import Settings
+from app.api import auth, chats, docs, errors, health, messages, users
+from app.clientaddr import client_address, parse_networks
+from app.config import ConfigError, Settings
 from app.db import close_db, init_db
 from app.logs import setup_logging
 from app.realtime.node import Node
@@ -30,9 +32,40 @@ MAX_BODY = 1024 * 1024
 MAX_FRAME = 64 * 1024
 CLOSE_GOING_AWAY = 1001
 
+# Security headers on every response. The web client (/, /static/) and everything else: its
+# scripts, styles and connections come from this origin only (the WebSocket's ws:/wss: origin
+# is named too: older browsers do not count it as 'self'); nobody may frame it.
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'{ws}; font-src 'self'; manifest-src 'self'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI sets style attributes from its scripts, so /docs also allows inline styles.
+_DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+_HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def content_security_policy(path: str, host: str) -> str:
+    if path == "/docs" or path.startswith("/docs/"):
+        return _DOCS_CSP
+    ws = f" ws://{host} wss://{host}" if _HOST.match(host) else ""
+    return _CSP.format(ws=ws)
+
 
 def create_app(settings: Settings) -> Quart:
     settings.require_runtime()
+    try:
+        parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     app = Quart(__name__, static_folder="static", static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     # The web client must never run stale after a deploy: browsers revalidate every time.
@@ -43,10 +76,11 @@ def create_app(settings: Settings) -> Quart:
         info={"title": "Messenger Core", "version": "1"},
         redoc_ui_path=None,
         scalar_ui_path=None,
+        swagger_ui_path=None,  # app/api/docs.py serves Swagger UI from the app's own files
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
         security=[{"bearer": []}],
     )
-    for blueprint in (health.bp, auth.bp, users.bp, chats.bp, messages.bp, ws_endpoint.bp):
+    for blueprint in (health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, ws_endpoint.bp):
         app.register_blueprint(blueprint)
     errors.install(app)
 
@@ -72,6 +106,8 @@ def create_app(settings: Settings) -> Quart:
     async def begin() -> None:
         g.started = time.perf_counter()
         g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        # The one place the client's address is worked out (rate limits, sessions, logs).
+        g.client_ip = client_address(request.remote_addr, request.headers, settings.trusted_proxies)
 
     @app.after_request
     async def finish(response):  # type: ignore[no-untyped-def]
@@ -80,6 +116,9 @@ def create_app(settings: Settings) -> Quart:
             time.perf_counter() - g.get("started", time.perf_counter())
         )
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers[name] = value
+        response.headers["Content-Security-Policy"] = content_security_policy(request.path, request.host)
         return response
 
     return app

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.clients import Device, User, make_user
+from tests.support.clients import Device, User, direct_chat, make_user
 
 PUBLIC_KEYS = {"id", "username", "online", "last_seen_at"}
 
@@ -94,7 +94,8 @@ async def test_users_profile_is_public_and_never_shows_the_email(http, http2):
         assert r.status_code == 200, r.text
         profile = r.json()
         assert set(profile) == PUBLIC_KEYS
-        assert profile == {"id": target.id, "username": target.username, "online": False, "last_seen_at": None}
+        # A stranger: no chat in common, so no presence either (issue 14, item 14).
+        assert profile == {"id": target.id, "username": target.username, "online": None, "last_seen_at": None}
         assert_no_email(r, target, viewer)
     own = await http.get(f"/users/{viewer.id}", headers=viewer.headers)
     assert own.status_code == 200 and set(own.json()) == PUBLIC_KEYS
@@ -122,6 +123,7 @@ async def test_users_profile_requires_a_token(http):
 async def test_users_profile_shows_presence_and_last_seen(http, http2, cluster):
     viewer = await make_user(http)
     target = await make_user(http)
+    await direct_chat(http, viewer, target)
     device = await Device.connect(cluster.apis[1].ws_url, target, "phone")
     for client in (http, http2):
         r = await client.get(f"/users/{target.id}", headers=viewer.headers)
@@ -254,3 +256,43 @@ async def test_users_search_default_page_is_50(http, pg):
     names = [i["username"] for i in first["items"] + second["items"]]
     assert names == [f"many{t}_{i:03d}" for i in range(55)]
     assert "@" not in json.dumps(first) + json.dumps(second)
+
+
+# --- presence is for contacts only (issue 14, item 14) --------------------------------------
+async def test_users_profile_hides_presence_from_users_without_a_shared_chat(http, http2, cluster):
+    target = await make_user(http)
+    contact = await make_user(http)
+    stranger = await make_user(http)
+    await direct_chat(http, contact, target)
+    device = await Device.connect(cluster.apis[1].ws_url, target, "phone")
+    await device.close()
+    laptop = await Device.connect(cluster.apis[0].ws_url, target, "laptop")  # online again, last_seen set
+    for client in (http, http2):
+        seen = (await client.get(f"/users/{target.id}", headers=contact.headers)).json()
+        assert seen["online"] is True, seen
+        hidden = (await client.get(f"/users/{target.id}", headers=stranger.headers)).json()
+        assert hidden == {"id": target.id, "username": target.username, "online": None, "last_seen_at": None}
+        # Search shows the same UserPublic: presence for the contact only.
+        by_contact = (await search(client, contact, q=target.username)).json()["items"]
+        by_stranger = (await search(client, stranger, q=target.username)).json()["items"]
+        assert [u["online"] for u in by_contact] == [True], by_contact
+        assert [(u["online"], u["last_seen_at"]) for u in by_stranger] == [(None, None)], by_stranger
+    # The user always sees their own presence.
+    own = (await http.get(f"/users/{target.id}", headers=target.headers)).json()
+    assert own["online"] is True
+    await laptop.close()
+
+
+async def test_users_profile_presence_follows_group_membership(http, cluster):
+    target = await make_user(http)
+    owner = await make_user(http)
+    r = await http.post("/chats", json={"type": "group", "title": "g", "member_ids": [target.id]}, headers=owner.headers)
+    assert r.status_code == 201, r.text
+    chat_id = r.json()["id"]
+    phone = await Device.connect(cluster.api.ws_url, target, "phone")
+    assert (await http.get(f"/users/{target.id}", headers=owner.headers)).json()["online"] is True
+    r = await http.delete(f"/chats/{chat_id}/members/{target.id}", headers=target.headers)
+    assert r.status_code == 204, r.text
+    after = (await http.get(f"/users/{target.id}", headers=owner.headers)).json()
+    assert after["online"] is None and after["last_seen_at"] is None, after
+    await phone.close()

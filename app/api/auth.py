@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from quart import Blueprint, request
+from quart import Blueprint, g, request
 from quart_schema import tag
 
 from app.api.schemas import LoginIn, LogoutIn, RefreshIn, RegisterIn
 from app.api.validation import authenticate, body, json_body, parse, principal, services
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-AUTHENTICATED = {"auth.logout", "auth.ws_ticket"}
+AUTHENTICATED = {"auth.logout", "auth.ws_ticket", "auth.sessions", "auth.revoke_session"}
+
+
+def client_ip() -> str:
+    """The client's address (app/clientaddr.py), worked out once per request in server.py."""
+    return g.client_ip  # type: ignore[no-any-return]
 
 
 @bp.before_request
@@ -22,7 +28,9 @@ async def _authenticate_some() -> None:
 @tag(["auth"])
 @body(RegisterIn)
 async def register(data: RegisterIn) -> tuple[dict[str, Any], int]:
-    user = await services().auth.register(username=data.username, email=str(data.email), password=data.password)
+    user = await services().auth.register(
+        username=data.username, email=str(data.email), password=data.password, client_ip=client_ip()
+    )
     return user, 201
 
 
@@ -30,14 +38,21 @@ async def register(data: RegisterIn) -> tuple[dict[str, Any], int]:
 @tag(["auth"])
 @body(LoginIn, allow_form=True)
 async def login(data: LoginIn) -> dict[str, Any]:
-    return await services().auth.login(login=data.username, password=data.password, client_ip=request.remote_addr or "?")
+    return await services().auth.login(
+        login=data.username,
+        password=data.password,
+        client_ip=client_ip(),
+        user_agent=request.headers.get("User-Agent"),
+    )
 
 
 @bp.post("/refresh")
 @tag(["auth"])
 @body(RefreshIn)
 async def refresh(data: RefreshIn) -> dict[str, Any]:
-    return await services().auth.refresh(refresh_token=data.refresh_token)
+    return await services().auth.refresh(
+        refresh_token=data.refresh_token, client_ip=client_ip(), user_agent=request.headers.get("User-Agent")
+    )
 
 
 @bp.post("/logout")
@@ -53,3 +68,19 @@ async def logout() -> tuple[str, int]:
 @tag(["auth"])
 async def ws_ticket() -> dict[str, Any]:
     return await services().auth.issue_ticket(principal=principal())
+
+
+@bp.get("/sessions")
+@tag(["auth"])
+async def sessions() -> list[dict[str, Any]]:
+    """The caller's live sessions: `{id, created_at, last_seen_at, ip, user_agent, current}`."""
+    return await services().auth.list_sessions(principal=principal())
+
+
+@bp.delete("/sessions/<uuid:session_id>")
+@tag(["auth"])
+async def revoke_session(session_id: uuid.UUID) -> tuple[str, int]:
+    """204; that session's tokens stop at once and its sockets close with 4401. Any id that is
+    not one of the caller's live sessions answers 404."""
+    await services().auth.revoke_session(principal=principal(), session_id=session_id)
+    return "", 204

@@ -78,3 +78,8 @@ class EditIn(_In):
 class ReadIn(_In):
     chat_id: Id
     up_to_seq: Seq
+
+
+class PasswordChangeIn(_In):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    new_password: Password

@@ -5,8 +5,9 @@ from typing import Any
 from quart import Blueprint
 from quart_schema import tag
 
-from app.api.schemas import SearchQuery
-from app.api.validation import authenticate, principal, query, services
+from app.api.auth import client_ip
+from app.api.schemas import PasswordChangeIn, SearchQuery
+from app.api.validation import authenticate, body, principal, query, services
 
 bp = Blueprint("users", __name__)
 bp.before_request(authenticate)
@@ -18,10 +19,25 @@ async def me() -> dict[str, Any]:
     return await services().users.me(user_id=principal().user_id)
 
 
+@bp.post("/users/me/password")
+@tag(["users"])
+@body(PasswordChangeIn)
+async def change_password(data: PasswordChangeIn) -> tuple[str, int]:
+    """204; every other session of the account is revoked (their sockets close with 4401).
+    A wrong `current_password` is 422 `validation_error` naming that field."""
+    await services().auth.change_password(
+        principal=principal(),
+        current_password=data.current_password,
+        new_password=data.new_password,
+        client_ip=client_ip(),
+    )
+    return "", 204
+
+
 @bp.get("/users/<int:user_id>")
 @tag(["users"])
 async def profile(user_id: int) -> dict[str, Any]:
-    return await services().users.profile(user_id=user_id)
+    return await services().users.profile(viewer_id=principal().user_id, user_id=user_id)
 
 
 @bp.get("/chats/search")

@@ -29,9 +29,15 @@ class AuthSession(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)
+    # Shown to the user in GET /auth/sessions: when it was last used (at most a minute stale),
+    # and the client address and User-Agent of its login or latest refresh.
+    last_seen_at = fields.DatetimeField(auto_now_add=True)
+    ip = fields.CharField(max_length=64, null=True)
+    user_agent = fields.CharField(max_length=256, null=True)
 
     class Meta:
         table = "auth_sessions"
+        indexes = (("user_id", "created_at"),)
 
 
 class RefreshToken(Model):

@@ -1,4 +1,6 @@
-"""Profiles and username search. Public profiles never include the email."""
+"""Profiles and username search. Public profiles never include the email, and show `online`
+/ `last_seen_at` only to the user and to users who share a chat with them (the audience of
+their presence events); to anyone else both are null."""
 
 from __future__ import annotations
 
@@ -24,14 +26,20 @@ class UserService:
             raise NotFound("No such user.")
         return public_user(row)
 
-    async def profile(self, *, user_id: int) -> dict[str, Any]:
+    async def profile(self, *, viewer_id: int, user_id: int) -> dict[str, Any]:
         if not 1 <= user_id <= MAX_ID:  # no such id can exist; never send it to PostgreSQL
             raise NotFound("No such user.")
         row = await user_store.get_user(user_id)
         if row is None or not row["is_active"]:
             raise NotFound("No such user.")
-        online = await self._presence.online([user_id])
-        return self._public(row, online[user_id])
+        return (await self._publics(viewer_id, [row]))[0]
+
+    async def _publics(self, viewer_id: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Public profiles as viewer_id may see them: presence only of contacts (and self)."""
+        others = [row["id"] for row in rows if row["id"] != viewer_id]
+        visible = await user_store.sharing_a_chat(viewer_id, others) | {viewer_id}
+        online = await self._presence.online([row["id"] for row in rows if row["id"] in visible])
+        return [self._public(row, online.get(row["id"]) if row["id"] in visible else None) for row in rows]
 
     async def search(self, *, caller_id: int, query: str, cursor: str | None, limit: int) -> Page:
         after = self._search_position(decode_cursor(cursor))
@@ -43,8 +51,7 @@ class UserService:
         )
         more = len(rows) > limit
         rows = rows[:limit]
-        online = await self._presence.online([row["id"] for row in rows])
-        items = [self._public(row, online[row["id"]]) for row in rows]
+        items = await self._publics(caller_id, rows)
         next_cursor = encode_cursor({"u": rows[-1]["username"].lower(), "id": rows[-1]["id"]}) if more else None
         return Page(items=items, next_cursor=next_cursor)
 
@@ -64,5 +71,7 @@ class UserService:
         return username, user_id
 
     @staticmethod
-    def _public(row: dict[str, Any], online: bool) -> dict[str, Any]:
-        return {"id": row["id"], "username": row["username"], "online": online, "last_seen_at": iso(row["last_seen_at"])}
+    def _public(row: dict[str, Any], online: bool | None) -> dict[str, Any]:
+        """online None: the viewer may not see this user's presence (both fields null)."""
+        last_seen_at = iso(row["last_seen_at"]) if online is not None else None
+        return {"id": row["id"], "username": row["username"], "online": online, "last_seen_at": last_seen_at}

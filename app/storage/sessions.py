@@ -8,14 +8,22 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.db import Row, execute, fetch, fetchrow, transaction
 
 
-async def create_session(*, user_id: int, expires_at: datetime, token_hash: str) -> uuid.UUID:
+SESSION_COLUMNS = "id, user_id, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent"
+
+
+async def create_session(
+    *, user_id: int, expires_at: datetime, token_hash: str, ip: str | None, user_agent: str | None
+) -> uuid.UUID:
     session_id = uuid.uuid4()
     async with transaction() as conn:
         await execute(
-            "INSERT INTO auth_sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, now(), $3)",
+            """INSERT INTO auth_sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent)
+               VALUES ($1, $2, now(), now(), $3, $4, $5)""",
             session_id,
             user_id,
             expires_at,
+            ip,
+            user_agent,
             conn=conn,
         )
         await insert_refresh_token(session_id=session_id, token_hash=token_hash, conn=conn)
@@ -58,8 +66,63 @@ async def revoke_session(session_id: uuid.UUID, conn: BaseDBAsyncClient | None =
 
 
 async def get_session(session_id: uuid.UUID) -> Row | None:
-    return await fetchrow(
-        "SELECT id, user_id, revoked_at, expires_at FROM auth_sessions WHERE id = $1", session_id
+    return await fetchrow(f"SELECT {SESSION_COLUMNS} FROM auth_sessions WHERE id = $1", session_id)
+
+
+async def sessions_state(session_ids: list[uuid.UUID]) -> list[Row]:
+    """id, expires_at, revoked_at of those of these sessions that exist (one query)."""
+    return await fetch(
+        "SELECT id, expires_at, revoked_at FROM auth_sessions WHERE id = ANY($1::uuid[])", session_ids
+    )
+
+
+async def live_sessions(user_id: int) -> list[Row]:
+    """The user's sessions that are neither revoked nor past their refresh lifetime."""
+    return await fetch(
+        f"""SELECT {SESSION_COLUMNS} FROM auth_sessions
+            WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+            ORDER BY last_seen_at DESC, created_at DESC""",
+        user_id,
+    )
+
+
+async def revoke_live_session(*, session_id: uuid.UUID, user_id: int) -> bool:
+    """Revoke one of the user's live sessions; False when it is not one (absent, another
+    user's, already ended)."""
+    row = await fetchrow(
+        """UPDATE auth_sessions SET revoked_at = now()
+           WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
+           RETURNING id""",
+        session_id,
+        user_id,
+    )
+    return row is not None
+
+
+async def revoke_other_sessions(*, user_id: int, keep: uuid.UUID, conn: BaseDBAsyncClient) -> list[uuid.UUID]:
+    rows = await fetch(
+        """UPDATE auth_sessions SET revoked_at = now()
+           WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL
+           RETURNING id""",
+        user_id,
+        keep,
+        conn=conn,
+    )
+    return [row["id"] for row in rows]
+
+
+async def touch(session_id: uuid.UUID) -> None:
+    await execute("UPDATE auth_sessions SET last_seen_at = now() WHERE id = $1", session_id)
+
+
+async def record_use(*, session_id: uuid.UUID, ip: str | None, user_agent: str | None, conn: BaseDBAsyncClient) -> None:
+    """A refresh: the session was used now, from this address and client."""
+    await execute(
+        "UPDATE auth_sessions SET last_seen_at = now(), ip = $2, user_agent = $3 WHERE id = $1",
+        session_id,
+        ip,
+        user_agent,
+        conn=conn,
     )
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
 from app.db import Row, execute, fetch, fetchrow
@@ -71,3 +72,25 @@ async def contacts(user_id: int) -> list[int]:
         user_id,
     )
     return [row["user_id"] for row in rows]
+
+
+async def get_password_hash(user_id: int) -> Row | None:
+    return await fetchrow(f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE id = $1", user_id)
+
+
+async def set_password_hash(user_id: int, password_hash: str, conn: BaseDBAsyncClient) -> None:
+    await execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash, conn=conn)
+
+
+async def sharing_a_chat(viewer_id: int, user_ids: list[int]) -> set[int]:
+    """Those of user_ids who share at least one chat with viewer_id (one query)."""
+    if not user_ids:
+        return set()
+    rows = await fetch(
+        """SELECT DISTINCT other.user_id FROM chat_members mine
+           JOIN chat_members other ON other.chat_id = mine.chat_id
+           WHERE mine.user_id = $1 AND other.user_id = ANY($2::bigint[])""",
+        viewer_id,
+        user_ids,
+    )
+    return {row["user_id"] for row in rows}

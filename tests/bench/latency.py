@@ -22,7 +22,7 @@ SENDS = 300
 
 async def main() -> None:
     admin_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-    env = {"SECRET_KEY": "x" * 40, "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "WARNING", "RATE_LIMIT_MESSAGES": "100000"}
+    env = {"SECRET_KEY": "x" * 40, "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "WARNING", "RATE_LIMIT_MESSAGES": "100000", "REGISTER_RATE_LIMIT": "1000000"}
     stack = await create_stack(admin_url, env)
     try:
         api = await asyncio.to_thread(stack.add_api)

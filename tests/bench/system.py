@@ -332,6 +332,7 @@ class System:
             "SECRET_KEY": SECRET_KEY,
             "BCRYPT_ROUNDS": "4",
             "RATE_LIMIT_MESSAGES": "1000000",
+            "REGISTER_RATE_LIMIT": "1000000",  # every user registers from 127.0.0.1
             "LOG_LEVEL": "WARNING",
             "ACCESS_TOKEN_TTL": "7200",
             "PYTHONUNBUFFERED": "1",
