@@ -6,7 +6,7 @@ and nothing else (no database, no queue, no auth, no inbox, no retries).
 - Handshake: `/ws?user_id=<int>&device_id=<str>`; replies `connected`.
 - `register_chat` `{chat_id, members: [ids]}`: remembers who is in a chat (process memory).
 - `message` `{chat_id, content, client_msg_id}`: builds a message body, PUBLISHes it to each
-  other member's channel, replies `message_ack {message}` (with the frame's `ref`).
+  other member's channel (a group's in one pipelined round trip), replies `message_ack {message}` (with the frame's `ref`).
 - Every connection subscribes to its user's channel (one shared pub/sub connection per
   process, as Messenger Core does) and forwards payloads as `message {inbox_seq, message}`,
   inbox_seq counting per connection.
@@ -117,9 +117,14 @@ def create_app(redis_url: str) -> Quart:
             }
             payload = orjson.dumps(body)
             redis: aioredis.Redis = state["redis"]
-            for member in chats.get(chat_id, ()):
-                if member != conn.user_id:
-                    await redis.publish(CHANNEL.format(member), payload)
+            others = [m for m in chats.get(chat_id, ()) if m != conn.user_id]
+            if len(others) == 1:
+                await redis.publish(CHANNEL.format(others[0]), payload)
+            elif others:  # a group: one round trip for the whole fan-out
+                pipe = redis.pipeline(transaction=False)
+                for member in others:
+                    pipe.publish(CHANNEL.format(member), payload)
+                await pipe.execute()
             reply: dict[str, Any] = {"type": "message_ack", "data": {"message": body}}
             if "ref" in frame:
                 reply["ref"] = frame["ref"]
