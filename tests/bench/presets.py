@@ -69,9 +69,24 @@ PRESETS: dict[str, list[Scenario]] = {
                  relay=False, goal="workers"),
     ],
 }
+# Tiny versions of every scenario above, to check the bench itself in a few minutes; their
+# loads are not the targets' loads, so the rate rows get no verdict.
+PRESETS["smoke"] = [
+    Scenario("smoke 1: one pair, 50 sequential sends", "sequential", sends=50, goal="seq"),
+    Scenario("smoke 2: rate 200 × 3 s, 20 pairs", "rate", rate=200, duration=3, pairs=20, goal="rate"),
+    Scenario("smoke 3: one chat, rate 100 × 3 s", "rate", rate=100, duration=3, pairs=1, goal="rate"),
+    _group("smoke 5: group of 100, 1 then 5 msg/s × 3 s", 100, [[1, 3], [5, 3]]),
+    Scenario("smoke 6: reconnect 200 × 20", "reconnect", reconnect=200, backlog=20, senders=20, goal="storm"),
+    Scenario("smoke 7: idle 500 + rate 50 × 3 s, 10 pairs", "rate", rate=50, duration=3, pairs=10, idle=500,
+             goal="idle"),
+    Scenario("smoke 8: 1 worker, rate 300 × 3 s, 20 pairs", "rate", rate=300, duration=3, pairs=20, workers=1,
+             goal="workers"),
+    Scenario("smoke 8: 2 workers, rate 300 × 3 s, 20 pairs", "rate", rate=300, duration=3, pairs=20, workers=2,
+             relay=False, goal="workers"),
+]
 PRESETS["all"] = [s for key in ("seq", "a20", "a", "chat", "b", "group", "d", "c", "workers") for s in PRESETS[key]]
 PRESET_HELP = (
     "seq = one pair, 300 sequential sends; a20/a = 500 msg/s × 30 s over 20/50 pairs; chat = 300 msg/s in one chat; "
     "b = 1500 msg/s × 60 s; group = 1000-member group; d = 2000 devices reconnecting with 20 events each; "
-    "c = 5000 idle sockets; workers = 1 vs 2 workers at 1500 msg/s; quick = small versions; all = issue 13's table"
+    "c = 5000 idle sockets; workers = 1 vs 2 workers at 1500 msg/s; quick = small versions; smoke = tiny versions of all (checks the bench); all = issue 13's table"
 )

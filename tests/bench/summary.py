@@ -18,7 +18,7 @@ TARGETS = {
     "storm": "all complete within 5 s (no prompt reader closed with 4008)",
     "idle": "API RSS ≤ 1 GiB, p99 ≤ 25 ms",
     "workers": "the throughput of each (README: why they differ)",
-    "rate": "(custom run)",
+    "rate": "(a smoke or custom run: no target at this load)",
 }
 
 
