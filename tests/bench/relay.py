@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import time
 from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
@@ -59,20 +58,18 @@ def create_app(redis_url: str) -> Quart:
     chat_seqs: dict[int, int] = defaultdict(int)
 
     async def reader() -> None:
-        pubsub = state["pubsub"]
-        while True:
-            if not pubsub.subscribed:
-                await asyncio.sleep(0.01)
-                continue
-            message = await pubsub.get_message(timeout=1.0)
-            if message is None or message["type"] != "message":
+        # listen(): one blocking read per message, no timeout to arm; the payload is already the
+        # message's JSON, so the frame is built around it rather than parsed and dumped again.
+        async for message in state["pubsub"].listen():
+            if message["type"] != "message":
                 continue
             channel = message["channel"]
             user_id = int((channel.decode() if isinstance(channel, bytes) else channel).rsplit(":", 1)[1])
-            body = orjson.loads(message["data"])
+            data = message["data"]
+            body = data.decode() if isinstance(data, bytes) else data
             for conn in list(conns.get(user_id, ())):
                 conn.inbox_seq += 1
-                conn.push(orjson.dumps({"type": "message", "data": {"inbox_seq": conn.inbox_seq, "message": body}}).decode())
+                conn.push('{"type":"message","data":{"inbox_seq":%d,"message":%s}}' % (conn.inbox_seq, body))
 
     @app.before_serving
     async def start() -> None:
@@ -154,21 +151,20 @@ def create_app(redis_url: str) -> Quart:
         )
 
         async def send_loop() -> None:
-            next_ping = time.monotonic() + HEARTBEAT
             while True:
-                try:
-                    text = await asyncio.wait_for(conn.queue.get(), timeout=max(0.01, next_ping - time.monotonic()))
-                except TimeoutError:
-                    next_ping = time.monotonic() + HEARTBEAT
-                    text = '{"type":"ping","data":{}}'
-                await websocket.send(text)
+                await websocket.send(await conn.queue.get())
+
+        async def ping_loop() -> None:
+            while True:
+                await asyncio.sleep(HEARTBEAT)
+                conn.push('{"type":"ping","data":{}}')
 
         async def receive_loop() -> None:
             while True:
                 await handle(conn, await websocket.receive())
 
         tasks = [asyncio.create_task(send_loop()), asyncio.create_task(receive_loop()),
-                 asyncio.create_task(conn.closed.wait())]
+                 asyncio.create_task(ping_loop()), asyncio.create_task(conn.closed.wait())]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
