@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--phases", type=str, default="1x10,5x10",
                         help="--members: send phases RATExSECONDS, comma-separated")
     parser.add_argument("--group-senders", type=int, default=5, help="--members: members that send, in turn")
-    parser.add_argument("--workers", type=int, default=1, help="`messenger worker` processes (custom scenario)")
+    parser.add_argument("--workers", type=int, default=1, help="`messenger worker` processes for the custom scenario")
     parser.add_argument("--drain", type=float,
                         help="seconds to wait for deliveries after the acks (default 5; 10 for groups)")
     parser.add_argument("--no-relay", action="store_true", help="skip the relay baseline")
@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(DATABASE_URL ?maxsize=N; Tortoise's default is 5)")
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate as browsers do")
     parser.add_argument("--profile", type=float, metavar="SECONDS", default=0,
-                        help="py-spy record the API and the worker for SECONDS of each rate scenario's load phase")
+                        help="py-spy record the API and every worker for SECONDS of each scenario's load phase")
     parser.add_argument("--out", type=Path, help="markdown output (default test-artifacts/bench-<timestamp>.md)")
     return parser.parse_args(argv)
 
@@ -84,6 +84,7 @@ def scenarios_from(args: argparse.Namespace) -> list[Scenario]:
         chosen.extend(copy.deepcopy(PRESETS[name]))
     custom = custom_scenario(args)
     if custom is not None:
+        custom.workers = args.workers
         chosen.append(custom)
     if not chosen:
         chosen = copy.deepcopy(PRESETS["quick"])
@@ -187,11 +188,12 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
                 if system.private_redis is not None:
                     pids["redis"] = system.private_redis.popen.pid
                 meter = CpuMeter(pids).start()
-                if args.profile and target == "messenger" and scenario.kind == "rate":
-                    seconds = min(args.profile, scenario.duration)
+                if args.profile and target == "messenger":
+                    seconds = max(1.0, min(args.profile, float(message.get("duration") or scenario.duration)))
                     slug = "".join(c if c.isalnum() else "-" for c in scenario.name)[:40]
-                    for name, srv in (("api", system.api), ("worker", system.worker)):
+                    for srv in (system.api, *system.workers()):
                         assert srv is not None
+                        name = srv.name
                         out = artifacts / f"pyspy-{slug}-{name}.txt"
                         spy = start_pyspy(srv.pid, seconds, out)
                         log(f"py-spy recording {name} (pid {srv.pid}) for {seconds:g} s -> {out.name}")

@@ -48,6 +48,9 @@ def cell(row: dict[str, Any], target: str) -> str:
                 f"p99 {_ms(_p(d, 'p99'))} ms; lost {r['lost']}, dup {r['dup']}")
         if r.get("unacked"):
             text += f", unacked {r['unacked']}"
+        if row["scenario"].get("goal") == "workers" and target == "messenger":
+            cpu = run.get("cpu_load_phase") or {}
+            text += "; worker CPU " + " + ".join(f"{v:.0f} %" for k, v in cpu.items() if k.startswith("worker"))
         if row["scenario"].get("idle"):
             text += f"; {'API' if target == 'messenger' else 'relay'} RSS {_rss(run, 'api' if target == 'messenger' else 'relay')}"
         return text + _closes(r)
