@@ -39,6 +39,7 @@ from websockets.asyncio.client import ClientConnection
 
 PASSWORD = "bench-password-123"
 ACK_INTERVAL = 0.05  # acks at most every 50 ms per device, carrying the latest inbox_seq
+ACK_LOOP_MAX_S = 3600.0
 PONG = '{"type":"pong","data":{}}'
 
 
@@ -264,7 +265,7 @@ class Generator:
             device.done_ns = now_ns()
 
     async def ack_loop(self) -> None:
-        while True:
+        for _ in range(int(ACK_LOOP_MAX_S / ACK_INTERVAL)):  # cancelled by shutdown() long before
             await asyncio.sleep(ACK_INTERVAL)
             dirty, self.dirty = self.dirty, set()
             for device in dirty:
@@ -634,15 +635,21 @@ class Generator:
 
         connect_task = asyncio.gather(*(reconnect(d) for d in rec_devices))
         timeout = float(spec.get("reconnect_timeout", 60))
-        while (now_ns() - t0) / 1e9 < timeout:
-            if all(d.done_ns is not None for d in rec_devices if d.want):
+        from tests.bench.scenarios.resume import Resumer
+
+        resumer = Resumer(self, open_timeout=timeout)
+        for i in itertools.count():  # bounded by the timeout
+            if (now_ns() - t0) / 1e9 >= timeout or all(d.done_ns is not None for d in rec_devices if d.want):
                 break
+            if i % 10 == 9:
+                resumer.check([d for d in rec_devices if d.want])
             await asyncio.sleep(0.02)
         emit({"phase": "drain"})
         await asyncio.sleep(1.0)  # trailing duplicates
         done = [d.done_ns - t0 for d in rec_devices if d.done_ns is not None]
         storm_closes = dict(self.closes - closes_before)  # close codes seen from the reconnect on
         await asyncio.wait_for(connect_task, timeout + 10)
+        resumed = await resumer.finish(10.0)
         within_10 = sum(1 for x in done if x <= 10e9)
         within_5 = sum(1 for x in done if x <= 5e9)
         lost_ids = sum(len(p.acked_ids - p.recipient.seen) for p in pairs)
@@ -676,6 +683,7 @@ class Generator:
             "within_5s": within_5,
             "storm_closes": storm_closes,
             "storm_closed_4008": storm_closes.get("4008", 0),
+            **resumed,  # devices the server closed before they completed, reconnected (≤ 3 times each)
             "age_at_receipt_ms": percentiles(self.del_lat),  # send -> received after the reconnect
             "errors": dict(self.errors),
             "closes": dict(self.closes),

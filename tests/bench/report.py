@@ -84,7 +84,7 @@ def rate_table(rows: list[dict[str, Any]]) -> str:
 def reconnect_table(rows: list[dict[str, Any]]) -> str:
     header = (
         "| scenario | devices × backlog | backlog sent / acked (fill s, msg/s) | reconnected | complete | within 5 s | "
-        "within 10 s | connect ms p50 / p99 / max | all-received ms p50 / p99 / max | lost | dup | closed 4008 (other codes) | "
+        "within 10 s | connect ms p50 / p99 / max | all-received ms p50 / p99 / max | lost | dup | closed 4008 (other codes); resumes | "
         "API RSS peak (Δ MB) | worker RSS peak (Δ MB) |"
     )
     lines = [header, "|" + "---|" * 14]
@@ -114,7 +114,8 @@ def reconnect_table(rows: list[dict[str, Any]]) -> str:
 def _storm_closes(r: dict[str, Any]) -> str:
     closes = dict(r.get("storm_closes") or {})
     c4008 = closes.pop("4008", 0)
-    return f"{c4008}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(closes.items()))})" if closes else "")
+    text = f"{c4008}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(closes.items()))})" if closes else "")
+    return text + (f"; resumed {r['resumes']}×" if r.get("resumes") else "")
 
 
 def details(rows: list[dict[str, Any]]) -> str:

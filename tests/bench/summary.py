@@ -64,7 +64,8 @@ def cell(row: dict[str, Any], target: str) -> str:
     if kind == "reconnect":
         c = r["complete_ms"]
         return (f"{r['complete']}/{r['devices']} complete, p50 {_s(_p(c, 'p50'))}, max {_s(_p(c, 'max'))}; "
-                f"within 5 s: {r.get('within_5s', '-')}; closed 4008: {r.get('storm_closed_4008', '-')}; lost {r['lost']}")
+                f"within 5 s: {r.get('within_5s', '-')}; closed 4008: {r.get('storm_closed_4008', '-')}"
+                + (f" ({r['resumes']} resumes)" if r.get("resumes") else "") + f"; lost {r['lost']}")
     return "-"
 
 
