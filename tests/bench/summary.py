@@ -58,9 +58,11 @@ def cell(row: dict[str, Any], target: str) -> str:
         parts = [f"{r['connected']}/{r['members']} connected in {r['connect_all_s']} s"]
         for ph in r["phases"]:
             d = ph["delivery_ms"]
-            parts.append(f"{ph['rate']:g}/s: {ph['received']}/{ph['expected']}, lost {ph['lost']}, "
+            unacked = f" (sent {ph['sent']}, acked {ph['acked']})" if ph["acked"] != ph["sent"] else ""
+            parts.append(f"{ph['rate']:g}/s: {ph['received']}/{ph['expected']}{unacked}, lost {ph['lost']}, "
                          f"p50 {_ms(_p(d, 'p50'))} / p99 {_ms(_p(d, 'p99'))} ms")
-        return "; ".join(parts) + (f"; dup {r['dup']}" if r["dup"] else "") + _closes(r)
+        return ("; ".join(parts) + (f"; dup {r['dup']}" if r["dup"] else "") + _closes(r)
+                + (f" ({r['resumes']} resumes)" if r.get("resumes") else ""))
     if kind == "reconnect":
         c = r["complete_ms"]
         return (f"{r['complete']}/{r['devices']} complete, p50 {_s(_p(c, 'p50'))}, max {_s(_p(c, 'max'))}; "
@@ -118,8 +120,10 @@ def _group_failures(r: dict[str, Any], base: dict[str, Any] | None) -> list[str]
     failures: list[str] = []
     _check(failures, r["connected"] == r["members"], f"{r['members'] - r['connected']} never connected")
     _check(failures, r["connect_all_s"] <= 10, f"connecting took {r['connect_all_s']} s > 10")
+    _check(failures, not (r.get("closes") or {}).get("4008"), f"{(r.get('closes') or {}).get('4008')} closed with 4008")
     for i, ph in enumerate(r["phases"]):
         _check(failures, ph["lost"] == 0, f"{ph['rate']:g}/s: lost {ph['lost']} of {ph['expected']}")
+        _check(failures, ph["acked"] == ph["sent"], f"{ph['rate']:g}/s: {ph['sent'] - ph['acked']} never acked")
         ours = _p(ph["delivery_ms"], "p99")
         theirs = _p(base["phases"][i]["delivery_ms"], "p99") if base and i < len(base["phases"]) else None
         if ours is not None and theirs is not None:

@@ -8,7 +8,9 @@
 3. Settle: wait until no frame has arrived for 1 s (replays, presence), at most `settle_timeout`.
 4. Phases `[[rate, seconds], ...]` (default 1 msg/s for 10 s, then 5 msg/s for 10 s): open-loop
    sends from `group_senders` members in turn, then up to `drain` s for every member to have
-   every acked message of the phase. Per phase: expected deliveries (acked messages × (M − 1):
+   every acked message of the phase. A member whose socket the server closes (4008, 1001, ...)
+   reconnects and resumes from its cursor, as a client does, at most 3 times (`resumes`; the
+   close codes are counted). Per phase: expected deliveries (acked messages × (M − 1):
    every member except the sender, whose own echo is not counted), received, lost (expected −
    received), dup, delivery latency (send → each member's `message` event).
 """
@@ -25,6 +27,7 @@ import orjson
 import websockets
 
 from tests.bench.loadgen import Device, Generator, Identity, emit, log, now_ns, percentiles
+from tests.bench.scenarios.resume import Resumer
 
 MEMBER_BATCH = 200  # app/api/schemas.py: CreateChatIn.member_ids and AddMembersIn.user_ids, max_length=200
 
@@ -46,6 +49,8 @@ class GroupRun(Generator):
         super().__init__(spec)
         self.chat_id = 0
         self.phases: list[Phase] = []
+        self.members: list[Device] = []
+        self.resumer = Resumer(self, open_timeout=float(spec.get("connect_timeout", 120.0)))
 
     # --- callbacks ---------------------------------------------------------------------------
     def on_ack(self, frame: dict[str, Any]) -> None:
@@ -164,6 +169,7 @@ class GroupRun(Generator):
             await asyncio.sleep(max(0.0, t0 + n / phase.rate - time.perf_counter()))
             if time.perf_counter() > t0 + phase.duration + 0.5:
                 break
+            self.resumer.check(self.members)
             sender = senders[n % len(senders)]
             ref, text = self.message_text(phase, n)
             self.pending[ref] = (now_ns(), phase)
@@ -184,10 +190,12 @@ class GroupRun(Generator):
         drain = float(self.spec.get("drain", 10.0))
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < max(drain, 10.0) and any(v[1] is phase for v in self.pending.values()):
+            self.resumer.check(devices)
             await asyncio.sleep(0.05)  # the phase's acks, bounded
         expected = len(phase.acked_ids) * (len(devices) - 1)
         t1 = time.perf_counter()
         while time.perf_counter() - t1 < drain and self.received(phase, devices) < expected:
+            self.resumer.check(devices)
             await asyncio.sleep(0.1)
         phase.drain_time = time.perf_counter() - t0
         got = self.received(phase, devices)
@@ -203,7 +211,7 @@ class GroupRun(Generator):
         m = int(self.spec.get("members", 1000))
         started = time.perf_counter()
         emit({"phase": "setup"})
-        devices = await self.setup(m)
+        devices = self.members = await self.setup(m)
         setup_s = time.perf_counter() - started
         log(f"{m} members in group {self.chat_id}, set up in {setup_s:.1f}s")
         self.ack_task = asyncio.create_task(self.ack_loop())
@@ -224,6 +232,7 @@ class GroupRun(Generator):
             log(f"phase {phase.index}: " + str({k: results[-1][k] for k in ("sent", "acked", "expected", "received")}))
         emit({"phase": "drain"})
         await asyncio.sleep(0.5)  # trailing duplicates
+        resumed = await self.resumer.finish(10.0)
         dups = sum(d.dups for d in devices)
         await self.shutdown(devices)
         return {
@@ -232,7 +241,7 @@ class GroupRun(Generator):
             "phases": results,
             "sent": self.sent, "acked": self.acked, "failed": self.failed, "unacked": len(self.pending),
             "expected": sum(r["expected"] for r in results), "delivered": sum(r["received"] for r in results),
-            "lost": sum(r["lost"] for r in results), "dup": dups,
+            "lost": sum(r["lost"] for r in results), "dup": dups, **resumed,
             "gaps": sum(d.gaps for d in devices), "out_of_order": sum(d.out_of_order for d in devices),
             "ack_ms": percentiles(self.ack_lat),
             "errors": dict(self.errors), "closes": dict(self.closes), "closes_before_load": closes_before_load,
