@@ -45,7 +45,10 @@ def cell(row: dict[str, Any], target: str) -> str:
     if kind == "rate":
         d = r["delivery_ms"]
         text = (f"acked {r['acked_rate']:.0f}/s (sent {r['achieved_rate']:.0f}/s); p50 {_ms(_p(d, 'p50'))}, "
-                f"p99 {_ms(_p(d, 'p99'))} ms; lost {r['lost']}, dup {r['dup']}")
+                f"p99 {_ms(_p(d, 'p99'))} ms; lost {r['lost']}")
+        if r["lost"] and r.get("lost_after_reconnect") is not None:
+            text += f" ({r['lost_after_reconnect']} still missing after a reconnect)"
+        text += f", dup {r['dup']}"
         if r.get("unacked"):
             text += f", unacked {r['unacked']}"
         if row["scenario"].get("goal") == "workers" and target == "messenger":
@@ -143,7 +146,8 @@ def targets_table(rows: list[dict[str, Any]]) -> str:
         lines.append(f"| {row['name']} | {TARGETS.get(goal, goal)} | {cell(row, 'messenger')} | {relay} | {verdict(row)} |")
     lines.append("")
     lines.append("Latencies: send → the recipient's `message` event, on the generator's clock. lost = acknowledged "
-                 "but never delivered. The relay keeps no backlog, so it has no reconnect figure.")
+                 "but not delivered live by the end of the drain (pairs: 5 s; group phases: 10 s); \"still missing after "
+                 "a reconnect\" = not in the replay either. The relay keeps no backlog, so it has no reconnect figure.")
     return "\n".join(lines)
 
 
