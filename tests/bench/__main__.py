@@ -1,14 +1,16 @@
-"""`python -m tests.bench`: the load benchmark (issue #9).
+"""`python -m tests.bench`: the load benchmark (issues #9 and #13).
 
 Starts its own system (fresh database, flushed Redis, one `messenger api`, one `messenger
-worker`, and the bare relay of tests/bench/relay.py), runs each scenario against Messenger
-Core and then the relay with a load generator in a separate process, and prints a table,
-also written to test-artifacts/bench-<timestamp>.md.
+worker` (two for scenarios that ask for it), and the bare relay of tests/bench/relay.py), runs
+each scenario (tests/bench/presets.py) against Messenger Core and then the relay with a load
+generator in a separate process, and prints the tables, also written to
+test-artifacts/bench-<timestamp>.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -17,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,35 +27,10 @@ from typing import Any
 import httpx
 
 from tests.bench import report
+from tests.bench import summary as targets
+from tests.bench.presets import PRESET_HELP, PRESETS, Scenario
 from tests.bench.system import ROOT, CpuMeter, RssSampler, System, listen_drops, log
 
-
-@dataclass
-class Scenario:
-    name: str
-    kind: str  # rate | reconnect
-    rate: float = 100.0
-    duration: float = 10.0
-    pairs: int = 50
-    idle: int = 0
-    reconnect: int = 0
-    backlog: int = 20
-    senders: int = 100
-    drain: float = 5.0
-
-
-PRESETS: dict[str, list[Scenario]] = {
-    "quick": [
-        Scenario("quick: rate 100 × 10 s, 20 pairs", "rate", rate=100, duration=10, pairs=20),
-        Scenario("quick: idle 500 + rate 50 × 10 s", "rate", rate=50, duration=10, pairs=10, idle=500),
-        Scenario("quick: reconnect 200 × 20", "reconnect", reconnect=200, backlog=20, senders=20),
-    ],
-    "a": [Scenario("a: rate 500 × 30 s, 50 pairs", "rate", rate=500, duration=30, pairs=50)],
-    "b": [Scenario("b: rate 1500 × 60 s, 50 pairs", "rate", rate=1500, duration=60, pairs=50)],
-    "c": [Scenario("c: idle 5000 + rate 50 × 30 s, 10 pairs", "rate", rate=50, duration=30, pairs=10, idle=5000)],
-    "d": [Scenario("d: reconnect 2000 × 20", "reconnect", reconnect=2000, backlog=20, senders=100)],
-}
-PRESETS["all"] = PRESETS["a"] + PRESETS["b"] + PRESETS["c"] + PRESETS["d"]
 
 METRIC_PREFIXES = (
     "messenger_ws_disconnects_total", "messenger_dependency_errors_total", "messenger_jobs_total",
@@ -67,12 +44,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m tests.bench",
         description="Load benchmark: Messenger Core (one API, one worker) against a bare Quart/Redis relay. "
         "Without flags it runs the quick set; --scenario picks presets; --rate/--duration/--pairs/--idle/"
-        "--reconnect build one custom scenario.",
+        "--reconnect/--sends/--members build one custom scenario.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--scenario", action="append", choices=sorted(PRESETS),
-                        help="preset(s): a = 500 msg/s × 30 s, b = 1500 msg/s × 60 s, c = 5000 idle sockets, "
-                        "d = 2000 devices reconnecting with 20 events each, quick = small versions, all = a b c d")
+    parser.add_argument("--scenario", action="append", choices=sorted(PRESETS), help="preset(s): " + PRESET_HELP)
     parser.add_argument("--rate", type=float, help="total messages per second (custom scenario)")
     parser.add_argument("--duration", type=float, help="seconds of sending (custom scenario)")
     parser.add_argument("--pairs", type=int, help="sender/recipient pairs (custom scenario; default 50)")
@@ -80,7 +55,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reconnect", type=int, help="devices that reconnect at once with a backlog each")
     parser.add_argument("--backlog", type=int, default=20, help="messages per device for --reconnect")
     parser.add_argument("--senders", type=int, default=100, help="partners that send the backlog for --reconnect")
-    parser.add_argument("--drain", type=float, default=5.0, help="seconds to wait for deliveries after the acks")
+    parser.add_argument("--sends", type=int, help="one pair, this many sequential sends (custom scenario)")
+    parser.add_argument("--members", type=int, help="one group of this many members, one socket each (custom scenario)")
+    parser.add_argument("--phases", type=str, default="1x10,5x10",
+                        help="--members: send phases RATExSECONDS, comma-separated")
+    parser.add_argument("--group-senders", type=int, default=5, help="--members: members that send, in turn")
+    parser.add_argument("--workers", type=int, default=1, help="`messenger worker` processes for the custom scenario")
+    parser.add_argument("--drain", type=float,
+                        help="seconds to wait for deliveries after the acks (default 5; 10 for groups)")
     parser.add_argument("--no-relay", action="store_true", help="skip the relay baseline")
     parser.add_argument("--redis-mode", choices=["auto", "shared", "private"], default="auto",
                         help="shared: REDIS_URL (default redis://127.0.0.1:6379/7), FLUSHDB first; private: an embedded "
@@ -91,7 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(DATABASE_URL ?maxsize=N; Tortoise's default is 5)")
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate as browsers do")
     parser.add_argument("--profile", type=float, metavar="SECONDS", default=0,
-                        help="py-spy record the API and the worker for SECONDS of each rate scenario's load phase")
+                        help="py-spy record the API and every worker for SECONDS of each scenario's load phase")
     parser.add_argument("--out", type=Path, help="markdown output (default test-artifacts/bench-<timestamp>.md)")
     return parser.parse_args(argv)
 
@@ -99,25 +81,42 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def scenarios_from(args: argparse.Namespace) -> list[Scenario]:
     chosen: list[Scenario] = []
     for name in args.scenario or []:
-        chosen.extend(PRESETS[name])
-    custom = any(v is not None for v in (args.rate, args.duration, args.pairs, args.idle, args.reconnect))
-    if custom:
-        if args.reconnect:
-            chosen.append(Scenario(f"reconnect {args.reconnect} × {args.backlog}", "reconnect",
-                                   reconnect=args.reconnect, backlog=args.backlog, senders=args.senders))
-        else:
-            idle_only = args.idle and args.rate is None
-            rate = args.rate if args.rate is not None else (50 if idle_only else 100)
-            duration = args.duration if args.duration is not None else (30 if idle_only else 10)
-            pairs = args.pairs if args.pairs is not None else (10 if idle_only else 50)
-            name = f"rate {rate:g} × {duration:g} s, {pairs} pairs" + (f", idle {args.idle}" if args.idle else "")
-            chosen.append(Scenario(name, "rate", rate=rate, duration=duration, pairs=pairs, idle=args.idle or 0,
-                                   drain=args.drain))
+        chosen.extend(copy.deepcopy(PRESETS[name]))
+    custom = custom_scenario(args)
+    if custom is not None:
+        custom.workers = args.workers
+        chosen.append(custom)
     if not chosen:
-        chosen = list(PRESETS["quick"])
-    for scenario in chosen:
-        scenario.drain = args.drain
+        chosen = copy.deepcopy(PRESETS["quick"])
+    if args.drain is not None:
+        for scenario in chosen:
+            scenario.drain = args.drain
     return chosen
+
+
+def custom_scenario(args: argparse.Namespace) -> Scenario | None:
+    if not any(v is not None for v in (args.rate, args.duration, args.pairs, args.idle, args.reconnect, args.sends,
+                                       args.members)):
+        return None
+    if args.reconnect:
+        return Scenario(f"reconnect {args.reconnect} × {args.backlog}", "reconnect", reconnect=args.reconnect,
+                        backlog=args.backlog, senders=args.senders, goal="storm")
+    if args.sends:
+        return Scenario(f"one pair, {args.sends} sequential sends", "sequential", sends=args.sends, goal="seq")
+    if args.members:
+        phases = [[float(x) for x in part.split("x", 1)] for part in args.phases.split(",") if part]
+        label = ", ".join(f"{r:g} msg/s × {d:g} s" for r, d in phases)
+        return Scenario(f"group of {args.members}, {label}", "group", members=args.members, phases=phases,
+                        group_senders=args.group_senders, drain=10.0, goal="group")
+    idle_only = args.idle and args.rate is None
+    rate = args.rate if args.rate is not None else (50 if idle_only else 100)
+    duration = args.duration if args.duration is not None else (30 if idle_only else 10)
+    pairs = args.pairs if args.pairs is not None else (10 if idle_only else 50)
+    name = f"rate {rate:g} × {duration:g} s, {pairs} pairs" + (f", idle {args.idle}" if args.idle else "")
+    if args.workers != 1:
+        name += f", {args.workers} workers"
+    return Scenario(name, "rate", rate=rate, duration=duration, pairs=pairs, idle=args.idle or 0,
+                    workers=args.workers, goal="idle" if args.idle else "workers" if args.workers != 1 else "rate")
 
 
 def scrape_metrics(url: str) -> list[str]:
@@ -144,19 +143,10 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
                 artifacts: Path) -> dict[str, Any]:
     server = system.api if target == "messenger" else system.relay
     assert server is not None
-    spec = {
+    spec = asdict(scenario) | {
         "target": target,
-        "kind": scenario.kind,
         "base_url": server.base_url,
         "ws_url": server.ws_url,
-        "rate": scenario.rate,
-        "duration": scenario.duration,
-        "pairs": scenario.pairs,
-        "idle": scenario.idle,
-        "reconnect": scenario.reconnect,
-        "backlog": scenario.backlog,
-        "senders": scenario.senders,
-        "drain": scenario.drain,
         "deflate": args.deflate,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
@@ -172,7 +162,9 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
     log(f"--- {scenario.name} / {target}")
     started = time.monotonic()
     # Bounded: setup + sending + drain + generous slack; killed past it.
-    limit = 600 + scenario.duration * 2 + scenario.reconnect * 0.3 + scenario.idle * 0.05
+    limit = (600 + scenario.duration * 2 + scenario.reconnect * 0.3 + scenario.idle * 0.05
+             + (scenario.sends * 0.2 if scenario.kind == "sequential" else 0)
+             + (scenario.members * 0.5 + sum(d for _, d in scenario.phases) * 2 if scenario.kind == "group" else 0))
     proc = subprocess.Popen([sys.executable, "-m", "tests.bench.loadgen", "--spec", spec_path], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=None, text=True)
     watchdog = threading.Timer(limit, proc.kill)
@@ -196,11 +188,12 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
                 if system.private_redis is not None:
                     pids["redis"] = system.private_redis.popen.pid
                 meter = CpuMeter(pids).start()
-                if args.profile and target == "messenger" and scenario.kind == "rate":
-                    seconds = min(args.profile, scenario.duration)
+                if args.profile and target == "messenger":
+                    seconds = max(1.0, min(args.profile, float(message.get("duration") or scenario.duration)))
                     slug = "".join(c if c.isalnum() else "-" for c in scenario.name)[:40]
-                    for name, srv in (("api", system.api), ("worker", system.worker)):
+                    for srv in (system.api, *system.workers()):
                         assert srv is not None
+                        name = srv.name
                         out = artifacts / f"pyspy-{slug}-{name}.txt"
                         spy = start_pyspy(srv.pid, seconds, out)
                         log(f"py-spy recording {name} (pid {srv.pid}) for {seconds:g} s -> {out.name}")
@@ -241,14 +234,14 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
     run["log_lines"] = {s.name: s.new_log_lines() for s in system.servers()}
     run["log_lines"] = {k: v for k, v in run["log_lines"].items() if v}
     if target == "messenger":
-        assert system.api is not None and system.worker is not None
-        run["metrics"] = scrape_metrics(system.api.base_url + "/metrics") + [
-            "worker: " + line for line in scrape_metrics(system.worker.base_url + "/metrics")
-        ]
+        assert system.api is not None
+        run["metrics"] = scrape_metrics(system.api.base_url + "/metrics")
+        for worker in system.workers():
+            run["metrics"] += [f"{worker.name}: " + line for line in scrape_metrics(worker.base_url + "/metrics")]
     summary = run["result"]
     log(f"{scenario.name} / {target}: " + json.dumps({k: summary.get(k) for k in (
         "sent", "acked", "delivered", "lost", "dup", "achieved_rate", "ack_ms", "delivery_ms", "complete_ms",
-        "within_10s", "error")}, default=str))
+        "within_10s", "connect_all_s", "expected", "error")}, default=str))
     return run
 
 
@@ -257,7 +250,7 @@ def quiesce(system: System, limit: float = 90.0) -> float:
     leftovers (an overloaded server still working through buffered frames) do not land in
     the next run's figures. Returns the seconds waited."""
     started = time.monotonic()
-    pids = {s.name: s.pid for s in (system.api, system.worker) if s is not None and s.alive()}
+    pids = {s.name: s.pid for s in (system.api, *system.workers()) if s is not None and s.alive()}
     while time.monotonic() - started < limit:
         meter = CpuMeter(pids)
         meter.pids = dict(pids)  # only ours, not every postgres
@@ -296,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         for scenario in scenarios:
             row: dict[str, Any] = {"name": scenario.name, "scenario": asdict(scenario)}
             rows.append(row)
+            if system.scale_workers(scenario.workers):
+                sampler.set_pids({s.name: s.pid for s in system.servers()})
+            row["workers"] = len(system.workers())
             row["messenger"] = run_loadgen(system, scenario, "messenger", sampler, args, artifacts)
             if not all(row["messenger"]["server_alive"].values()):
                 aborted = f"a server died during {scenario.name}: {row['messenger']['server_alive']}"
@@ -303,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 for s in system.servers():
                     log(f"{s.name} log tail:\n{s.log_tail()}")
                 break
-            if system.relay is not None and scenario.kind == "rate":
+            if system.relay is not None and scenario.relay and scenario.kind != "reconnect":
                 row["relay"] = run_loadgen(system, scenario, "relay", sampler, args, artifacts)
     except KeyboardInterrupt:
         aborted = "interrupted"
@@ -339,7 +335,7 @@ def render(rows: list[dict[str, Any]], command: str, stamp: str, aborted: str | 
     parts = [
         f"# Messenger Core load benchmark, {stamp}",
         "",
-        f"`{command.strip()}` on {cpu} cores (PostgreSQL {system_info.get('database')}, Redis {system_info.get('redis')}): one `messenger api`, one `messenger worker`, PostgreSQL, Redis, "
+        f"`{command.strip()}` on {cpu} cores (PostgreSQL {system_info.get('database')}, Redis {system_info.get('redis')}): one `messenger api`, one `messenger worker` (two where a scenario says so), PostgreSQL, Redis, "
         "the relay and the load generator (its own process) all share this machine.",
         f"Server code: {system_info.get('code')}.",
         "Latencies in ms, on the generator's clock (send → `message_ack`; send → the recipient's `message` event). "
@@ -350,8 +346,16 @@ def render(rows: list[dict[str, Any]], command: str, stamp: str, aborted: str | 
         parts += [f"**Aborted: {aborted}**", ""]
     rate_rows = [r for r in rows if r["scenario"]["kind"] == "rate"]
     recon_rows = [r for r in rows if r["scenario"]["kind"] == "reconnect"]
+    seq_rows = [r for r in rows if r["scenario"]["kind"] == "sequential"]
+    group_rows = [r for r in rows if r["scenario"]["kind"] == "group"]
+    if any(r["scenario"].get("goal") for r in rows):
+        parts += ["## Targets (issue 13)", "", targets.targets_table(rows), ""]
+    if seq_rows:
+        parts += ["## One pair, sequential", "", targets.sequential_table(seq_rows), ""]
     if rate_rows:
         parts += ["## Throughput and latency", "", report.rate_table(rate_rows), ""]
+    if group_rows:
+        parts += ["## Large group", "", targets.group_table(group_rows), ""]
     if recon_rows:
         parts += ["## Reconnect storm", "", report.reconnect_table(recon_rows), ""]
     profiles = {}

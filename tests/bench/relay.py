@@ -6,7 +6,7 @@ and nothing else (no database, no queue, no auth, no inbox, no retries).
 - Handshake: `/ws?user_id=<int>&device_id=<str>`; replies `connected`.
 - `register_chat` `{chat_id, members: [ids]}`: remembers who is in a chat (process memory).
 - `message` `{chat_id, content, client_msg_id}`: builds a message body, PUBLISHes it to each
-  other member's channel, replies `message_ack {message}` (with the frame's `ref`).
+  other member's channel (a group's in one pipelined round trip), replies `message_ack {message}` (with the frame's `ref`).
 - Every connection subscribes to its user's channel (one shared pub/sub connection per
   process, as Messenger Core does) and forwards payloads as `message {inbox_seq, message}`,
   inbox_seq counting per connection.
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import time
 from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
@@ -59,20 +58,18 @@ def create_app(redis_url: str) -> Quart:
     chat_seqs: dict[int, int] = defaultdict(int)
 
     async def reader() -> None:
-        pubsub = state["pubsub"]
-        while True:
-            if not pubsub.subscribed:
-                await asyncio.sleep(0.01)
-                continue
-            message = await pubsub.get_message(timeout=1.0)
-            if message is None or message["type"] != "message":
+        # listen(): one blocking read per message, no timeout to arm; the payload is already the
+        # message's JSON, so the frame is built around it rather than parsed and dumped again.
+        async for message in state["pubsub"].listen():
+            if message["type"] != "message":
                 continue
             channel = message["channel"]
             user_id = int((channel.decode() if isinstance(channel, bytes) else channel).rsplit(":", 1)[1])
-            body = orjson.loads(message["data"])
+            data = message["data"]
+            body = data.decode() if isinstance(data, bytes) else data
             for conn in list(conns.get(user_id, ())):
                 conn.inbox_seq += 1
-                conn.push(orjson.dumps({"type": "message", "data": {"inbox_seq": conn.inbox_seq, "message": body}}).decode())
+                conn.push('{"type":"message","data":{"inbox_seq":%d,"message":%s}}' % (conn.inbox_seq, body))
 
     @app.before_serving
     async def start() -> None:
@@ -117,9 +114,14 @@ def create_app(redis_url: str) -> Quart:
             }
             payload = orjson.dumps(body)
             redis: aioredis.Redis = state["redis"]
-            for member in chats.get(chat_id, ()):
-                if member != conn.user_id:
-                    await redis.publish(CHANNEL.format(member), payload)
+            others = [m for m in chats.get(chat_id, ()) if m != conn.user_id]
+            if len(others) == 1:
+                await redis.publish(CHANNEL.format(others[0]), payload)
+            elif others:  # a group: one round trip for the whole fan-out
+                pipe = redis.pipeline(transaction=False)
+                for member in others:
+                    pipe.publish(CHANNEL.format(member), payload)
+                await pipe.execute()
             reply: dict[str, Any] = {"type": "message_ack", "data": {"message": body}}
             if "ref" in frame:
                 reply["ref"] = frame["ref"]
@@ -149,21 +151,20 @@ def create_app(redis_url: str) -> Quart:
         )
 
         async def send_loop() -> None:
-            next_ping = time.monotonic() + HEARTBEAT
             while True:
-                try:
-                    text = await asyncio.wait_for(conn.queue.get(), timeout=max(0.01, next_ping - time.monotonic()))
-                except TimeoutError:
-                    next_ping = time.monotonic() + HEARTBEAT
-                    text = '{"type":"ping","data":{}}'
-                await websocket.send(text)
+                await websocket.send(await conn.queue.get())
+
+        async def ping_loop() -> None:
+            while True:
+                await asyncio.sleep(HEARTBEAT)
+                conn.push('{"type":"ping","data":{}}')
 
         async def receive_loop() -> None:
             while True:
                 await handle(conn, await websocket.receive())
 
         tasks = [asyncio.create_task(send_loop()), asyncio.create_task(receive_loop()),
-                 asyncio.create_task(conn.closed.wait())]
+                 asyncio.create_task(ping_loop()), asyncio.create_task(conn.closed.wait())]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:

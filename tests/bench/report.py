@@ -83,17 +83,18 @@ def rate_table(rows: list[dict[str, Any]]) -> str:
 
 def reconnect_table(rows: list[dict[str, Any]]) -> str:
     header = (
-        "| scenario | devices × backlog | backlog sent / acked (fill s, msg/s) | reconnected | complete | within 10 s | "
-        "connect ms p50 / p99 / max | all-received ms p50 / p99 / max | lost | dup | API RSS peak (Δ MB) | worker RSS peak (Δ MB) |"
+        "| scenario | devices × backlog | backlog sent / acked (fill s, msg/s) | reconnected | complete | within 5 s | "
+        "within 10 s | connect ms p50 / p99 / max | all-received ms p50 / p99 / max | lost | dup | closed 4008 (other codes); resumes | "
+        "API RSS peak (Δ MB) | worker RSS peak (Δ MB) |"
     )
-    lines = [header, "|" + "---|" * 12]
+    lines = [header, "|" + "---|" * 14]
     for row in rows:
         run = row.get("messenger")
         if run is None:
             continue
         r = run["result"]
         if "error" in r:
-            lines.append(f"| {row['name']} | error: {r['error']} |" + " |" * 10)
+            lines.append(f"| {row['name']} | error: {r['error']} |" + " |" * 12)
             continue
 
         def three(stats: dict[str, Any]) -> str:
@@ -102,12 +103,19 @@ def reconnect_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['name']} | {r['devices']} × {r['backlog']} | {r['sent']} / {r['acked']} "
             f"({r['backlog_fill_s']} s, {r['backlog_rate']:.0f}/s) | {r['reconnected']} | {r['complete']} | "
-            f"{r['within_10s']} | {three(r['connect_ms'])} | {three(r['complete_ms'])} | {r['lost']} | {r['dup']} | "
-            f"{_rss(run, 'api')} | {_rss(run, 'worker')} |"
+            f"{r.get('within_5s', '-')} | {r['within_10s']} | {three(r['connect_ms'])} | {three(r['complete_ms'])} | "
+            f"{r['lost']} | {r['dup']} | {_storm_closes(r)} | {_rss(run, 'api')} | {_rss(run, 'worker')} |"
         )
     lines.append("")
     lines.append("The relay keeps no backlog (no storage), so it has no reconnect figures.")
     return "\n".join(lines)
+
+
+def _storm_closes(r: dict[str, Any]) -> str:
+    closes = dict(r.get("storm_closes") or {})
+    c4008 = closes.pop("4008", 0)
+    text = f"{c4008}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(closes.items()))})" if closes else "")
+    return text + (f"; resumed {r['resumes']}×" if r.get("resumes") else "")
 
 
 def details(rows: list[dict[str, Any]]) -> str:

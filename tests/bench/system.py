@@ -4,8 +4,9 @@
   postgres://postgres@127.0.0.1:5432/test), migrated, dropped at the end.
 - Redis: REDIS_URL (default redis://127.0.0.1:6379/7), FLUSHDB first.
 - Neither env var set and the defaults do not answer: embedded servers under .data/bench.
-- One `messenger api`, one `messenger worker`, one relay (tests/bench/relay.py), each with its
-  own log file, RLIMIT_NOFILE raised to the hard limit (the API holds thousands of sockets).
+- One `messenger api`, one `messenger worker` (more on demand: `System.scale_workers`), one
+  relay (tests/bench/relay.py), each with its own log file, RLIMIT_NOFILE raised to the hard
+  limit (the API holds thousands of sockets).
 """
 
 from __future__ import annotations
@@ -252,6 +253,7 @@ class System:
     private_redis: PrivateRedis | None = None
     api: Server | None = None
     worker: Server | None = None
+    extra_workers: list[Server] = field(default_factory=list)  # worker2, worker3, ... (scale_workers)
     relay: Server | None = None
     env: dict[str, str] = field(default_factory=dict)
     db_pool: int | None = None
@@ -336,12 +338,14 @@ class System:
             "LOG_LEVEL": "WARNING",
             "ACCESS_TOKEN_TTL": "7200",
             "PYTHONUNBUFFERED": "1",
+            # Creating groups / adding members may be throttled per user (API.md, CHAT_RATE_LIMIT);
+            # the group scenario adds 1,000 members in batches from one owner.
+            "CHAT_RATE_LIMIT": "1000000",
         }
-        api_port, metrics_port = free_port(), free_port()
+        api_port = free_port()
         self.api = spawn("api", ["-m", "app.cli", "api", "--port", str(api_port)], self.env, api_port, "/ready",
                          self.log_dir)
-        self.worker = spawn("worker", ["-m", "app.cli", "worker"], {**self.env, "WORKER_METRICS_PORT": str(metrics_port)},
-                            metrics_port, "/metrics", self.log_dir)
+        self.worker = self._spawn_worker("worker")
         servers = [self.api, self.worker]
         if relay:
             relay_port = free_port()
@@ -352,8 +356,32 @@ class System:
             wait_ready(server)
             log(f"{server.name} ready: pid {server.pid}, port {server.port}, log {server.log_path}")
 
+    def _spawn_worker(self, name: str) -> Server:
+        metrics_port = free_port()
+        return spawn(name, ["-m", "app.cli", "worker"], {**self.env, "WORKER_METRICS_PORT": str(metrics_port)},
+                     metrics_port, "/metrics", self.log_dir)
+
+    def workers(self) -> list[Server]:
+        return [w for w in (self.worker, *self.extra_workers) if w is not None]
+
+    def scale_workers(self, count: int) -> bool:
+        """Run exactly `count` (>= 1) `messenger worker` processes; True when that changed anything."""
+        count = max(1, count)
+        changed = False
+        while len(self.workers()) > count:
+            server = self.extra_workers.pop()
+            log(f"{server.name} stopped (exit {server.stop()})")
+            changed = True
+        while len(self.workers()) < count:
+            server = self._spawn_worker(f"worker{len(self.workers()) + 1}")
+            self.extra_workers.append(server)
+            wait_ready(server)
+            log(f"{server.name} ready: pid {server.pid}, port {server.port}, log {server.log_path}")
+            changed = True
+        return changed
+
     def servers(self) -> list[Server]:
-        return [s for s in (self.api, self.worker, self.relay) if s is not None]
+        return [s for s in (self.api, self.worker, *self.extra_workers, self.relay) if s is not None]
 
     def stop(self) -> None:
         for server in self.servers():
@@ -492,6 +520,12 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self._sample()
+
+    def set_pids(self, pids: dict[str, int]) -> None:
+        """Follow another set of processes (workers added or stopped)."""
+        with self._lock:
+            self.pids = dict(pids)
+            self.last = {k: v for k, v in self.last.items() if k in pids}
 
     def reset(self) -> dict[str, int]:
         """Start a new peak window; returns the current values (the baseline)."""
