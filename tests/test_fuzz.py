@@ -29,15 +29,24 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "messenger-core-hypothesis"))
 
 
+LOGOUT_SESSIONS = 60  # sessions a generated logout may end (one each), made before fuzzing
+
+
 @pytest.fixture
 def fuzz_target(cluster: Any) -> dict[str, Any]:
-    """The live API's schema and a real user's credentials."""
+    """The live API and a real user's sessions: one for every call, spares for logouts.
+    All logins happen here, before generated logins with bad passwords could throttle them."""
     base_url = cluster.api.base_url
     name = f"fuzz_{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=base_url, timeout=15.0) as client:
         r = client.post("/auth/register", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD})
         assert r.status_code == 201, r.text
-    return {"base_url": base_url, "username": name}
+        tokens = []
+        for _ in range(1 + LOGOUT_SESSIONS):
+            r = client.post("/auth/login", json={"username": name, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            tokens.append(str(r.json()["access_token"]))
+    return {"base_url": base_url, "token": tokens[0], "spare": tokens[1:]}
 
 
 @pytest.fixture
@@ -48,14 +57,6 @@ def api_schema(fuzz_target: dict[str, Any]) -> Any:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-def _token(base_url: str, username: str) -> str:
-    with httpx.Client(base_url=base_url, timeout=15.0) as client:
-        r = client.post("/auth/login", json={"username": username, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return str(r.json()["access_token"])
-
-
-_tokens: dict[str, str] = {}
 _session = requests.Session()
 
 
@@ -69,17 +70,13 @@ _session = requests.Session()
     suppress_health_check=list(HealthCheck),
 )
 def test_fuzz_every_route_answers_without_a_server_error(case: Any, fuzz_target: dict[str, Any]) -> None:
-    base_url, username = fuzz_target["base_url"], fuzz_target["username"]
-    # A generated logout may end the session: the next call logs in again.
-    token = _tokens.get(username)
-    if token is None or case.path == "/auth/logout":
-        token = _tokens[username] = _token(base_url, username)
+    base_url, token = fuzz_target["base_url"], fuzz_target["token"]
+    if case.path == "/auth/logout" and fuzz_target["spare"]:
+        token = fuzz_target["spare"].pop()  # a logout ends this session, not the shared one
     headers = dict(case.headers or {})
-    headers.setdefault("Authorization", f"Bearer {token}")
+    headers["Authorization"] = f"Bearer {token}"  # schemathesis fills in an empty one
     started = time.monotonic()
     response = case.call(base_url=base_url, headers=headers, session=_session)
     if os.environ.get("FUZZ_TRACE"):
-        print(f"{case.method} {case.path} {response.status_code} {time.monotonic() - started:.3f}s")
-    if case.path == "/auth/logout":
-        _tokens.pop(username, None)  # that session may have ended: log in again next time
+        print(f"{case.method} {case.path} {response.status_code} {time.monotonic() - started:.3f}s {response.text[:80]}")
     case.validate_response(response, checks=[not_a_server_error], headers=headers)
