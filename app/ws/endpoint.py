@@ -38,7 +38,8 @@ bp = Blueprint("ws", __name__)
 CLOSE_GOING_AWAY = 1001
 CLOSE_IDLE = 4408
 CLOSE_ABUSE = 4429
-RATE_LIMIT_STRIKES = 5  # rate-limited sends in a row before the socket is closed
+RATE_LIMIT_STRIKES = 5  # rate-limited frames in a row before the socket is closed
+LIMITED_FRAMES = ("message", "edit_message", "delete_message")  # one accepted resets the strikes
 NEW_DEVICE_WINDOW = 24 * 3600.0  # WS_NEW_DEVICES_PER_DAY counts per day
 
 
@@ -112,17 +113,13 @@ async def gateway() -> Response | None:
     try:
         await _limit_new_device(services, principal.user_id, device_id)
         cursor = await inbox_store.open_device(principal.user_id, device_id)
-    except Exception as exc:
+        await websocket.accept()
+    except BaseException as exc:
         await asyncio.shield(services.presence.release(user_id=principal.user_id, connection_id=connection_id))
-        error = exc if isinstance(exc, AppError) else input_error(exc)
+        error = exc if isinstance(exc, AppError) else input_error(exc) if isinstance(exc, Exception) else None
         if error is None:
             raise
         return _refuse(error)
-    try:
-        await websocket.accept()
-    except BaseException:
-        await asyncio.shield(services.presence.release(user_id=principal.user_id, connection_id=connection_id))
-        raise
     conn = Connection(
         user_id=principal.user_id,
         session_id=principal.session_id,
@@ -231,7 +228,8 @@ class _Session:
         try:
             kind, data, ref = protocol.decode(raw)
             reply = await self.dispatch(kind, data, ref)
-            self.conn.rate_limit_strikes = 0 if kind == "message" else self.conn.rate_limit_strikes
+            if kind in LIMITED_FRAMES:
+                self.conn.rate_limit_strikes = 0
             if reply is not None:
                 if ref is not None:
                     reply["ref"] = ref
