@@ -41,7 +41,8 @@ def _is_unavailable(exc: BaseException) -> str | None:
 
     if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
         return "redis"
-    if isinstance(exc, (DBConnectionError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, ConnectionError, OSError)):
+    # Out of connections (53300) or shutting down: the server is there but cannot serve now.
+    if isinstance(exc, (DBConnectionError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, ConnectionError, OSError)):
         return "postgres"
     if isinstance(exc, asyncpg.InterfaceError) and "connection" in str(exc).lower():
         return "postgres"
