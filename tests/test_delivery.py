@@ -127,6 +127,7 @@ async def test_delivery_job_twice_creates_no_duplicate_inbox_events(backing, sta
     from app.db import close_db, init_db
     from app.services.dispatch import partition_of
     from workers import jobs
+    from workers.wakes import PartitionWakes
 
     stack = await make_stack(stacks, backing)
     api = stack.add_api()  # no worker: the outbox waits for our two runs
@@ -137,7 +138,9 @@ async def test_delivery_job_twice_creates_no_duplicate_inbox_events(backing, sta
     await init_db(stack.database_url)
     pool = await create_pool(RedisSettings.from_dsn(stack.redis.url))
     try:
-        ctx = {"redis": pool, "settings": Settings(delivery_partitions=8)}
+        wakes = PartitionWakes(pool)
+        wakes.start()
+        ctx = {"redis": pool, "settings": Settings(delivery_partitions=8), "wakes": wakes}
         partition = partition_of(chat["id"], 8)
         results = await asyncio.gather(*(jobs.deliver(ctx, partition) for _ in range(3)))
         assert sum(results) == 21  # chat_updated + 20 messages, drained exactly once in total
@@ -146,6 +149,7 @@ async def test_delivery_job_twice_creates_no_duplicate_inbox_events(backing, sta
 
         rows = await fetch("SELECT user_id, inbox_seq, type, message_id FROM inbox_events ORDER BY user_id, inbox_seq")
     finally:
+        await wakes.stop()
         await pool.aclose()
         await close_db()
     for user in (alice, bob):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -19,12 +20,14 @@ from app.services import delivery
 from app.services.dispatch import enqueue_delivery
 from app.storage import inbox as inbox_store
 from app.storage import outbox
+from workers.wakes import PartitionWakes
 
 log = logging.getLogger(__name__)
 
 REPLAY_LIMIT = 500
 SWEEP_MIN_AGE = 1.0  # seconds an outbox record may wait for its own job before the sweep takes it
 DRAIN_SLICE = 10.0  # seconds one delivery job drains before handing its partition to a new job
+LINGER = 2.0  # seconds an idle delivery job waits for a wake before it ends
 
 Job = Callable[..., Awaitable[Any]]
 
@@ -84,14 +87,33 @@ async def _drain_and_publish(redis: ArqRedis, partition: int, partitions: int, u
 
 @instrumented("deliver")
 async def deliver(ctx: dict[str, Any], partition: int) -> int:
-    """Drain one outbox partition until it is empty. The epoch moves first, so any change
-    committed before a sender read the epoch is seen by this drain (app/services/dispatch.py).
-    A partition that never empties (steady load) is handed to a fresh job after DRAIN_SLICE
-    seconds, so no job runs into its timeout."""
+    """Drain one outbox partition, then linger on its wake channel for LINGER seconds and
+    drain again whenever a sender wakes it, so a quiet system delivers without an arq job
+    per message. After DRAIN_SLICE seconds (steady load) the partition is handed to a fresh
+    job, so no job runs into its timeout. The epoch moves first: any change committed before
+    a sender read the epoch is seen by this job (app/services/dispatch.py)."""
     redis: ArqRedis = ctx["redis"]
+    wakes: PartitionWakes = ctx["wakes"]
     partitions: int = ctx["settings"].delivery_partitions
     await redis.incr(keys.DELIVERY_EPOCH.format(partition=partition))
-    total, empty = await _drain_and_publish(redis, partition, partitions, time.monotonic() + DRAIN_SLICE)
+    deadline = time.monotonic() + DRAIN_SLICE
+    total = 0
+    async with wakes.listening(partition) as woken:
+        while True:
+            woken.clear()
+            records, empty = await _drain_and_publish(redis, partition, partitions, deadline)
+            total += records
+            if not empty or time.monotonic() >= deadline:
+                break
+            try:
+                async with asyncio.timeout(LINGER):
+                    await woken.wait()
+            except TimeoutError:
+                break
+    # Unsubscribed: senders enqueue a job from now on. Whatever was committed before a wake
+    # this job heard is drained here.
+    records, empty = await _drain_and_publish(redis, partition, partitions, time.monotonic())
+    total += records
     if not empty:
         await enqueue_delivery(redis, [partition])
     return total

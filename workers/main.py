@@ -21,6 +21,7 @@ from app.db import close_db, init_db
 from app.logs import setup_logging
 from app.realtime import keys
 from workers import jobs
+from workers.wakes import PartitionWakes
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +101,14 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     assert settings.database_url
     await init_db(settings.database_url, settings.db_pool_size)
+    ctx["wakes"] = PartitionWakes(ctx["redis"])
+    ctx["wakes"].start()
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port)
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["wakes"].stop()
     await close_db()
 
 

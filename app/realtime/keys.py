@@ -36,6 +36,10 @@ class Channels:
         """Inbox and ephemeral events for one user."""
         return f"{self.prefix}user:{user_id}"
 
+    def partition(self, partition: int) -> str:
+        """Wakes a delivery job lingering on one outbox partition (workers/wakes.py)."""
+        return f"{self.prefix}deliver:{partition}"
+
     def instance(self, instance_id: str) -> str:
         """Replays addressed to one API instance."""
         return f"{self.prefix}instance:{instance_id}"

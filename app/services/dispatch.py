@@ -27,21 +27,29 @@ def partition_of(chat_id: int | None, partitions: int) -> int:
 
 
 async def enqueue_delivery(redis: ArqRedis, partitions: list[int]) -> None:
-    """Enqueue each partition's delivery job for its current epoch and wake idle workers.
+    """Wake each partition's delivery job, or enqueue one where none is listening.
 
-    A delivery job first bumps its partition's epoch, then drains the partition until it is
-    empty. A job id per (partition, epoch) collapses a burst into one job, and a change
-    committed before we read the epoch is always seen by that epoch's job (its drain starts
-    after the bump), so no wake-up is lost.
+    A job lingering on its partition hears the PUBLISH (PUBLISH counts who heard it), and
+    drains again; it unsubscribes before its last drain, so a change committed before a PUBLISH
+    it heard is always drained. Elsewhere a job is enqueued for the partition's current epoch:
+    a job first bumps the epoch, then drains, so a job id per (partition, epoch) collapses a
+    burst into one job and a change committed before we read the epoch is always seen by that
+    epoch's job.
     """
+    channels = keys.Channels.of(redis)
     try:
         async with redis.pipeline(transaction=False) as pipe:
             for partition in partitions:
+                pipe.publish(channels.partition(partition), b"1")
+            for partition in partitions:
                 pipe.get(keys.DELIVERY_EPOCH.format(partition=partition))
-            epochs = await pipe.execute()
-        for partition, epoch in zip(partitions, epochs):
-            await redis.enqueue_job(DELIVER_JOB, partition, _job_id=f"{DELIVER_JOB}:{partition}:{int(epoch or 0)}")
-        await redis.publish(keys.Channels.of(redis).wake, b"1")
+            results = await pipe.execute()
+        heard, epochs = results[: len(partitions)], results[len(partitions) :]
+        unheard = [(p, int(e or 0)) for p, h, e in zip(partitions, heard, epochs) if not h]
+        for partition, epoch in unheard:
+            await redis.enqueue_job(DELIVER_JOB, partition, _job_id=f"{DELIVER_JOB}:{partition}:{epoch}")
+        if unheard:
+            await redis.publish(channels.wake, b"1")
     except (RedisError, OSError) as exc:
         metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="dispatch").inc()
         log.warning("delivery enqueue failed; the retry sweep will deliver", extra={"error": str(exc)})
