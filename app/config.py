@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Registrations per client address per hour (each one is a bcrypt hash of CPU).
     register_rate_limit: int = Field(default=20, gt=0)
+    # Address the worker's metrics server (WORKER_METRICS_PORT) binds: loopback unless a
+    # scraper on another host needs it (docker-compose.yml sets 0.0.0.0).
+    worker_metrics_host: str = "127.0.0.1"
 
     def require_runtime(self) -> None:
         """Refuse to start without what every process needs; no silent defaults for secrets."""

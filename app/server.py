@@ -83,6 +83,7 @@ def create_app(settings: Settings) -> Quart:
     for blueprint in (health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, ws_endpoint.bp):
         app.register_blueprint(blueprint)
     errors.install(app)
+    metrics.prime("api")
 
     @app.before_serving
     async def start() -> None:
