@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from quart import Blueprint, Response, current_app, websocket
 
 from app import metrics
+from app.logs import FrameRequestIds
 from app.errors import AppError, RateLimited, Unauthorized, ValidationFailed
 from app.jsonutil import dumps
 from app.realtime.hub import Connection
@@ -122,6 +123,7 @@ class _Session:
         self.node = node
         self.heartbeat = heartbeat
         self.last_typing = 0.0
+        self.request_ids = FrameRequestIds()  # frames log as `<connection's request id>.<n>`
 
     async def send_loop(self) -> None:
         # Sockets that connected together must not all be pinged together: the first ping
@@ -163,6 +165,7 @@ class _Session:
             self.conn.close(1006)
 
     async def handle(self, raw: str | bytes) -> None:
+        self.request_ids.next()
         ref: str | None = None
         try:
             kind, data, ref = protocol.decode(raw)
