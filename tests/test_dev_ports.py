@@ -81,13 +81,14 @@ def test_dev_runs_with_the_worker_metrics_port_taken(backing: Any, taken_port: i
         assert match, output
         metrics_port = int(match[1])
         assert f"worker metrics on http://127.0.0.1:{metrics_port}/metrics" in output
+        text = ""
         for _ in range(100):  # the worker serves metrics once its database is up
             try:
-                r = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2)
+                text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).text
                 break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        assert r.status_code == 200 and "messenger_jobs_total" in r.text
+        assert "messenger_jobs_total" in text, f"no worker metrics on {metrics_port}:\n{log_path.read_text()}"
         assert dev.poll() is None  # nothing died
     finally:
         dev.send_signal(signal.SIGINT)
@@ -98,3 +99,14 @@ def test_dev_runs_with_the_worker_metrics_port_taken(backing: Any, taken_port: i
             raise
     assert code == 0, log_path.read_text()
     assert "messenger dev: stopped" in log_path.read_text()
+
+
+def test_api_refuses_a_taken_port_naming_the_setting(backing: Any, taken_port: int) -> None:
+    env = {**os.environ, **backing.env}
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "api", "--port", str(taken_port)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "PORT" in done.stderr and f"127.0.0.1:{taken_port}" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
