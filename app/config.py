@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Registrations per client address per hour (each one is a bcrypt hash of CPU).
     register_rate_limit: int = Field(default=20, gt=0)
+    # Groups created plus member additions per user per minute (every instance together).
+    chat_rate_limit: int = Field(default=10, gt=0)
+    # Sockets one user may hold across every instance; the next handshake answers 429.
+    ws_max_per_user: int = Field(default=20, gt=0)
+    # Device ids a user may connect with for the first time per 24 hours: each new device
+    # replays the user's whole retained inbox, so new ids must not be free.
+    ws_new_devices_per_day: int = Field(default=20, gt=0)
     # Address the worker's metrics server (WORKER_METRICS_PORT) binds: loopback unless a
     # scraper on another host needs it (docker-compose.yml sets 0.0.0.0).
     worker_metrics_host: str = "127.0.0.1"

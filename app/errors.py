@@ -53,3 +53,24 @@ class Unavailable(AppError):
 
 def field_error(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(details=[{"field": field, "message": message}])
+
+
+BAD_INPUT_MESSAGE = "A value is out of range or is not valid text (NUL characters are not allowed)."
+
+
+def input_error(exc: BaseException) -> ValidationFailed | None:
+    """The 422 for input that got past validation and was refused as data: by PostgreSQL
+    (SQLSTATE class 22: NUL in text, a number or date out of range, ...), by asyncpg while
+    encoding an argument (an integer beyond bigint), or by a date conversion that overflows.
+    Such input is the client's, so it answers 422, never 500. None for anything else."""
+    from asyncpg.exceptions import DataError as PostgresDataError
+    from asyncpg.exceptions._base import DataError as ArgumentDataError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (PostgresDataError, ArgumentDataError, OverflowError, UnicodeEncodeError)):
+            return ValidationFailed(BAD_INPUT_MESSAGE, details=[{"field": "request", "message": BAD_INPUT_MESSAGE}])
+        current = current.__cause__ or current.__context__
+    return None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart, Response, g
+from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from app import metrics
-from app.errors import AppError, Unavailable, ValidationFailed
+from app.errors import AppError, Unavailable, ValidationFailed, input_error
 from app.jsonutil import dumps
 
 log = logging.getLogger("app.errors")
@@ -41,7 +41,8 @@ def _is_unavailable(exc: BaseException) -> str | None:
 
     if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
         return "redis"
-    if isinstance(exc, (DBConnectionError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, ConnectionError, OSError)):
+    # Out of connections (53300) or shutting down: the server is there but cannot serve now.
+    if isinstance(exc, (DBConnectionError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, ConnectionError, OSError)):
         return "postgres"
     if isinstance(exc, asyncpg.InterfaceError) and "connection" in str(exc).lower():
         return "postgres"
@@ -65,6 +66,11 @@ def install(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def unhandled(error: Exception) -> Response:
+        # First: a refused value's message quotes the input, which may say "connection".
+        bad = input_error(error)
+        if bad is not None:
+            log.warning("input refused as data", extra={"request_id": getattr(g, "request_id", None), "error": repr(error)})
+            return envelope(_with_path_fields(bad))
         dependency = _is_unavailable(error)
         if dependency is not None:
             metrics.DEPENDENCY_ERRORS.labels(dependency=dependency, component="api").inc()
@@ -75,4 +81,16 @@ def install(app: Quart) -> None:
             return envelope(ValidationFailed())
         log.exception("unhandled error", extra={"request_id": getattr(g, "request_id", None)})
         return envelope(AppError())
+
+
+def _with_path_fields(error: ValidationFailed) -> ValidationFailed:
+    """Name the path parameters that cannot be a bigint id, when that is what went wrong."""
+    fields = [
+        name
+        for name, value in (request.view_args or {}).items()
+        if isinstance(value, int) and not -(2**63) <= value < 2**63
+    ]
+    if fields:
+        error.details = [{"field": name, "message": "Out of range for an id."} for name in fields]
+    return error
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -93,10 +93,16 @@ class ChatService:
         position: tuple[datetime, int] | None = None
         if after:
             try:
-                position = (datetime.fromisoformat(after["t"]), int(after["id"]))
-                if not 0 <= position[1] <= chat_store.MAX_ID:
+                at, chat_id = after["t"], after["id"]
+                if not isinstance(at, str) or type(chat_id) is not int or not 0 <= chat_id <= chat_store.MAX_ID:
                     raise ValueError
-            except (KeyError, TypeError, ValueError):
+                # Issued cursors carry an aware UTC time; one that is naive, or that leaves
+                # the year 1..9999 once in UTC, would fail in PostgreSQL or asyncpg.
+                moment = datetime.fromisoformat(at)
+                if moment.tzinfo is None:
+                    raise ValueError
+                position = (moment.astimezone(timezone.utc), chat_id)
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise field_error("cursor", "Not a cursor this server issued.") from None
         rows = await chat_store.chats_of_user(user_id=user_id, after=position, limit=limit + 1)
         more = len(rows) > limit

@@ -99,6 +99,8 @@ class MessageService:
         return Page(items=[message_body(row) for row in rows], next_cursor=next_cursor)
 
     async def edit(self, *, user_id: int, message_id: int, content: str) -> dict[str, Any]:
+        # Edits share the send limit: each one is an inbox event for every member.
+        await self._limiter.enforce(keys.SEND_RATE.format(user_id=user_id), scope="send", message="Too many changes; retry later.")
         self._check_content(content)
         async with transaction() as conn:
             row = await self._own_message_for_update(user_id, message_id, conn)
@@ -111,6 +113,7 @@ class MessageService:
 
     async def delete(self, *, user_id: int, message_id: int) -> dict[str, Any]:
         """Soft delete; idempotent (a second delete changes and announces nothing)."""
+        await self._limiter.enforce(keys.SEND_RATE.format(user_id=user_id), scope="send", message="Too many changes; retry later.")
         async with transaction() as conn:
             row = await self._own_message_for_update(user_id, message_id, conn)
             if row["is_deleted"]:

@@ -29,8 +29,19 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         return None
     try:
         value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) or not all(_plain(v) for v in value.values()):
             raise ValueError
         return value
     except ValueError:
         raise field_error("cursor", "Not a cursor this server issued.") from None
+
+
+def _plain(value: Any) -> bool:
+    """What issued cursors hold: null, a bigint, or text PostgreSQL can store (no NUL).
+    Anything else (floats, booleans, nested values, huge numbers) is refused here, before a
+    service could pass it on to the database."""
+    if value is None:
+        return True
+    if type(value) is int:
+        return -(2**63) <= value < 2**63
+    return isinstance(value, str) and len(value) <= 256 and "\x00" not in value

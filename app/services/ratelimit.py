@@ -7,6 +7,9 @@ import uuid
 
 from redis.asyncio import Redis
 
+from app import metrics
+from app.errors import RateLimited
+
 # Sliding log: every accepted hit is a member scored by its time, so the limit counts each
 # send exactly rather than in whole-second buckets. Returns 0 when accepted, else the
 # milliseconds until the oldest hit leaves the window.
@@ -36,3 +39,10 @@ class SlidingWindowLimiter:
             keys=[key], args=[now_ms, self.window_ms, self.limit, f"{now_ms}:{uuid.uuid4().hex[:8]}"]
         )
         return int(wait_ms) / 1000.0
+
+    async def enforce(self, key: str, *, scope: str, message: str) -> None:
+        """Record one hit, or raise RateLimited (counted under `scope`) when over the limit."""
+        wait = await self.hit(key)
+        if wait > 0:
+            metrics.RATE_LIMITED.labels(scope=scope).inc()
+            raise RateLimited(wait, message)

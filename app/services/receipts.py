@@ -41,6 +41,21 @@ class ReceiptService:
             raise field_error("message_ids", "None of these messages is in this chat.")
         return await self.mark_read(user_id=user_id, chat_id=chat_id, up_to_seq=up_to)
 
+    async def mark_read_coalesced(
+        self, *, user_id: int, chat_id: int, up_to_seq: int | None, message_ids: list[int]
+    ) -> dict[str, Any]:
+        """Many `read` frames of one chat applied as one: read up to the highest seq they name
+        (`up_to_seq`, or the latest of `message_ids` in this chat). One transaction, one
+        receipt event at most, whatever the number of frames."""
+        if message_ids:
+            await require_member(chat_id, user_id)
+            found = await message_store.max_seq_of(chat_id, message_ids)
+            if found is None and up_to_seq is None:
+                raise field_error("message_ids", "None of these messages is in this chat.")
+            up_to_seq = max(up_to_seq or 0, found or 0)
+        assert up_to_seq is not None
+        return await self.mark_read(user_id=user_id, chat_id=chat_id, up_to_seq=up_to_seq)
+
     async def mark_delivered(self, *, acks: list[tuple[int, int, int]]) -> None:
         """Devices acked inbox events, as (user_id, after_inbox_seq, up_to_inbox_seq): the
         messages those events carried are delivered to their users. One transaction for the

@@ -9,23 +9,28 @@ import asyncio
 import logging
 import random
 import time
+import unicodedata
+import uuid
 from typing import Any
 
 from pydantic import BaseModel
 from quart import Blueprint, Response, current_app, websocket
 
 from app import metrics
+from app.api.errors import envelope
+from app.errors import AppError, RateLimited, Unauthorized, field_error, input_error
 from app.logs import FrameRequestIds
-from app.errors import AppError, RateLimited, Unauthorized, ValidationFailed
-from app.jsonutil import dumps
+from app.realtime import keys
 from app.realtime.hub import Connection
 from app.realtime.node import Node
 from app.services.auth import Principal
 from app.services.chats import require_member
+from app.services.ratelimit import SlidingWindowLimiter
 from app.services.registry import Services
 from app.storage import chats as chat_store
 from app.storage import inbox as inbox_store
 from app.ws import protocol
+from app.ws.reads import ReadCoalescer
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +39,39 @@ bp = Blueprint("ws", __name__)
 CLOSE_GOING_AWAY = 1001
 CLOSE_IDLE = 4408
 CLOSE_ABUSE = 4429
-RATE_LIMIT_STRIKES = 5  # rate-limited sends in a row before the socket is closed
-TYPING_MIN_INTERVAL = 1.0
+RATE_LIMIT_STRIKES = 5  # rate-limited frames in a row before the socket is closed
+LIMITED_FRAMES = ("message", "edit_message", "delete_message")  # one accepted resets the strikes
+NEW_DEVICE_WINDOW = 24 * 3600.0  # WS_NEW_DEVICES_PER_DAY counts per day
 
 
 def _refuse(error: AppError) -> Response:
-    return Response(dumps(error.body()), status=error.status, content_type="application/json")
+    """Refuse the handshake with a real HTTP status, the error envelope and Retry-After."""
+    return envelope(error)
+
+
+def _check_device_id(device_id: str) -> None:
+    """1 to 64 printable characters: no NUL (PostgreSQL text cannot hold it), no controls."""
+    if not 1 <= len(device_id) <= 64:
+        raise field_error("device_id", "Must be 1 to 64 characters.")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in device_id):
+        raise field_error("device_id", "Must not contain control characters.")
+
+
+async def _limit_new_device(services: Services, user_id: int, device_id: str) -> None:
+    """A device id seen for the first time replays the user's whole retained inbox: at most
+    WS_NEW_DEVICES_PER_DAY of them per user per day (known devices always reconnect)."""
+    if await inbox_store.device_cursor(user_id, device_id) is not None:
+        return
+    limiter = current_app.extensions.get("device_limiter")
+    if limiter is None:
+        settings = current_app.extensions["settings"]
+        limiter = SlidingWindowLimiter(
+            current_app.extensions["redis"], limit=settings.ws_new_devices_per_day, window_seconds=NEW_DEVICE_WINDOW
+        )
+        current_app.extensions["device_limiter"] = limiter
+    await limiter.enforce(
+        keys.NEW_DEVICE_RATE.format(user_id=user_id), scope="ws_device", message="Too many new devices today; reuse a device_id."
+    )
 
 
 async def _principal(services: Services) -> Principal:
@@ -65,11 +97,30 @@ async def gateway() -> Response | None:
     except AppError as error:
         return _refuse(error)
     device_id = websocket.args.get("device_id") or f"anon-{principal.session_id}"
-    if not 1 <= len(device_id) <= 64:
-        return _refuse(ValidationFailed("device_id must be 1 to 64 characters."))
+    try:
+        _check_device_id(device_id)
+    except AppError as error:
+        return _refuse(error)
 
-    cursor = await inbox_store.open_device(principal.user_id, device_id)
-    await websocket.accept()
+    # A slot among the user's WS_MAX_PER_USER sockets (every instance counted) is taken
+    # before anything is stored, and given back if the handshake goes no further.
+    connection_id = uuid.uuid4().hex
+    wait = await services.presence.reserve(
+        user_id=principal.user_id, connection_id=connection_id, limit=settings.ws_max_per_user
+    )
+    if wait > 0:
+        metrics.RATE_LIMITED.labels(scope="ws_sockets").inc()
+        return _refuse(RateLimited(wait, f"At most {settings.ws_max_per_user} sockets per user; close one first."))
+    try:
+        await _limit_new_device(services, principal.user_id, device_id)
+        cursor = await inbox_store.open_device(principal.user_id, device_id)
+        await websocket.accept()
+    except BaseException as exc:
+        await asyncio.shield(services.presence.release(user_id=principal.user_id, connection_id=connection_id))
+        error = exc if isinstance(exc, AppError) else input_error(exc) if isinstance(exc, Exception) else None
+        if error is None:
+            raise
+        return _refuse(error)
     conn = Connection(
         user_id=principal.user_id,
         session_id=principal.session_id,
@@ -78,6 +129,7 @@ async def gateway() -> Response | None:
         queue_size=settings.ws_send_queue_size,
         request_replay=node.request_replay,
     )
+    conn.id = connection_id  # the slot reserved above becomes this connection's presence entry
     metrics.WS_CONNECTS.inc()
     conn.send(
         {
@@ -103,6 +155,7 @@ async def gateway() -> Response | None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await session.reads.close()
         metrics.WS_DISCONNECTS.labels(code=str(conn.close_code)).inc()
         await asyncio.shield(node.detach(conn))
         log.info("ws closed", extra={"user_id": conn.user_id, "code": conn.close_code})
@@ -122,8 +175,18 @@ class _Session:
         self.services = services
         self.node = node
         self.heartbeat = heartbeat
-        self.last_typing = 0.0
         self.request_ids = FrameRequestIds()  # frames log as `<connection's request id>.<n>`
+        self.reads = ReadCoalescer(
+            user_id=conn.user_id, mark=services.receipts.mark_read_coalesced, reply=self.send_when_room
+        )
+
+    async def send_when_room(self, frame: dict[str, Any]) -> None:
+        """Queue a reply, waiting while the send queue is nearly full: many replies at once
+        (coalesced read_acks) must not overflow a client that is reading them."""
+        queue = self.conn.queue
+        while queue.qsize() >= queue.maxsize - max(1, queue.maxsize // 4) and not self.conn.closed.is_set():
+            await asyncio.sleep(0.01)
+        self.conn.send(frame)
 
     async def send_loop(self) -> None:
         # Sockets that connected together must not all be pinged together: the first ping
@@ -169,32 +232,27 @@ class _Session:
         ref: str | None = None
         try:
             kind, data, ref = protocol.decode(raw)
-            reply = await self.dispatch(kind, data)
-            self.conn.rate_limit_strikes = 0 if kind == "message" else self.conn.rate_limit_strikes
+            reply = await self.dispatch(kind, data, ref)
+            if kind in LIMITED_FRAMES:
+                self.conn.rate_limit_strikes = 0
             if reply is not None:
                 if ref is not None:
                     reply["ref"] = ref
                 self.conn.send(reply)
         except AppError as error:
             ref = ref if ref is not None else getattr(error, "ref", None)
-            frame: dict[str, Any] = {"type": "error", "data": {"code": error.code, "message": error.message}}
-            if error.details is not None:
-                frame["data"]["details"] = error.details
-            if ref is not None:
-                frame["ref"] = ref
-            self.conn.send(frame)
+            self.conn.send(protocol.error_frame(error, ref))
             if isinstance(error, RateLimited):
                 self.conn.rate_limit_strikes += 1
                 if self.conn.rate_limit_strikes >= RATE_LIMIT_STRIKES:
                     self.conn.close(CLOSE_ABUSE)
-        except Exception:
-            log.exception("ws frame failed", extra={"user_id": self.conn.user_id})
-            frame = {"type": "error", "data": {"code": "internal", "message": "Something went wrong on our side."}}
-            if ref is not None:
-                frame["ref"] = ref
-            self.conn.send(frame)
+        except Exception as exc:
+            bad = input_error(exc)  # a value PostgreSQL refused: the client's, not ours
+            if bad is None:
+                log.exception("ws frame failed", extra={"user_id": self.conn.user_id})
+            self.conn.send(protocol.error_frame(bad or AppError(), ref))
 
-    async def dispatch(self, kind: str, data: BaseModel) -> dict[str, Any] | None:
+    async def dispatch(self, kind: str, data: BaseModel, ref: str | None) -> dict[str, Any] | None:
         user_id = self.conn.user_id
         if isinstance(data, protocol.SendData):
             message, _ = await self.services.messages.send(
@@ -212,20 +270,14 @@ class _Session:
             message = await self.services.messages.delete(user_id=user_id, message_id=data.message_id)
             return {"type": "message_ack", "data": {"message": message}}
         if isinstance(data, protocol.ReadData):
-            # The contract has no reply frame for `read`: success is silent, errors answer.
-            if data.message_ids is not None:
-                await self.services.receipts.mark_read_messages(
-                    user_id=user_id, chat_id=data.chat_id, message_ids=data.message_ids
-                )
-            else:
-                assert data.up_to_seq is not None
-                await self.services.receipts.mark_read(user_id=user_id, chat_id=data.chat_id, up_to_seq=data.up_to_seq)
+            # Coalesced: the read_ack (or error) follows once this frame's chat is written.
+            self.reads.submit(chat_id=data.chat_id, up_to_seq=data.up_to_seq, message_ids=data.message_ids, ref=ref)
             return None
         if isinstance(data, protocol.TypingData):
-            await require_member(data.chat_id, user_id)
-            now = time.monotonic()
-            if now - self.last_typing >= TYPING_MIN_INTERVAL:
-                self.last_typing = now
+            # Redis first: past the first frame each second per (user, chat), from any socket
+            # on any instance, a typing frame costs neither PostgreSQL nor other users anything.
+            if await self.services.presence.typing_allowed(user_id=user_id, chat_id=data.chat_id):
+                await require_member(data.chat_id, user_id)
                 others = [m for m in await chat_store.member_ids(data.chat_id) if m != user_id]
                 await self.node.publish_ephemeral(
                     others, {"type": "typing", "data": {"chat_id": data.chat_id, "user_id": user_id}}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from app.errors import ValidationFailed
+from app.errors import AppError, ValidationFailed
 from app.jsonutil import loads
 
 ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -99,3 +99,13 @@ def decode(raw: str | bytes) -> tuple[str, BaseModel, str | None]:
         error.ref = ref  # type: ignore[attr-defined]
         raise error from None
     return kind, data, ref
+
+
+def error_frame(error: AppError, ref: str | None) -> dict[str, Any]:
+    """The `error` frame answering a client frame (with its ref when it had one)."""
+    frame: dict[str, Any] = {"type": "error", "data": {"code": error.code, "message": error.message}}
+    if error.details is not None:
+        frame["data"]["details"] = error.details
+    if ref is not None:
+        frame["ref"] = ref
+    return frame
