@@ -100,7 +100,7 @@ _DEPENDENCY_COMPONENTS = {
     "api": ("api", "ready", "broker", "presence", "replay", "reconcile", "acks", "dispatch"),
     "worker": ("worker", "dispatch"),
 }
-_RATE_LIMIT_SCOPES = ("send", "register", "login")
+_RATE_LIMIT_SCOPES = ("send", "register", "login", "chat", "ws_device", "ws_sockets")
 
 
 def prime(process: str) -> None:
