@@ -74,7 +74,7 @@ async def test_delivery_ack_stops_replay_for_that_device_only(http, cluster):
     await phone.close()
 
     again = await Device.connect(cluster.api.ws_url, bob, "phone")
-    assert again.connected is not None and again.connected["inbox_seq"] == last
+    assert again.connected is not None and again.connected["cursor"] == again.connected["inbox_seq"] == last
     await send(http, alice, chat["id"], "after ack")
     frame = await again.next("message")
     assert frame["data"]["message"]["content"] == "after ack"

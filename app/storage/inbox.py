@@ -114,3 +114,8 @@ async def ack_devices(acks: list[tuple[int, str, int]]) -> list[Row]:
         [a[1] for a in acks],
         [a[2] for a in acks],
     )
+
+
+async def device_cursor(user_id: int, device_id: str) -> int | None:
+    value = await fetchval("SELECT acked_seq FROM devices WHERE user_id = $1 AND device_id = $2", user_id, device_id)
+    return int(value) if value is not None else None

@@ -138,7 +138,8 @@ async def gateway() -> Response | None:
                 "user_id": principal.user_id,
                 "session_id": str(principal.session_id),
                 "device_id": device_id,
-                "inbox_seq": cursor,
+                "cursor": cursor,
+                "inbox_seq": cursor,  # v1 clients read the cursor here
                 "heartbeat_interval": settings.heartbeat_interval,
             },
         }
