@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from app.config import ConfigError, Settings
@@ -34,7 +35,16 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "api":
             from app.server import run_api
 
-            run_api(settings, host=args.host or settings.host, port=args.port or settings.port)
+            host, port = args.host or settings.host, args.port or settings.port
+            try:
+                run_api(settings, host=host, port=port)
+            except OSError as exc:
+                if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+                    raise
+                raise ConfigError(
+                    f"the API cannot listen on {host}:{port} ({exc.strerror}); "
+                    "set PORT (or --port) to a free port, or HOST (--host) to another address"
+                ) from None
         elif args.command == "worker":
             from workers.main import run_worker
 

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # Device ids a user may connect with for the first time per 24 hours: each new device
     # replays the user's whole retained inbox, so new ids must not be free.
     ws_new_devices_per_day: int = Field(default=20, gt=0)
+    # Address the worker's metrics server (WORKER_METRICS_PORT) binds: loopback unless a
+    # scraper on another host needs it (docker-compose.yml sets 0.0.0.0).
+    worker_metrics_host: str = "127.0.0.1"
 
     def require_runtime(self) -> None:
         """Refuse to start without what every process needs; no silent defaults for secrets."""

@@ -4,7 +4,9 @@
    unset, under DATA_DIR (default `.data/`).
 2. SECRET_KEY from the environment, else generated once and kept in DATA_DIR/secret_key.
 3. `messenger migrate` to completion (a failure stops everything).
-4. `messenger api` and `messenger worker` as child processes, until Ctrl-C / SIGTERM /
+4. A taken PORT or WORKER_METRICS_PORT (9100 is node_exporter's port on many hosts) is
+   replaced by a free port, and we say which: dev never fails for a busy default port.
+5. `messenger api` and `messenger worker` as child processes, until Ctrl-C / SIGTERM /
    SIGHUP or until either child exits. Then children get SIGTERM (SIGKILL after
    SHUTDOWN_TIMEOUT seconds), the embedded servers are stopped, and we exit.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -122,6 +125,31 @@ def _display_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _bind_error(host: str, port: int) -> OSError | None:
+    """Why host:port cannot be listened on now (None: it can), probed as http.server binds."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        return exc
+    return None
+
+
+def available_port(host: str, port: int, setting: str) -> int:
+    """`port` if it can be bound on host, else a free one, announced with the setting's name.
+    Port 0 (the worker's metrics off) stays 0."""
+    if port == 0 or _bind_error(host, port) is None:
+        return port
+    infos = socket.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+        s.bind(infos[0][4])
+        free = int(s.getsockname()[1])
+    _say(f"port {port} ({setting}) is taken on {host}; using {free} instead")
+    return free
+
+
 def _is_ready(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(base_url + "ready", timeout=1.0) as resp:  # noqa: S310
@@ -195,7 +223,12 @@ class _DevRunner:
             _say(f"migrations failed (exit code {code}); not starting the API")
             return 1
 
-        host, port = settings.host, settings.port
+        host = settings.host
+        port = available_port(host, settings.port, "PORT")
+        metrics_port = available_port(settings.worker_metrics_host, settings.worker_metrics_port, "WORKER_METRICS_PORT")
+        env["WORKER_METRICS_PORT"] = str(metrics_port)
+        if metrics_port:
+            _say(f"worker metrics on http://{_display_host(settings.worker_metrics_host)}:{metrics_port}/metrics")
         self.children = [
             _Child("api", ["api", "--host", host, "--port", str(port)], env),
             _Child("worker", ["worker"], env),

@@ -1,7 +1,9 @@
 """Every Prometheus metric the API and the worker export, in one place.
 
-Labels are low-cardinality only (stage, job, status, route template, close code); never a
-user, chat or message id. With PROMETHEUS_MULTIPROC_DIR set (several Hypercorn workers),
+Labels are low-cardinality only (stage, task, status, route template, close code); never a
+user, chat or message id, and never `job` or `instance`: Prometheus gives every scraped series
+those two itself (scrape job and target), and a metric label of the same name would be renamed
+to `exported_job` / `exported_instance` on ingestion. With PROMETHEUS_MULTIPROC_DIR set (several Hypercorn workers),
 `render()` aggregates every process's files.
 """
 
@@ -43,9 +45,14 @@ WS_DISCONNECTS = Counter(
 WS_EVENTS_PUSHED = Counter(
     "messenger_ws_events_pushed_total", "Events written to devices, by event type", ["type"]
 )
-JOBS = Counter("messenger_jobs_total", "arq jobs run, by job and outcome", ["job", "status"])
+JOBS = Counter(
+    "messenger_jobs_total",
+    "arq jobs run, by task and outcome (success, retry, failed, timeout, cancelled)",
+    ["task", "status"],
+)
+JOB_STATUSES = ("success", "retry", "failed", "timeout", "cancelled")
 JOB_DURATION = Histogram(
-    "messenger_job_duration_seconds", "arq job run time", ["job"], buckets=LATENCY_BUCKETS
+    "messenger_job_duration_seconds", "arq job run time, by task", ["task"], buckets=LATENCY_BUCKETS
 )
 HTTP_DURATION = Histogram(
     "messenger_http_request_duration_seconds",
@@ -84,6 +91,33 @@ DEPENDENCY_ERRORS = Counter(
     "Errors talking to PostgreSQL or Redis, by dependency and component",
     ["dependency", "component"],
 )
+
+
+# Label values each process can emit, created at zero on start-up (`prime`): a series that
+# first appears at 1 has no increase() in Prometheus, so the first failure would never alert,
+# and a panel or rule over a not-yet-seen series would look broken.
+_DEPENDENCY_COMPONENTS = {
+    "api": ("api", "ready", "broker", "presence", "replay", "reconcile", "acks", "dispatch"),
+    "worker": ("worker", "dispatch"),
+}
+_RATE_LIMIT_SCOPES = ("send", "register", "login", "chat", "ws_device", "ws_sockets")
+
+
+def prime(process: str) -> None:
+    """Create the zero-valued children of `process`'s ("api" or "worker") labelled counters."""
+    for component in _DEPENDENCY_COMPONENTS[process]:
+        for dependency in ("postgres", "redis"):
+            DEPENDENCY_ERRORS.labels(dependency=dependency, component=component)
+    if process == "api":
+        for scope in _RATE_LIMIT_SCOPES:
+            RATE_LIMITED.labels(scope=scope)
+
+
+def prime_task(task: str) -> None:
+    """Zero series for one arq task (every status, and its duration histogram)."""
+    for status in JOB_STATUSES:
+        JOBS.labels(task=task, status=status)
+    JOB_DURATION.labels(task=task)
 
 
 def render() -> tuple[bytes, str]:

@@ -7,13 +7,12 @@ import logging
 import re
 import signal
 import time
-import uuid
 
 import uvloop
 from arq.connections import RedisSettings, create_pool
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
-from quart import Quart, g, request
+from quart import Quart, g, request, websocket
 from quart_schema import QuartSchema
 
 from app import metrics
@@ -21,12 +20,14 @@ from app.api import auth, chats, docs, errors, health, messages, users
 from app.clientaddr import client_address, parse_networks
 from app.config import ConfigError, Settings
 from app.db import close_db, init_db
-from app.logs import setup_logging
+from app.logs import REQUEST_ID, accept_request_id, setup_logging
 from app.realtime.node import Node
 from app.services.registry import build_services
 from app.ws import endpoint as ws_endpoint
 
 log = logging.getLogger(__name__)
+# One line per HTTP request (method, route template, status, duration_ms, request_id).
+access_log = logging.getLogger("app.access")
 
 MAX_BODY = 1024 * 1024
 MAX_FRAME = 64 * 1024
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> Quart:
     for blueprint in (health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, ws_endpoint.bp):
         app.register_blueprint(blueprint)
     errors.install(app)
+    metrics.prime("api")
 
     @app.before_serving
     async def start() -> None:
@@ -105,15 +107,26 @@ def create_app(settings: Settings) -> Quart:
     @app.before_request
     async def begin() -> None:
         g.started = time.perf_counter()
-        g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        g.request_id = accept_request_id(request.headers.get("X-Request-ID"))
+        REQUEST_ID.set(g.request_id)  # every log line of this request carries it (app/logs.py)
         # The one place the client's address is worked out (rate limits, sessions, logs).
         g.client_ip = client_address(request.remote_addr, request.headers, settings.trusted_proxies)
+
+    @app.before_websocket
+    async def begin_websocket() -> None:
+        # The connection's id; each frame then gets `<this>.<n>` (app/ws/endpoint.py).
+        g.request_id = accept_request_id(websocket.headers.get("X-Request-ID"))
+        REQUEST_ID.set(g.request_id)
 
     @app.after_request
     async def finish(response):  # type: ignore[no-untyped-def]
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.HTTP_DURATION.labels(method=request.method, route=route, status=str(response.status_code)).observe(
-            time.perf_counter() - g.get("started", time.perf_counter())
+        duration = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.HTTP_DURATION.labels(method=request.method, route=route, status=str(response.status_code)).observe(duration)
+        # The route template, never the path: no ids, query strings, tokens or tickets.
+        access_log.info(
+            "request",
+            extra={"method": request.method, "route": route, "status": response.status_code, "duration_ms": round(duration * 1000, 2)},
         )
         response.headers["X-Request-ID"] = g.get("request_id", "")
         for name, value in _SECURITY_HEADERS.items():

@@ -54,9 +54,9 @@ async def test_metrics_one_delivery_moves_every_stage_counter_and_gauge(http, cl
     assert moved(api_before, api_after, "messenger_messages_total", transport="rest") == 1
     assert moved(api_before, api_after, "messenger_ws_connects_total") == 1
     assert moved(api_before, api_after, "messenger_ws_events_pushed_total", type="message") >= 1
-    assert moved(worker_before, worker_after, "messenger_jobs_total", job="deliver", status="success") >= 1
+    assert moved(worker_before, worker_after, "messenger_jobs_total", task="deliver", status="success") >= 1
     assert moved(worker_before, worker_after, "messenger_inbox_events_total", type="message") == 2  # both members
-    assert moved(worker_before, worker_after, "messenger_job_duration_seconds_count", job="deliver") >= 1
+    assert moved(worker_before, worker_after, "messenger_job_duration_seconds_count", task="deliver") >= 1
     assert value(worker_after, "messenger_outbox_pending") == 0
     route = {"method": "POST", "route": "/messages", "status": "201"}
     assert moved(api_before, api_after, "messenger_http_request_duration_seconds_count", **route) == 1

@@ -33,6 +33,13 @@ Job = Callable[..., Awaitable[Any]]
 
 
 def instrumented(name: str) -> Callable[[Job], Job]:
+    """Count every run of a job by outcome, under label `task` (never `job`: Prometheus owns
+    it). arq times a job out by cancelling it through asyncio.wait_for, so a timeout and a
+    shutdown cancel both arrive here as CancelledError: a run that lasted (nearly) the task's
+    timeout, from ctx["job_timeouts"], is a `timeout`, any other a `cancelled`. Counted, then
+    re-raised, so arq still sees the cancel."""
+    metrics.prime_task(name)
+
     def decorator(func: Job) -> Job:
         @functools.wraps(func)
         async def wrapper(ctx: dict[str, Any], *args: Any) -> Any:
@@ -40,19 +47,29 @@ def instrumented(name: str) -> Callable[[Job], Job]:
             try:
                 result = await func(ctx, *args)
             except Retry:
-                metrics.JOBS.labels(job=name, status="retry").inc()
+                metrics.JOBS.labels(task=name, status="retry").inc()
+                raise
+            except asyncio.CancelledError:
+                timeout = ctx.get("job_timeouts", {}).get(name)
+                timed_out = timeout is not None and time.perf_counter() - started >= timeout * TIMEOUT_SHARE
+                metrics.JOBS.labels(task=name, status="timeout" if timed_out else "cancelled").inc()
                 raise
             except Exception:
-                metrics.JOBS.labels(job=name, status="failed").inc()
+                metrics.JOBS.labels(task=name, status="failed").inc()
                 raise
             finally:
-                metrics.JOB_DURATION.labels(job=name).observe(time.perf_counter() - started)
-            metrics.JOBS.labels(job=name, status="success").inc()
+                metrics.JOB_DURATION.labels(task=name).observe(time.perf_counter() - started)
+            metrics.JOBS.labels(task=name, status="success").inc()
             return result
 
         return wrapper
 
     return decorator
+
+
+# A cancel this far into a task's timeout is its timeout (the timer starts a little before
+# the job does, so the job itself sees slightly less than the whole timeout).
+TIMEOUT_SHARE = 0.9
 
 
 async def _publish(redis: ArqRedis, delivered: delivery.Delivered) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Any, cast
 
 import uvloop
@@ -16,7 +17,7 @@ from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 
 from app import metrics
-from app.config import Settings
+from app.config import ConfigError, Settings
 from app.db import close_db, init_db
 from app.logs import setup_logging
 from app.realtime import keys
@@ -103,8 +104,7 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     await init_db(settings.database_url, settings.db_pool_size)
     ctx["wakes"] = PartitionWakes(ctx["redis"])
     ctx["wakes"].start()
-    if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port)
+    start_metrics_server(settings)
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
@@ -114,19 +114,23 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
     assert settings.redis_url
+    functions = [
+        func(cast(WorkerCoroutine, jobs.deliver), name="deliver", keep_result=0, timeout=JOB_TIMEOUT, max_tries=20),
+        func(cast(WorkerCoroutine, jobs.flush), name="flush", keep_result=0, timeout=JOB_TIMEOUT, max_tries=5),
+    ]
+    cron_jobs = [
+        cron(cast(WorkerCoroutine, jobs.sweep), name="sweep", second=set(range(0, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT),
+        cron(cast(WorkerCoroutine, jobs.prune), name="prune", minute=17, second=0, keep_result=0, timeout=600),
+    ]
+    # jobs.instrumented tells a timeout from a shutdown cancel by the task's timeout.
+    job_timeouts = {job.name: job.timeout_s for job in [*functions, *cron_jobs] if job.timeout_s}
     return {
-        "functions": [
-            func(cast(WorkerCoroutine, jobs.deliver), name="deliver", keep_result=0, timeout=JOB_TIMEOUT, max_tries=20),
-            func(cast(WorkerCoroutine, jobs.flush), name="flush", keep_result=0, timeout=JOB_TIMEOUT, max_tries=5),
-        ],
-        "cron_jobs": [
-            cron(cast(WorkerCoroutine, jobs.sweep), name="sweep", second=set(range(0, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT),
-            cron(cast(WorkerCoroutine, jobs.prune), name="prune", minute=17, second=0, keep_result=0, timeout=600),
-        ],
+        "functions": functions,
+        "cron_jobs": cron_jobs,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
-        "ctx": {"settings": settings},
+        "ctx": {"settings": settings, "job_timeouts": job_timeouts},
         "max_jobs": 50,
         "poll_delay": 0.5,
         "keep_result": 0,
@@ -135,8 +139,36 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+def check_metrics_port(settings: Settings) -> None:
+    """Fail start-up at once, naming the setting, when WORKER_METRICS_HOST:WORKER_METRICS_PORT
+    cannot be bound (ConfigError: a one-line message and exit code 2, no traceback).
+    `messenger dev` picks a free port before it gets here. The server itself starts in
+    on_startup, once the database is up, so an answering /metrics still means a ready worker."""
+    if not settings.worker_metrics_port:
+        return
+    host, port = settings.worker_metrics_host, settings.worker_metrics_port
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        raise ConfigError(
+            f"the worker's metrics server cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "set WORKER_METRICS_PORT to a free port (0 turns the worker's metrics off) "
+            "or WORKER_METRICS_HOST to another address"
+        ) from None
+
+
+def start_metrics_server(settings: Settings) -> None:
+    if settings.worker_metrics_port:
+        metrics.prime("worker")
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+
+
 def run_worker(settings: Settings) -> None:
     setup_logging(settings.log_level)
+    check_metrics_port(settings)
     uvloop.install()
 
     async def run() -> None:

@@ -19,6 +19,7 @@ from quart import Blueprint, Response, current_app, websocket
 from app import metrics
 from app.api.errors import envelope
 from app.errors import AppError, RateLimited, Unauthorized, field_error, input_error
+from app.logs import FrameRequestIds
 from app.realtime import keys
 from app.realtime.hub import Connection
 from app.realtime.node import Node
@@ -175,6 +176,7 @@ class _Session:
         self.services = services
         self.node = node
         self.heartbeat = heartbeat
+        self.request_ids = FrameRequestIds()  # frames log as `<connection's request id>.<n>`
         self.reads = ReadCoalescer(
             user_id=conn.user_id, mark=services.receipts.mark_read_coalesced, reply=self.send_when_room
         )
@@ -227,6 +229,7 @@ class _Session:
             self.conn.close(1006)
 
     async def handle(self, raw: str | bytes) -> None:
+        self.request_ids.next()
         ref: str | None = None
         try:
             kind, data, ref = protocol.decode(raw)
