@@ -51,14 +51,12 @@ async def drain_partition(partition: int, partitions: int, limit: int = BATCH_LI
         batch = await outbox.take_batch(partition=partition, partitions=partitions, limit=limit, conn=conn)
         if not batch:
             return result
-        # Records without recipients go to the chat's members as they are now.
-        member_chats = list({r["chat_id"] for r in batch if r["user_ids"] is None and r["chat_id"] is not None})
-        members = await chat_store.members_by_chat(member_chats, conn) if member_chats else {}
         events: list[dict[str, Any]] = []
         for record in batch:
+            # Records without recipients go to the chat's members as they are now.
             user_ids = _json(record["user_ids"])
             payload = _json(record["payload"])
-            recipients = user_ids if user_ids is not None else members.get(record["chat_id"], [])
+            recipients = user_ids if user_ids is not None else record["members"]
             for user_id in dict.fromkeys(recipients):
                 events.append(
                     {
@@ -77,8 +75,7 @@ async def drain_partition(partition: int, partitions: int, limit: int = BATCH_LI
             for event in events:
                 event["inbox_seq"] = first[event["user_id"]]
                 first[event["user_id"]] += 1
-            await inbox_store.insert_events(events, conn)
-        await outbox.delete_ids([r["id"] for r in batch], conn)
+        await inbox_store.insert_events(events, consumed=[r["id"] for r in batch], conn=conn)
     result.records = len(batch)
     metrics.DELIVERY_BATCH.observe(len(batch))
     for event_type, count in Counter(e["type"] for e in events).items():

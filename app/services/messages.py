@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from redis.asyncio import Redis
@@ -41,11 +42,14 @@ class MessageService:
         (sender, client_msg_id) returns the first message and stores nothing."""
         self._check_content(content)
         check_text("client_msg_id", client_msg_id)
-        if client_msg_id is not None:
-            existing = await message_store.by_client_id(sender_id, client_msg_id)
-            if existing is not None:
-                return message_body(existing), False
-        wait = await self._limiter.hit(keys.SEND_RATE.format(user_id=sender_id))
+        # The repeat check and the rate limit in one round trip: a repeat always gets its first
+        # message back (it spends a slot of the limit, as any attempt does).
+        existing, wait = await asyncio.gather(
+            message_store.by_client_id(sender_id, client_msg_id) if client_msg_id is not None else _none(),
+            self._limiter.hit(keys.SEND_RATE.format(user_id=sender_id)),
+        )
+        if existing is not None:
+            return message_body(existing), False
         if wait > 0:
             metrics.RATE_LIMITED.labels(scope="send").inc()
             raise RateLimited(wait, "Sending too fast; retry later.")
@@ -132,3 +136,7 @@ class MessageService:
         if row["sender_id"] != user_id:
             raise Forbidden("Only the sender can change a message.")
         return row
+
+
+async def _none() -> None:
+    return None

@@ -84,18 +84,6 @@ async def touch_chat(chat_id: int, conn: BaseDBAsyncClient) -> None:
     await execute("UPDATE chats SET last_activity_at = now() WHERE id = $1", chat_id, conn=conn)
 
 
-async def members_by_chat(chat_ids: list[int], conn: BaseDBAsyncClient | None = None) -> dict[int, list[int]]:
-    """Each chat's member ids, ascending."""
-    members: dict[int, list[int]] = {chat_id: [] for chat_id in chat_ids}
-    for row in await fetch(
-        "SELECT chat_id, user_id FROM chat_members WHERE chat_id = ANY($1::bigint[]) ORDER BY chat_id, user_id",
-        chat_ids,
-        conn=conn,
-    ):
-        members[row["chat_id"]].append(row["user_id"])
-    return members
-
-
 async def member_pairs(pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
     """Which (chat_id, user_id) pairs are memberships now."""
     if not pairs:

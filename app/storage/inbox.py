@@ -36,9 +36,11 @@ async def allocate_seqs(counts: dict[int, int], conn: BaseDBAsyncClient) -> dict
     return {row["id"]: int(row["inbox_seq"]) - counts[row["id"]] + 1 for row in rows}
 
 
-async def insert_events(events: list[dict[str, Any]], conn: BaseDBAsyncClient) -> None:
+async def insert_events(events: list[dict[str, Any]], *, consumed: list[int], conn: BaseDBAsyncClient) -> None:
+    """Insert the events and delete the outbox records they came from, in one statement."""
     await execute(
-        """INSERT INTO inbox_events (user_id, inbox_seq, type, chat_id, message_id, payload, created_at, committed_at)
+        """WITH done AS (DELETE FROM outbox WHERE id = ANY($8::bigint[]))
+           INSERT INTO inbox_events (user_id, inbox_seq, type, chat_id, message_id, payload, created_at, committed_at)
            SELECT e.user_id, e.inbox_seq, e.type, e.chat_id, e.message_id, e.payload::jsonb, now(), e.committed_at
            FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::float8[])
              AS e(user_id, inbox_seq, type, chat_id, message_id, payload, committed_at)""",
@@ -49,6 +51,7 @@ async def insert_events(events: list[dict[str, Any]], conn: BaseDBAsyncClient) -
         [e["message_id"] for e in events],
         [dumps_str(e["payload"]) if e["payload"] is not None else None for e in events],
         [e["committed_at"] for e in events],
+        consumed,
         conn=conn,
     )
 

@@ -90,11 +90,15 @@ async def record_to_senders(
 
 async def take_batch(*, partition: int, partitions: int, limit: int, conn: BaseDBAsyncClient) -> list[Row]:
     """One partition's oldest records, each with its message (`message`, None for other
-    records) so the drain renders frames from what it read here. The caller holds the
-    partition's lock for this transaction."""
+    records) so the drain renders frames from what it read here, and, for records that name
+    no recipients, the chat's members now (`members`). The caller holds the partition's lock
+    for this transaction."""
     rows = await fetch(
         f"""SELECT o.id AS outbox_id, o.type AS outbox_type, o.chat_id AS outbox_chat_id, o.user_ids,
-                   o.payload, extract(epoch FROM o.created_at) AS committed_at, {_MESSAGE_AS}
+                   o.payload, extract(epoch FROM o.created_at) AS committed_at, {_MESSAGE_AS},
+                   CASE WHEN o.user_ids IS NULL THEN (
+                       SELECT coalesce(array_agg(cm.user_id ORDER BY cm.user_id), '{{}}')
+                       FROM chat_members cm WHERE cm.chat_id = o.chat_id) END AS members
             FROM outbox o LEFT JOIN messages m ON m.id = (o.payload->>'message_id')::bigint
             WHERE mod(coalesce(o.chat_id, 0), $2) = $1
             ORDER BY o.id LIMIT $3""",
@@ -109,16 +113,13 @@ async def take_batch(*, partition: int, partitions: int, limit: int, conn: BaseD
             "type": row["outbox_type"],
             "chat_id": row["outbox_chat_id"],
             "user_ids": row["user_ids"],
+            "members": row["members"],
             "payload": row["payload"],
             "committed_at": row["committed_at"],
             "message": {name: row[f"m_{name}"] for name in _MESSAGE_FIELDS} if row["m_id"] is not None else None,
         }
         for row in rows
     ]
-
-
-async def delete_ids(ids: list[int], conn: BaseDBAsyncClient) -> None:
-    await execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", ids, conn=conn)
 
 
 async def backlog() -> Row:

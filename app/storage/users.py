@@ -63,17 +63,6 @@ async def set_last_seen(user_id: int, at: datetime) -> None:
     await execute("UPDATE users SET last_seen_at = $2 WHERE id = $1", user_id, at)
 
 
-async def contacts(user_id: int) -> list[int]:
-    """Users who share a chat with user_id: the audience of its presence changes."""
-    rows = await fetch(
-        """SELECT DISTINCT other.user_id FROM chat_members mine
-           JOIN chat_members other ON other.chat_id = mine.chat_id AND other.user_id <> mine.user_id
-           WHERE mine.user_id = $1""",
-        user_id,
-    )
-    return [row["user_id"] for row in rows]
-
-
 async def get_password_hash(user_id: int) -> Row | None:
     return await fetchrow(f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE id = $1", user_id)
 
