@@ -417,7 +417,7 @@ async def test_chat_former_member_replay_shows_nothing_of_the_chat(http, cluster
                 frames.append(await device.next("chat_updated", "message", "message_edited", "receipt"))
         finally:
             await device.close()
-        mine = [f for f in frames if f["type"] != "receipt" and (f["data"].get("chat") or f["data"]["message"] or {"id": chat["id"]})["id"] == chat["id"]]
+        mine = [f for f in frames if f["type"] != "receipt"]  # bob was in this chat only
         assert len(mine) >= 3, frames  # added, the message, the removal
         for f in mine:
             if f["type"] == "chat_updated":
