@@ -16,6 +16,7 @@ import websockets
 
 from tests.conftest import make_stack
 from tests.support.clients import Device, direct_chat, make_user, send
+from tests.support.checks import group_chat
 
 
 async def test_ws_message_frame_acks_after_commit_and_repeats_ack_the_first(http, cluster, pg):
@@ -79,6 +80,35 @@ async def test_ws_receipts_delivered_on_ack_and_read_on_mark(http, cluster):
     assert history[0]["delivered_at"] and history[0]["read_at"]
     await alice_dev.close()
     await bob_dev.close()
+
+
+async def test_ws_group_delivered_receipts_go_to_the_sender_and_stamp_when_all_have_it(http, cluster):
+    """Acks of a group's members are applied in one batch per flush: each reader's receipt
+    reaches the sender only, and delivered_at is set once every other member has it."""
+    alice, bob, carol = await make_user(http), await make_user(http), await make_user(http)
+    chat = await group_chat(http, alice, bob, carol)
+    alice_dev = await Device.connect(cluster.apis[0].ws_url, alice, "a")
+    bob_dev = await Device.connect(cluster.apis[1].ws_url, bob, "b")
+    carol_dev = await Device.connect(cluster.apis[0].ws_url, carol, "c")
+    message = await send(http, alice, chat["id"], "all here?")
+    carried = await bob_dev.next("message")
+    await bob_dev.ack(carried["data"]["inbox_seq"])
+    first = await alice_dev.next("receipt")
+    assert (first["data"]["user_id"], first["data"]["status"], first["data"]["up_to_seq"]) == (bob.id, "delivered", message["seq"])
+    history = (await http.get(f"/messages?chat_id={chat['id']}", headers=alice.headers)).json()["items"]
+    assert history[-1]["delivered_at"] is None  # carol does not have it yet
+    carried = await carol_dev.next("message")
+    await carol_dev.ack(carried["data"]["inbox_seq"])
+    second = await alice_dev.next("receipt")
+    assert (second["data"]["user_id"], second["data"]["status"]) == (carol.id, "delivered")
+    history = (await http.get(f"/messages?chat_id={chat['id']}", headers=alice.headers)).json()["items"]
+    assert history[-1]["delivered_at"] is not None
+    receipts = {r["user_id"]: r for r in (await http.get(f"/messages/{message['id']}/receipts", headers=alice.headers)).json()}
+    assert receipts[bob.id]["delivered_at"] and receipts[carol.id]["delivered_at"]
+    with pytest.raises(TimeoutError):  # a reader's receipt never goes to the other readers
+        await bob_dev.next("receipt", timeout=1.0)
+    for device in (alice_dev, bob_dev, carol_dev):
+        await device.close()
 
 
 async def test_ws_typing_and_presence_reach_online_members_only_as_ephemeral(http, cluster):

@@ -63,16 +63,14 @@ class ReceiptService:
         ranges = await receipt_store.delivered_ranges(acks)
         if not ranges:
             return
-        changed: set[int] = set()
         async with transaction() as conn:
-            # A fixed order of (chat, user) rows: concurrent batches never deadlock.
-            for row in sorted(ranges, key=lambda r: (r["chat_id"], r["user_id"])):
-                if await self._advance(
-                    conn, chat_id=row["chat_id"], user_id=row["user_id"], status="delivered", up_to_seq=int(row["seq"])
-                ):
-                    changed.add(row["chat_id"])
-        if changed:
-            await self._dispatcher.after_commit(*changed)
+            moved = await receipt_store.advance_delivered(
+                [(r["chat_id"], r["user_id"], int(r["seq"])) for r in ranges], conn
+            )
+            if moved:
+                await receipt_store.announce_delivered(moved, conn)
+        if moved:
+            await self._dispatcher.after_commit(*{r["chat_id"] for r in moved})
 
     @staticmethod
     async def _advance(conn: Any, *, chat_id: int, user_id: int, status: str, up_to_seq: int) -> bool:

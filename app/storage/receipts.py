@@ -96,3 +96,60 @@ async def delivered_ranges(acks: list[tuple[int, int, int]]) -> list[Row]:
         [a[1] for a in acks],
         [a[2] for a in acks],
     )
+
+
+async def advance_delivered(marks: list[tuple[int, int, int]], conn: BaseDBAsyncClient) -> list[Row]:
+    """Raise many members' delivered marks at once, (chat_id, user_id, up_to_seq) each, and
+    write their receipt marks: the rows that rose, with the previous mark (`old`) and the
+    mark's time. Rows are locked in id order, so concurrent batches never deadlock."""
+    return await fetch(
+        """WITH a AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS a(chat_id, user_id, seq)),
+           o AS (SELECT cm.id, cm.chat_id, cm.user_id, cm.delivered_seq AS old, a.seq
+                 FROM chat_members cm JOIN a ON cm.chat_id = a.chat_id AND cm.user_id = a.user_id
+                 WHERE cm.delivered_seq < a.seq ORDER BY cm.id FOR UPDATE OF cm),
+           moved AS (UPDATE chat_members cm SET delivered_seq = o.seq FROM o WHERE cm.id = o.id
+                     RETURNING o.chat_id, o.user_id, o.old, o.seq)
+           INSERT INTO receipt_marks (chat_id, user_id, status, up_to_seq, at)
+           SELECT chat_id, user_id, 'delivered', seq, now() FROM moved
+           RETURNING chat_id, user_id, up_to_seq AS seq, at,
+                     (SELECT old FROM moved WHERE moved.chat_id = receipt_marks.chat_id
+                        AND moved.user_id = receipt_marks.user_id) AS old""",
+        [m[0] for m in marks],
+        [m[1] for m in marks],
+        [m[2] for m in marks],
+        conn=conn,
+    )
+
+
+async def announce_delivered(moved: list[Row], conn: BaseDBAsyncClient) -> None:
+    """For marks that rose: stamp delivered_at on messages every other member now has, and
+    record a receipt event to the senders of the messages each mark moved over."""
+    args = (
+        [r["chat_id"] for r in moved],
+        [r["user_id"] for r in moved],
+        [r["old"] for r in moved],
+        [r["seq"] for r in moved],
+        [r["at"] for r in moved],
+    )
+    await execute(
+        """WITH mv AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[])
+                       AS mv(chat_id, user_id, old, seq, at)),
+           stamped AS (
+               UPDATE messages m SET delivered_at = now() FROM mv
+               WHERE m.chat_id = mv.chat_id AND m.seq > mv.old AND m.seq <= mv.seq AND m.delivered_at IS NULL
+                 AND m.sender_id <> mv.user_id
+                 AND NOT EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = m.chat_id
+                                 AND cm.user_id <> m.sender_id AND cm.delivered_seq < m.seq))
+           INSERT INTO outbox (type, chat_id, user_ids, payload, created_at)
+           SELECT 'receipt', mv.chat_id, s.senders,
+                  jsonb_build_object('chat_id', mv.chat_id, 'user_id', mv.user_id, 'status', 'delivered',
+                                     'up_to_seq', mv.seq,
+                                     'at', to_char(mv.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
+                  now()
+           FROM mv CROSS JOIN LATERAL (
+               SELECT jsonb_agg(DISTINCT m.sender_id) AS senders FROM messages m
+               WHERE m.chat_id = mv.chat_id AND m.seq > mv.old AND m.seq <= mv.seq AND m.sender_id <> mv.user_id) s
+           WHERE s.senders IS NOT NULL""",
+        *args,
+        conn=conn,
+    )
