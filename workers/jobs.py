@@ -16,6 +16,7 @@ from arq.connections import ArqRedis
 from app import metrics
 from app.jsonutil import dumps
 from app.realtime import keys
+from app.realtime.envelopes import InboxFrame
 from app.services import delivery
 from app.services.dispatch import enqueue_delivery
 from app.storage import inbox as inbox_store
@@ -77,7 +78,8 @@ async def _publish(redis: ArqRedis, delivered: delivery.Delivered) -> None:
     channels = keys.Channels.of(redis)
     async with redis.pipeline(transaction=False) as pipe:
         for user_id, frames in delivered.frames.items():
-            pipe.publish(channels.user(user_id), dumps({"events": frames, "published_at": now}))
+            wire = [InboxFrame.render(frame).to_wire() for frame in frames]
+            pipe.publish(channels.user(user_id), dumps({"events": wire, "published_at": now}))
             for frame in frames:
                 metrics.DELIVERY_LATENCY.labels(stage="commit_to_publish").observe(max(0.0, now - frame["committed_at"]))
         await pipe.execute()
@@ -167,7 +169,7 @@ async def flush(ctx: dict[str, Any], instance_id: str, requests: list[list[Any]]
                 "conn": conn_id,
                 "user_id": user_id,
                 "after": after,
-                "frames": replay.frames,
+                "frames": [InboxFrame.render(frame).to_wire() for frame in replay.frames],
                 "resync_to": replay.resync_to,
                 "complete": replay.complete,
             }

@@ -16,6 +16,7 @@ from typing import Any
 
 from app import metrics
 from app.jsonutil import dumps_str
+from app.realtime.envelopes import InboxFrame
 
 CLOSE_OVERFLOW = 4008
 REPLAY_BATCH_MAX = 500
@@ -52,13 +53,13 @@ class Connection:
         self.rate_limit_strikes = 0
         self._request_replay = request_replay
         self._commit_times: OrderedDict[int, float] = OrderedDict()
-        self._early: dict[int, dict[str, Any]] = {}
+        self._early: dict[int, InboxFrame] = {}
         self._gap_timer: asyncio.TimerHandle | None = None
         self.write_started: float | None = None  # set while the send loop waits on the socket
 
     # --- inbox events ----------------------------------------------------------------------
-    def offer(self, frame: dict[str, Any], *, live: bool) -> None:
-        seq = frame["data"]["inbox_seq"]
+    def offer(self, frame: InboxFrame, *, live: bool) -> None:
+        seq = frame.seq
         if seq < self.next_seq:
             return
         if seq > self.next_seq:
@@ -75,7 +76,7 @@ class Connection:
             self._gap_timer.cancel()
             self._gap_timer = None
 
-    def _hold(self, seq: int, frame: dict[str, Any]) -> None:
+    def _hold(self, seq: int, frame: InboxFrame) -> None:
         """A live event past a gap: keep it a moment, since concurrent partitions publish in
         any order; a gap that outlives GAP_WAIT (a lost publish) is filled by a replay."""
         if len(self._early) >= EARLY_MAX:
@@ -91,18 +92,18 @@ class Connection:
         if self._early:
             self.need_replay()
 
-    def _write(self, frame: dict[str, Any], *, live: bool) -> None:
-        seq = frame["data"]["inbox_seq"]
+    def _write(self, frame: InboxFrame, *, live: bool) -> None:
+        seq = frame.seq
         self.next_seq += 1
-        committed_at = frame.get("committed_at")
+        committed_at = frame.committed_at
         if live and committed_at:
             now = time.time()
             metrics.DELIVERY_LATENCY.labels(stage="commit_to_push").observe(max(0.0, now - committed_at))
             self._commit_times[seq] = committed_at
             if len(self._commit_times) > ACK_LATENCY_TRACKED:
                 self._commit_times.popitem(last=False)
-        metrics.WS_EVENTS_PUSHED.labels(type=frame["type"]).inc()
-        self.send({"type": frame["type"], "data": frame["data"]})
+        metrics.WS_EVENTS_PUSHED.labels(type=frame.type).inc()
+        self.send_text(frame.text)
 
     def replay_room(self) -> int:
         """How many replayed events fit in the send queue, leaving room for live ones, so a

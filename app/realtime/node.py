@@ -17,6 +17,7 @@ from app.config import Settings
 from app.jsonutil import dumps, dumps_str, iso, loads
 from app.realtime import keys
 from app.realtime.broker import RedisBroker
+from app.realtime.envelopes import InboxFrame
 from app.realtime.hub import CLOSE_OVERFLOW, Connection, Hub
 from app.services.auth import AuthService
 from app.services.presence import PresenceService
@@ -166,8 +167,9 @@ class Node:
             published_at = message.get("published_at")
             if published_at and conns:
                 metrics.DELIVERY_LATENCY.labels(stage="publish_to_push").observe(max(0.0, time.time() - published_at))
+            frames = [InboxFrame.from_wire(item) for item in message["events"]]
             for conn in conns:
-                for frame in message["events"]:
+                for frame in frames:
                     conn.offer(frame, live=True)
         elif "ephemeral" in message:
             text = dumps_str(message["ephemeral"])
@@ -187,11 +189,11 @@ class Node:
             conn.next_seq = replay["resync_to"] + 1
             conn.send({"type": "resync", "data": {"inbox_seq": replay["resync_to"]}})
             return
-        for frame in replay["frames"]:
+        for item in replay["frames"]:
             if conn.replay_room() <= 0:
                 conn.resume_when_drained = True  # the send loop asks for the rest
                 return
-            conn.offer(frame, live=False)
+            conn.offer(InboxFrame.from_wire(item), live=False)
         if not replay["complete"]:
             conn.need_replay()
 
