@@ -40,9 +40,10 @@ class Settings(BaseSettings):
     # Outbox partitions drained in parallel (one drainer each at a time); API and workers
     # must agree on it. More than the workers' total concurrency buys nothing.
     delivery_partitions: int = Field(default=8, ge=1, le=256)
-    # Presence is broadcast only through chats of at most this many members: in larger groups
-    # a connect would cost a message to every member (ask GET /users/{id} instead).
-    presence_max_group: int = Field(default=100, ge=2)
+    # Groups larger than this broadcast no presence and no per-reader receipt events: in a
+    # group of 1,000 each connect or ack would cost a frame to 999 members or to every
+    # sender. Their members ask GET /users/{id} and GET /messages/{id}/receipts instead.
+    large_group_size: int = Field(default=100, ge=2)
     # Per-connection bounded send queue; a client that lets it overflow is closed with 4008.
     ws_send_queue_size: int = Field(default=1000, gt=0)
     # Login throttling: failures per account/address within the window before 429.

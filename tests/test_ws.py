@@ -111,6 +111,39 @@ async def test_ws_group_delivered_receipts_go_to_the_sender_and_stamp_when_all_h
         await device.close()
 
 
+async def test_ws_large_groups_broadcast_no_presence_and_no_receipt_events(backing, stacks):
+    """Above LARGE_GROUP_SIZE a connect or an ack would cost a frame to every member: neither
+    is broadcast there, while delivered_at and the per-member receipts still move."""
+    stack = await make_stack(stacks, backing, LARGE_GROUP_SIZE="3")
+    api = stack.add_api()
+    stack.add_worker()
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=15) as client:
+        alice, bob, carol, dave = [await make_user(client) for _ in range(4)]
+        small = await direct_chat(client, alice, bob)
+        big = await group_chat(client, alice, bob, carol, dave)
+        alice_dev = await Device.connect(api.ws_url, alice, "a")
+        carol_dev = await Device.connect(api.ws_url, carol, "c")  # shares only the big group
+        bob_dev = await Device.connect(api.ws_url, bob, "b")
+        online = await alice_dev.next("presence")  # bob, through the direct chat
+        assert online["data"]["user_id"] == bob.id
+        message = await send(client, alice, big["id"], "to everyone")
+        for device in (bob_dev, carol_dev):
+            carried = await device.next("message")
+            await device.ack(carried["data"]["inbox_seq"])
+        await send(client, alice, small["id"], "to bob")
+        carried = await bob_dev.next("message")
+        await bob_dev.ack(carried["data"]["inbox_seq"])
+        receipt = await alice_dev.next("receipt")  # the direct chat's, the only one
+        assert receipt["data"]["chat_id"] == small["id"]
+        with pytest.raises(TimeoutError):
+            await carol_dev.next("presence", timeout=1.0)  # bob's connect was not broadcast to her
+        assert all(f["data"].get("chat_id") != big["id"] for f in alice_dev.frames if f["type"] == "receipt")
+        receipts = (await client.get(f"/messages/{message['id']}/receipts", headers=alice.headers)).json()
+        assert {r["user_id"] for r in receipts if r["delivered_at"]} == {bob.id, carol.id}
+        for device in (alice_dev, carol_dev, bob_dev):
+            await device.close()
+
+
 async def test_ws_typing_and_presence_reach_online_members_only_as_ephemeral(http, cluster):
     alice, bob = await make_user(http), await make_user(http)
     chat = await direct_chat(http, alice, bob)

@@ -146,7 +146,7 @@ class Node:
 
     async def _announce_presence(self, user_id: int, *, online: bool) -> None:
         row = await user_store.get_user(user_id)
-        contacts = await chat_store.presence_audience(user_id, self._settings.presence_max_group)
+        contacts = await chat_store.presence_audience(user_id, self._settings.large_group_size)
         if row is None or not contacts:
             return
         frame = {

@@ -15,8 +15,9 @@ from app.storage import receipts as receipt_store
 
 
 class ReceiptService:
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, *, large_group_size: int) -> None:
         self._dispatcher = dispatcher
+        self._large_group_size = large_group_size
 
     async def mark_read(self, *, user_id: int, chat_id: int, up_to_seq: int) -> dict[str, Any]:
         """Read up to a seq (clamped to the chat's last); reading implies delivered."""
@@ -68,12 +69,11 @@ class ReceiptService:
                 [(r["chat_id"], r["user_id"], int(r["seq"])) for r in ranges], conn
             )
             if moved:
-                await receipt_store.announce_delivered(moved, conn)
+                await receipt_store.announce_delivered(moved, max_group=self._large_group_size, conn=conn)
         if moved:
             await self._dispatcher.after_commit(*{r["chat_id"] for r in moved})
 
-    @staticmethod
-    async def _advance(conn: Any, *, chat_id: int, user_id: int, status: str, up_to_seq: int) -> bool:
+    async def _advance(self, conn: Any, *, chat_id: int, user_id: int, status: str, up_to_seq: int) -> bool:
         old = await receipt_store.advance(chat_id=chat_id, user_id=user_id, status=status, up_to_seq=up_to_seq, conn=conn)
         if old is None:
             return False
@@ -90,6 +90,7 @@ class ReceiptService:
             after_seq=old,
             up_to_seq=up_to_seq,
             payload={"chat_id": chat_id, "user_id": user_id, "status": status, "up_to_seq": up_to_seq, "at": iso(at)},
+            max_group=self._large_group_size,
             conn=conn,
         )
         return True

@@ -34,6 +34,6 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
         users=UserService(presence),
         chats=ChatService(dispatcher),
         messages=MessageService(settings, redis, dispatcher),
-        receipts=ReceiptService(dispatcher),
+        receipts=ReceiptService(dispatcher, large_group_size=settings.large_group_size),
         presence=presence,
     )

@@ -99,8 +99,7 @@ async def member_pairs(pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
 
 async def presence_audience(user_id: int, max_group: int) -> list[int]:
     """Who hears user_id's presence: members of the chats it shares with them, except chats
-    larger than max_group, where one connect would cost a message to every member (members
-    of large groups ask GET /users/{id} instead)."""
+    larger than max_group (LARGE_GROUP_SIZE)."""
     rows = await fetch(
         """SELECT DISTINCT other.user_id FROM chat_members mine
            JOIN chat_members other ON other.chat_id = mine.chat_id AND other.user_id <> mine.user_id

@@ -69,14 +69,17 @@ async def record_to_senders(
     after_seq: int,
     up_to_seq: int,
     payload: dict[str, Any],
+    max_group: int,
     conn: BaseDBAsyncClient,
 ) -> None:
     """Address the record to the senders (other than reader_id) of the chat's messages with
-    seq in (after_seq, up_to_seq], read in the same statement; nothing when there are none."""
+    seq in (after_seq, up_to_seq], read in the same statement; nothing when there are none or
+    the chat has more than max_group members."""
     await execute(
         """INSERT INTO outbox (type, chat_id, user_ids, payload, created_at)
            SELECT $1, $2, jsonb_agg(DISTINCT m.sender_id), $3::jsonb, now()
            FROM messages m WHERE m.chat_id = $2 AND m.seq > $5 AND m.seq <= $6 AND m.sender_id <> $4
+             AND (SELECT count(*) FROM chat_members WHERE chat_id = $2) <= $7
            HAVING count(*) > 0""",
         type,
         chat_id,
@@ -84,6 +87,7 @@ async def record_to_senders(
         reader_id,
         after_seq,
         up_to_seq,
+        max_group,
         conn=conn,
     )
 

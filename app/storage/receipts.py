@@ -121,15 +121,17 @@ async def advance_delivered(marks: list[tuple[int, int, int]], conn: BaseDBAsync
     )
 
 
-async def announce_delivered(moved: list[Row], conn: BaseDBAsyncClient) -> None:
+async def announce_delivered(moved: list[Row], *, max_group: int, conn: BaseDBAsyncClient) -> None:
     """For marks that rose: stamp delivered_at on messages every other member now has, and
-    record a receipt event to the senders of the messages each mark moved over."""
+    record a receipt event to the senders of the messages each mark moved over (in chats of
+    at most max_group members)."""
     args = (
         [r["chat_id"] for r in moved],
         [r["user_id"] for r in moved],
         [r["old"] for r in moved],
         [r["seq"] for r in moved],
         [r["at"] for r in moved],
+        max_group,
     )
     await execute(
         """WITH mv AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[])
@@ -149,7 +151,8 @@ async def announce_delivered(moved: list[Row], conn: BaseDBAsyncClient) -> None:
            FROM mv CROSS JOIN LATERAL (
                SELECT jsonb_agg(DISTINCT m.sender_id) AS senders FROM messages m
                WHERE m.chat_id = mv.chat_id AND m.seq > mv.old AND m.seq <= mv.seq AND m.sender_id <> mv.user_id) s
-           WHERE s.senders IS NOT NULL""",
+           WHERE s.senders IS NOT NULL
+             AND (SELECT count(*) FROM chat_members cm WHERE cm.chat_id = mv.chat_id) <= $6""",
         *args,
         conn=conn,
     )
