@@ -127,3 +127,14 @@ def render() -> tuple[bytes, str]:
         MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(DEFAULT_REGISTRY), CONTENT_TYPE_LATEST
+
+
+_PUSHED_BY_TYPE: dict[str, Counter] = {}
+
+
+def ws_event_pushed(event_type: str) -> None:
+    """WS_EVENTS_PUSHED for one event, with the labelled child looked up once per type."""
+    child = _PUSHED_BY_TYPE.get(event_type)
+    if child is None:
+        child = _PUSHED_BY_TYPE[event_type] = WS_EVENTS_PUSHED.labels(type=event_type)
+    child.inc()

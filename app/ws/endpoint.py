@@ -199,13 +199,19 @@ class _Session:
                 if now - self.conn.last_received > 2 * self.heartbeat:
                     self.conn.close(CLOSE_IDLE)
                     return
-                try:
-                    # Not asyncio.wait_for: on 3.11 it can swallow the cancel that ends this loop.
-                    async with asyncio.timeout(max(0.01, next_ping - now)):
-                        text = await self.conn.queue.get()
-                except TimeoutError:
-                    next_ping = time.monotonic() + self.heartbeat
+                if now >= next_ping:
+                    next_ping = now + self.heartbeat
                     text = '{"type":"ping","data":{}}'
+                else:
+                    try:
+                        text = self.conn.queue.get_nowait()  # the busy path arms no timer
+                    except asyncio.QueueEmpty:
+                        try:
+                            # Not asyncio.wait_for: on 3.11 it can swallow the cancel that ends this loop.
+                            async with asyncio.timeout(next_ping - now):
+                                text = await self.conn.queue.get()
+                        except TimeoutError:
+                            continue  # the ping is due
                 self.conn.write_started = time.monotonic()
                 await websocket.send(text)
                 self.conn.write_started = None
