@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := run
-.PHONY: run dev install migrate test test-e2e test-faults bench clean
+.PHONY: run dev install migrate test test-e2e test-faults test-faults-stress bench clean
 
 # (Re)install whenever pyproject.toml changes; create the venv only when missing.
 $(STAMP): pyproject.toml
@@ -48,6 +48,11 @@ test-e2e: $(VENV)/.installed-e2e
 
 test-faults: $(STAMP)
 	$(VENV)/bin/pytest tests/faults $(PYTEST_ARGS)
+
+# The fault suite again and again (RUNS, default 30) beside two busy loops; by hand.
+RUNS ?= 30
+test-faults-stress: $(STAMP)
+	$(VENV)/bin/python -m tests.faults.stress --runs $(RUNS)
 
 # Every scenario of issue 13's Targets table, ours beside the bare relay's (about 20 minutes
 # on 2 cores); BENCH_ARGS="--scenario smoke" checks the bench itself in a few minutes.
