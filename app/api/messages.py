@@ -41,14 +41,16 @@ async def history(query_args: HistoryQuery) -> dict[str, Any]:
     return page.body()
 
 
-@bp.patch("/<int(signed=True):message_id>/edit")
+@bp.patch("/<int(signed=True):message_id>")
+@bp.patch("/<int(signed=True):message_id>/edit")  # the v1 path, an alias (contract v1.1)
 @tag(["messages"])
 @body(EditIn)
 async def edit(message_id: int, data: EditIn) -> dict[str, Any]:
     return await services().messages.edit(user_id=principal().user_id, message_id=message_id, content=data.content)
 
 
-@bp.delete("/<int(signed=True):message_id>/delete")
+@bp.delete("/<int(signed=True):message_id>")
+@bp.delete("/<int(signed=True):message_id>/delete")  # the v1 path, an alias (contract v1.1)
 @tag(["messages"])
 async def delete(message_id: int) -> dict[str, Any]:
     return await services().messages.delete(user_id=principal().user_id, message_id=message_id)

@@ -40,7 +40,8 @@ async def profile(user_id: int) -> dict[str, Any]:
     return await services().users.profile(viewer_id=principal().user_id, user_id=user_id)
 
 
-@bp.get("/chats/search")
+@bp.get("/users/search")
+@bp.get("/chats/search")  # the v1 path, an alias (contract v1.1)
 @tag(["users"])
 @query(SearchQuery)
 async def search(query_args: SearchQuery) -> dict[str, Any]:
