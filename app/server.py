@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import signal
 import time
@@ -17,6 +18,8 @@ from quart_schema import QuartSchema
 
 from app import metrics
 from app.api import auth, chats, docs, errors, health, messages, users
+from app.api.openapi import ContractOpenAPI
+from app.api.validation import VALIDATION_MODES
 from app.clientaddr import client_address, parse_networks
 from app.config import ConfigError, Settings
 from app.db import close_db, init_db
@@ -72,6 +75,13 @@ def create_app(settings: Settings) -> Quart:
     # The web client must never run stale after a deploy: browsers revalidate every time.
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 0
     app.extensions["settings"] = settings
+    # Response validation against each route's `responds` declaration (app/api/validation.py):
+    # off in production; the schemathesis test runs its API with "strict".
+    # TODO(config owner): move RESPONSE_VALIDATION into Settings.
+    mode = os.environ.get("RESPONSE_VALIDATION", "off").lower()
+    if mode not in VALIDATION_MODES:
+        raise ConfigError(f"RESPONSE_VALIDATION must be one of {', '.join(VALIDATION_MODES)}, not {mode!r}")
+    app.config["RESPONSE_VALIDATION"] = mode
     QuartSchema(
         app,
         info={"title": "Messenger Core", "version": "1"},
@@ -79,7 +89,8 @@ def create_app(settings: Settings) -> Quart:
         scalar_ui_path=None,
         swagger_ui_path=None,  # app/api/docs.py serves Swagger UI from the app's own files
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
-        security=[{"bearer": []}],
+        # Each operation states its own security: bearer, or [] on the public routes.
+        openapi_provider_class=ContractOpenAPI,
     )
     for blueprint in (health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, ws_endpoint.bp):
         app.register_blueprint(blueprint)

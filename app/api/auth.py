@@ -6,8 +6,9 @@ from typing import Any
 from quart import Blueprint, g, request
 from quart_schema import tag
 
+from app.api.responses import Session, Ticket, Tokens, User
 from app.api.schemas import LoginIn, LogoutIn, RefreshIn, RegisterIn
-from app.api.validation import authenticate, body, json_body, parse, principal, services
+from app.api.validation import authenticate, body, json_body, parse, principal, responds, services
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 AUTHENTICATED = {"auth.logout", "auth.ws_ticket", "auth.sessions", "auth.revoke_session"}
@@ -26,6 +27,7 @@ async def _authenticate_some() -> None:
 
 @bp.post("/register")
 @tag(["auth"])
+@responds(User, 201, errors=(409, 429))
 @body(RegisterIn)
 async def register(data: RegisterIn) -> tuple[dict[str, Any], int]:
     user = await services().auth.register(
@@ -36,6 +38,7 @@ async def register(data: RegisterIn) -> tuple[dict[str, Any], int]:
 
 @bp.post("/login")
 @tag(["auth"])
+@responds(Tokens, errors=(401, 429))
 @body(LoginIn, allow_form=True)
 async def login(data: LoginIn) -> dict[str, Any]:
     return await services().auth.login(
@@ -48,6 +51,7 @@ async def login(data: LoginIn) -> dict[str, Any]:
 
 @bp.post("/refresh")
 @tag(["auth"])
+@responds(Tokens, errors=(401,))
 @body(RefreshIn)
 async def refresh(data: RefreshIn) -> dict[str, Any]:
     return await services().auth.refresh(
@@ -57,6 +61,7 @@ async def refresh(data: RefreshIn) -> dict[str, Any]:
 
 @bp.post("/logout")
 @tag(["auth"])
+@responds(None, 204, errors=(413, 422))
 async def logout() -> tuple[str, int]:
     if await request.get_data():  # the body is optional; when sent, it must be valid
         parse(LogoutIn, await json_body())
@@ -66,12 +71,14 @@ async def logout() -> tuple[str, int]:
 
 @bp.post("/ws-ticket")
 @tag(["auth"])
+@responds(Ticket)
 async def ws_ticket() -> dict[str, Any]:
     return await services().auth.issue_ticket(principal=principal())
 
 
 @bp.get("/sessions")
 @tag(["auth"])
+@responds(list[Session])
 async def sessions() -> list[dict[str, Any]]:
     """The caller's live sessions: `{id, created_at, last_seen_at, ip, user_agent, current}`."""
     return await services().auth.list_sessions(principal=principal())
@@ -79,6 +86,7 @@ async def sessions() -> list[dict[str, Any]]:
 
 @bp.delete("/sessions/<uuid:session_id>")
 @tag(["auth"])
+@responds(None, 204, errors=(404,))
 async def revoke_session(session_id: uuid.UUID) -> tuple[str, int]:
     """204; that session's tokens stop at once and its sockets close with 4401. Any id that is
     not one of the caller's live sessions answers 404."""

@@ -5,8 +5,9 @@ from typing import Any
 from quart import Blueprint, current_app
 from quart_schema import tag
 
+from app.api.responses import Chat, ChatPage
 from app.api.schemas import AddMembersIn, CreateChatIn, PageQuery
-from app.api.validation import authenticate, principal, body, query, services
+from app.api.validation import authenticate, body, principal, query, responds, services
 from app.errors import field_error
 from app.realtime import keys
 from app.services.ratelimit import SlidingWindowLimiter
@@ -34,6 +35,7 @@ async def _limit_chat_changes() -> None:
 
 @bp.post("")
 @tag(["chats"])
+@responds(Chat, 201, 200, errors=(404, 429))
 @body(CreateChatIn)
 async def create(data: CreateChatIn) -> tuple[dict[str, Any], int]:
     if data.type == "direct":
@@ -50,6 +52,7 @@ async def create(data: CreateChatIn) -> tuple[dict[str, Any], int]:
 
 @bp.get("")
 @tag(["chats"])
+@responds(ChatPage)
 @query(PageQuery)
 async def list_chats(query_args: PageQuery) -> dict[str, Any]:
     page = await services().chats.page(user_id=principal().user_id, cursor=query_args.cursor, limit=query_args.limit)
@@ -58,12 +61,14 @@ async def list_chats(query_args: PageQuery) -> dict[str, Any]:
 
 @bp.get("/<int(signed=True):chat_id>")
 @tag(["chats"])
+@responds(Chat, errors=(404,))
 async def get_chat(chat_id: int) -> dict[str, Any]:
     return await services().chats.get(user_id=principal().user_id, chat_id=chat_id)
 
 
 @bp.post("/<int(signed=True):chat_id>/members")
 @tag(["chats"])
+@responds(Chat, errors=(403, 404, 429))
 @body(AddMembersIn)
 async def add_members(chat_id: int, data: AddMembersIn) -> dict[str, Any]:
     await _limit_chat_changes()
@@ -72,6 +77,7 @@ async def add_members(chat_id: int, data: AddMembersIn) -> dict[str, Any]:
 
 @bp.delete("/<int(signed=True):chat_id>/members/<int(signed=True):user_id>")
 @tag(["chats"])
+@responds(None, 204, errors=(403, 404))
 async def remove_member(chat_id: int, user_id: int) -> tuple[str, int]:
     await services().chats.remove_member(user_id=principal().user_id, chat_id=chat_id, member_id=user_id)
     return "", 204

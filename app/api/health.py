@@ -8,6 +8,8 @@ from quart import Blueprint, Response, current_app, send_from_directory
 from quart_schema import hide, tag
 
 from app import metrics
+from app.api.responses import Status
+from app.api.validation import responds
 from app.db import fetchval
 from app.errors import Unavailable
 
@@ -18,12 +20,14 @@ STATIC_DIR = Path(__file__).parents[1] / "static"
 
 @bp.get("/health")
 @tag(["operations"])
+@responds(Status)
 async def health() -> dict[str, Any]:
     return {"status": "ok"}
 
 
 @bp.get("/ready")
 @tag(["operations"])
+@responds(Status)
 async def ready() -> dict[str, Any]:
     """200 when PostgreSQL and Redis both answer within a second, else 503 `unavailable`."""
     redis = current_app.extensions["redis"]

@@ -5,8 +5,9 @@ from typing import Any
 from quart import Blueprint
 from quart_schema import tag
 
+from app.api.responses import Message, MessagePage, ReadState, Receipt
 from app.api.schemas import EditIn, HistoryQuery, ReadIn, SendIn
-from app.api.validation import authenticate, principal, body, query, services
+from app.api.validation import authenticate, body, principal, query, responds, services
 
 bp = Blueprint("messages", __name__, url_prefix="/messages")
 bp.before_request(authenticate)
@@ -14,6 +15,7 @@ bp.before_request(authenticate)
 
 @bp.post("")
 @tag(["messages"])
+@responds(Message, 201, 200, errors=(404, 429))
 @body(SendIn)
 async def send(data: SendIn) -> tuple[dict[str, Any], int]:
     message, created = await services().messages.send(
@@ -28,6 +30,7 @@ async def send(data: SendIn) -> tuple[dict[str, Any], int]:
 
 @bp.get("")
 @tag(["messages"])
+@responds(MessagePage, errors=(404,))
 @query(HistoryQuery)
 async def history(query_args: HistoryQuery) -> dict[str, Any]:
     page = await services().messages.history(
@@ -44,6 +47,7 @@ async def history(query_args: HistoryQuery) -> dict[str, Any]:
 @bp.patch("/<int(signed=True):message_id>")
 @bp.patch("/<int(signed=True):message_id>/edit")  # the v1 path, an alias (contract v1.1)
 @tag(["messages"])
+@responds(Message, errors=(403, 404, 409, 429))
 @body(EditIn)
 async def edit(message_id: int, data: EditIn) -> dict[str, Any]:
     return await services().messages.edit(user_id=principal().user_id, message_id=message_id, content=data.content)
@@ -52,12 +56,14 @@ async def edit(message_id: int, data: EditIn) -> dict[str, Any]:
 @bp.delete("/<int(signed=True):message_id>")
 @bp.delete("/<int(signed=True):message_id>/delete")  # the v1 path, an alias (contract v1.1)
 @tag(["messages"])
+@responds(Message, errors=(403, 404, 429))
 async def delete(message_id: int) -> dict[str, Any]:
     return await services().messages.delete(user_id=principal().user_id, message_id=message_id)
 
 
 @bp.post("/read")
 @tag(["messages"])
+@responds(ReadState, errors=(404,))
 @body(ReadIn)
 async def read(data: ReadIn) -> dict[str, Any]:
     return await services().receipts.mark_read(user_id=principal().user_id, chat_id=data.chat_id, up_to_seq=data.up_to_seq)
@@ -65,5 +71,6 @@ async def read(data: ReadIn) -> dict[str, Any]:
 
 @bp.get("/<int(signed=True):message_id>/receipts")
 @tag(["messages"])
+@responds(list[Receipt], errors=(404,))
 async def receipts(message_id: int) -> list[dict[str, Any]]:
     return await services().receipts.receipts(user_id=principal().user_id, message_id=message_id)

@@ -11,6 +11,10 @@ Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Seq = Annotated[int, Field(ge=0, le=2**63 - 1)]
 Limit = Annotated[int, Field(ge=1, le=200)]
+# Message text: at least one character, no NUL (PostgreSQL text cannot hold it). The upper
+# bound is the MAX_MESSAGE_LENGTH setting: the service enforces it and app/api/openapi.py
+# writes it into the document as maxLength.
+Content = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\x00]*$")]
 
 
 class _In(BaseModel):
@@ -48,6 +52,17 @@ class SearchQuery(PageQuery):
 
 
 class CreateChatIn(_In):
+    # The rules across fields, for the document (the handler enforces them): a direct chat
+    # names exactly one other user; a group has a title.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"properties": {"type": {"const": "direct"}, "member_ids": {"minItems": 1, "maxItems": 1}}, "required": ["member_ids"]},
+                {"properties": {"type": {"const": "group"}, "title": {"type": "string"}}, "required": ["title"]},
+            ]
+        },
+    )
     type: Literal["direct", "group"]
     title: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     member_ids: Annotated[list[Id], Field(max_length=200)] = []
@@ -59,7 +74,7 @@ class AddMembersIn(_In):
 
 class SendIn(_In):
     chat_id: Id
-    content: str
+    content: Content
     client_msg_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
@@ -72,7 +87,7 @@ class HistoryQuery(_In):
 
 
 class EditIn(_In):
-    content: str
+    content: Content
 
 
 class ReadIn(_In):

@@ -6,8 +6,9 @@ from quart import Blueprint
 from quart_schema import tag
 
 from app.api.auth import client_ip
+from app.api.responses import User, UserPage, UserPublic
 from app.api.schemas import PasswordChangeIn, SearchQuery
-from app.api.validation import authenticate, body, principal, query, services
+from app.api.validation import authenticate, body, principal, query, responds, services
 
 bp = Blueprint("users", __name__)
 bp.before_request(authenticate)
@@ -15,12 +16,14 @@ bp.before_request(authenticate)
 
 @bp.get("/users/me")
 @tag(["users"])
+@responds(User)
 async def me() -> dict[str, Any]:
     return await services().users.me(user_id=principal().user_id)
 
 
 @bp.post("/users/me/password")
 @tag(["users"])
+@responds(None, 204)
 @body(PasswordChangeIn)
 async def change_password(data: PasswordChangeIn) -> tuple[str, int]:
     """204; every other session of the account is revoked (their sockets close with 4401).
@@ -36,6 +39,7 @@ async def change_password(data: PasswordChangeIn) -> tuple[str, int]:
 
 @bp.get("/users/<int:user_id>")
 @tag(["users"])
+@responds(UserPublic, errors=(404,))
 async def profile(user_id: int) -> dict[str, Any]:
     return await services().users.profile(viewer_id=principal().user_id, user_id=user_id)
 
@@ -43,6 +47,7 @@ async def profile(user_id: int) -> dict[str, Any]:
 @bp.get("/users/search")
 @bp.get("/chats/search")  # the v1 path, an alias (contract v1.1)
 @tag(["users"])
+@responds(UserPage)
 @query(SearchQuery)
 async def search(query_args: SearchQuery) -> dict[str, Any]:
     page = await services().users.search(

@@ -3,21 +3,33 @@ pydantic models (documented in OpenAPI through quart-schema), and the caller's i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-from quart import current_app, g, request
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from quart import Response, current_app, g, request
 from quart_schema import document_querystring, document_request
 
-from app.errors import Unauthorized, ValidationFailed, field_error
-from app.jsonutil import loads
+from app.errors import AppError, Unauthorized, ValidationFailed, field_error
+from app.jsonutil import dumps, loads
 from app.services.auth import Principal
 from app.services.registry import Services
 
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("app.api")
+
+# What `responds` declared on a view: {status: body model, or None for no body}, and the
+# error statuses it may answer besides those app/api/openapi.py adds to every route.
+RESPONSES_ATTRIBUTE = "_messenger_responses"
+ERRORS_ATTRIBUTE = "_messenger_errors"
+# RESPONSE_VALIDATION (app config, from the environment in server.py): "off" (production
+# default: no cost per request), "log" (log a drift, answer anyway), "strict" (a drift is a
+# 500 `internal`, so the tests that run the API so catch it).
+VALIDATION_MODES = ("off", "log", "strict")
 
 
 def services() -> Services:
@@ -73,6 +85,58 @@ def query(model: type[BaseModel]) -> Callable[[F], F]:
         return document_querystring(model)(wrapper)  # type: ignore[return-value]
 
     return decorator
+
+
+class ResponseDrift(AppError):
+    """A handler answered with a status or body its `responds` declaration does not allow."""
+
+
+def responds(model: Any, *statuses: int, errors: Iterable[int] = ()) -> Callable[[F], F]:
+    """Declare a route's success answers (`model` for each of `statuses`, default 200; model
+    None: no body) and the error statuses particular to it. /openapi.json documents them
+    (app/api/openapi.py adds the statuses every route shares, each with the error envelope);
+    with RESPONSE_VALIDATION on, every answer is checked against them, strictly (JSON types,
+    no unknown fields), so a handler cannot drift from its documented schema unnoticed."""
+    declared: dict[int, TypeAdapter[Any] | None] = {
+        status: None if model is None else TypeAdapter(model) for status in statuses or (200,)
+    }
+
+    def decorator(func: F) -> F:
+        @wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            result = await func(*args, **kwargs)
+            mode = current_app.config.get("RESPONSE_VALIDATION", "off")
+            if mode != "off":
+                problem = _drift(declared, result)
+                if problem is not None:
+                    log.error("response drift", extra={"endpoint": request.endpoint, "problem": problem})
+                    if mode == "strict":
+                        raise ResponseDrift(details={"endpoint": request.endpoint, "problem": problem})
+            return result
+
+        setattr(wrapper, RESPONSES_ATTRIBUTE, {s: model for s in declared})
+        setattr(wrapper, ERRORS_ATTRIBUTE, frozenset(errors))
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def _drift(declared: dict[int, TypeAdapter[Any] | None], result: Any) -> str | None:
+    value, status = (result[0], result[1]) if isinstance(result, tuple) else (result, 200)
+    if isinstance(value, Response):
+        status = value.status_code
+    if status not in declared:
+        return f"status {status} is not declared"
+    adapter = declared[status]
+    if adapter is None:
+        return None if value in ("", b"") else "a body where none is declared"
+    if isinstance(value, Response):
+        return "a prepared Response where a model is declared"
+    try:
+        adapter.validate_json(dumps(value), strict=True)
+    except ValidationError as exc:
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+    return None
 
 
 async def authenticate() -> None:

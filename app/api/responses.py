@@ -1,0 +1,135 @@
+"""Response models: the bodies REST routes answer with (contract v1.1, as this server fills
+them), documented in /openapi.json and, where RESPONSE_VALIDATION asks for it, checked
+against what each handler returns (app/api/validation.py `responds`).
+
+Every model forbids unknown fields, so a handler that grows or renames a field drifts from
+its schema and fails the tests that validate responses, instead of silently changing the API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Seq = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(_Out):
+    code: str = Field(pattern=r"^[a-z][a-z_]*$")
+    message: str = Field(min_length=1)
+    details: Any = None
+
+
+class Error(_Out):
+    """The error envelope of every 4xx and 5xx answer."""
+
+    error: ErrorBody
+
+
+class Status(_Out):
+    status: Literal["ok", "ready"]
+
+
+class User(_Out):
+    """The caller's own account."""
+
+    id: Id
+    username: str
+    email: str
+    is_active: bool
+    created_at: datetime
+
+
+class UserPublic(_Out):
+    """A public profile: `online` / `last_seen_at` are null unless the caller shares a chat."""
+
+    id: Id
+    username: str
+    online: bool | None
+    last_seen_at: datetime | None
+
+
+class UserPage(_Out):
+    items: list[UserPublic]
+    next_cursor: str | None
+
+
+class Tokens(_Out):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"]
+    expires_in: int
+
+
+class Ticket(_Out):
+    ticket: str
+    expires_in: int
+
+
+class Session(_Out):
+    id: str
+    created_at: datetime
+    last_seen_at: datetime | None
+    ip: str | None
+    user_agent: str | None
+    current: bool
+
+
+class Message(_Out):
+    id: Id
+    chat_id: Id
+    seq: Seq
+    sender_id: Id | None
+    client_msg_id: str | None
+    content: str
+    created_at: datetime
+    edited_at: datetime | None
+    is_deleted: bool
+    delivered_at: datetime | None
+    read_at: datetime | None
+
+
+class MessagePage(_Out):
+    items: list[Message]
+    next_cursor: str | None
+
+
+class Member(_Out):
+    user_id: Id
+    username: str
+    role: Literal["owner", "admin", "member"]
+
+
+class Chat(_Out):
+    id: Id
+    type: Literal["direct", "group"]
+    title: str | None
+    created_at: datetime
+    members: list[Member]
+    last_message: Message | None
+    last_seq: Seq
+    unread_count: int
+
+
+class ChatPage(_Out):
+    items: list[Chat]
+    next_cursor: str | None
+
+
+class ReadState(_Out):
+    chat_id: Id
+    read_seq: Seq
+    unread_count: int
+
+
+class Receipt(_Out):
+    user_id: Id
+    delivered_at: datetime | None
+    read_at: datetime | None
