@@ -23,11 +23,12 @@ async def me() -> dict[str, Any]:
 
 @bp.post("/users/me/password")
 @tag(["users"])
-@responds(None, 204)
+@responds(None, 204, errors=(429,))  # wrong current passwords count as failed logins
 @body(PasswordChangeIn)
 async def change_password(data: PasswordChangeIn) -> tuple[str, int]:
     """204; every other session of the account is revoked (their sockets close with 4401).
-    A wrong `current_password` is 422 `validation_error` naming that field."""
+    A wrong `current_password` is 422 `validation_error` naming that field, and counts as a
+    failed login (429 `rate_limited` past the login throttle)."""
     await services().auth.change_password(
         principal=principal(),
         current_password=data.current_password,
