@@ -8,7 +8,7 @@ from quart_schema import tag
 
 from app.api.responses import Session, Ticket, Tokens, User
 from app.api.schemas import LoginIn, LogoutIn, RefreshIn, RegisterIn
-from app.api.validation import authenticate, body, json_body, parse, principal, responds, services
+from app.api.validation import authenticate, body, json_body, optional_body, parse, principal, responds, services
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 AUTHENTICATED = {"auth.logout", "auth.ws_ticket", "auth.sessions", "auth.revoke_session"}
@@ -61,7 +61,8 @@ async def refresh(data: RefreshIn) -> dict[str, Any]:
 
 @bp.post("/logout")
 @tag(["auth"])
-@responds(None, 204, errors=(413, 422))
+@responds(None, 204)
+@optional_body(LogoutIn)
 async def logout() -> tuple[str, int]:
     if await request.get_data():  # the body is optional; when sent, it must be valid
         parse(LogoutIn, await json_body())

@@ -23,7 +23,13 @@ from werkzeug.routing.rules import Rule
 
 from app.api import auth
 from app.api.responses import Error
-from app.api.validation import ERRORS_ATTRIBUTE, RESPONSES_ATTRIBUTE, authenticate
+from app.api.validation import (
+    ERRORS_ATTRIBUTE,
+    FORM_ATTRIBUTE,
+    OPTIONAL_BODY_ATTRIBUTE,
+    RESPONSES_ATTRIBUTE,
+    authenticate,
+)
 
 MAX_ID = 2**63 - 1
 # The v1 paths the contract v1.1 keeps as aliases of the canonical ones.
@@ -101,7 +107,11 @@ class ContractOpenAPI(OpenAPIProvider):
                     errors.add(422)
                 if "requestBody" in operation:
                     errors.update((413, 422))
-                    operation["requestBody"]["required"] = True
+                    request_body = operation["requestBody"]
+                    request_body["required"] = not getattr(func, OPTIONAL_BODY_ATTRIBUTE, False)
+                    if getattr(func, FORM_ATTRIBUTE, False):
+                        form = request_body["content"]["application/json"]
+                        request_body["content"]["application/x-www-form-urlencoded"] = form
                 responses: dict[str, Any] = {}
                 for status, model in sorted(declared.items()):
                     response: dict[str, Any] = {"description": _DESCRIPTIONS.get(status, "")}

@@ -26,6 +26,9 @@ log = logging.getLogger("app.api")
 # error statuses it may answer besides those app/api/openapi.py adds to every route.
 RESPONSES_ATTRIBUTE = "_messenger_responses"
 ERRORS_ATTRIBUTE = "_messenger_errors"
+# A body that may also come as a form (documented as both), or may be left out altogether.
+FORM_ATTRIBUTE = "_messenger_allow_form"
+OPTIONAL_BODY_ATTRIBUTE = "_messenger_optional_body"
 # RESPONSE_VALIDATION (app config, from the environment in server.py): "off" (production
 # default: no cost per request), "log" (log a drift, answer anyway), "strict" (a drift is a
 # 500 `internal`, so the tests that run the API so catch it).
@@ -71,7 +74,18 @@ def body(model: type[BaseModel], *, allow_form: bool = False) -> Callable[[F], F
                 raw = await json_body()
             return await func(*args, data=parse(model, raw), **kwargs)
 
+        setattr(wrapper, FORM_ATTRIBUTE, allow_form)
         return document_request(model)(wrapper)  # type: ignore[return-value]
+
+    return decorator
+
+
+def optional_body(model: type[BaseModel]) -> Callable[[F], F]:
+    """Document a JSON body the handler accepts but does not require (it parses it itself)."""
+
+    def decorator(func: F) -> F:
+        setattr(func, OPTIONAL_BODY_ATTRIBUTE, True)
+        return document_request(model)(func)
 
     return decorator
 
