@@ -54,6 +54,10 @@ async def test_openapi_every_route_documents_its_answers_and_the_error_envelope(
     assert {"404", "409", "422", "401"} <= set(ops[("patch", "/messages/{message_id}")]["responses"])
     assert {"201", "200", "429"} <= set(ops[("post", "/messages")]["responses"])
     assert "204" in ops[("post", "/auth/logout")]["responses"]
+    assert ops[("post", "/auth/logout")]["requestBody"]["required"] is False
+    login = ops[("post", "/auth/login")]["requestBody"]
+    assert login["required"] is True
+    assert set(login["content"]) == {"application/json", "application/x-www-form-urlencoded"}
     assert len({op["operationId"] for _, _, op in _operations(doc)}) == len(_operations(doc))
 
 
