@@ -10,9 +10,11 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.db import Row, transaction
 from app.errors import Forbidden, NotFound, field_error
 from app.jsonutil import iso
+from app.realtime import keys
 from app.services.dispatch import Dispatcher
 from app.services.messages_view import message_body
 from app.services.pages import Page, decode_cursor, encode_cursor
+from app.services.ratelimit import SlidingWindowLimiter
 from app.storage import chats as chat_store
 from app.storage import messages as message_store
 from app.storage import outbox
@@ -81,8 +83,16 @@ async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], 
 
 
 class ChatService:
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, change_limiter: SlidingWindowLimiter) -> None:
         self._dispatcher = dispatcher
+        self._changes = change_limiter
+
+    async def _limit_changes(self, user_id: int) -> None:
+        """Groups created and member additions share one per-user limit (CHAT_RATE_LIMIT per
+        minute, every instance together): each puts people into chats and sends them events."""
+        await self._changes.enforce(
+            keys.CHAT_RATE.format(user_id=user_id), scope="chat", message="Changing chats too fast; retry later."
+        )
 
     async def get(self, *, user_id: int, chat_id: int) -> dict[str, Any]:
         await require_member(chat_id, user_id)
@@ -135,6 +145,7 @@ class ChatService:
 
     async def create_group(self, *, user_id: int, title: str, member_ids: list[int]) -> dict[str, Any]:
         check_text("title", title)
+        await self._limit_changes(user_id)
         others = sorted(set(member_ids) - {user_id})
         if others and len(await chat_store.existing_user_ids(others)) != len(others):
             raise NotFound("No such user.")
@@ -147,6 +158,7 @@ class ChatService:
         return await self.get(user_id=user_id, chat_id=row["id"])
 
     async def add_members(self, *, user_id: int, chat_id: int, user_ids: list[int]) -> dict[str, Any]:
+        await self._limit_changes(user_id)
         wanted = sorted(set(user_ids))
         async with transaction() as conn:
             member = await require_member(chat_id, user_id, conn)

@@ -9,9 +9,11 @@ from arq.connections import ArqRedis
 from app.config import Settings
 from app.services.auth import AuthService
 from app.services.chats import ChatService
+from app.services.devices import DeviceService
 from app.services.dispatch import Dispatcher
 from app.services.messages import MessageService
 from app.services.presence import PresenceService
+from app.services.ratelimit import SlidingWindowLimiter
 from app.services.receipts import ReceiptService
 from app.services.users import UserService
 
@@ -24,6 +26,11 @@ class Services:
     messages: MessageService
     receipts: ReceiptService
     presence: PresenceService
+    devices: DeviceService
+
+
+CHAT_RATE_WINDOW = 60.0  # CHAT_RATE_LIMIT counts per minute
+NEW_DEVICE_WINDOW = 24 * 3600.0  # WS_NEW_DEVICES_PER_DAY counts per day
 
 
 def build_services(settings: Settings, redis: ArqRedis) -> Services:
@@ -32,8 +39,13 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
     return Services(
         auth=AuthService(settings, redis),
         users=UserService(presence),
-        chats=ChatService(dispatcher),
+        chats=ChatService(
+            dispatcher, SlidingWindowLimiter(redis, limit=settings.chat_rate_limit, window_seconds=CHAT_RATE_WINDOW)
+        ),
         messages=MessageService(settings, redis, dispatcher),
         receipts=ReceiptService(dispatcher, large_group_size=settings.large_group_size),
         presence=presence,
+        devices=DeviceService(
+            SlidingWindowLimiter(redis, limit=settings.ws_new_devices_per_day, window_seconds=NEW_DEVICE_WINDOW)
+        ),
     )

@@ -25,10 +25,8 @@ from app.realtime.hub import Connection
 from app.realtime.node import Node
 from app.services.auth import Principal
 from app.services.chats import require_member
-from app.services.ratelimit import SlidingWindowLimiter
 from app.services.registry import Services
 from app.storage import chats as chat_store
-from app.storage import inbox as inbox_store
 from app.ws import protocol
 from app.ws.reads import ReadCoalescer
 
@@ -41,7 +39,6 @@ CLOSE_IDLE = 4408
 CLOSE_ABUSE = 4429
 RATE_LIMIT_STRIKES = 5  # rate-limited frames in a row before the socket is closed
 LIMITED_FRAMES = ("message", "edit_message", "delete_message")  # one accepted resets the strikes
-NEW_DEVICE_WINDOW = 24 * 3600.0  # WS_NEW_DEVICES_PER_DAY counts per day
 
 
 def _refuse(error: AppError) -> Response:
@@ -55,23 +52,6 @@ def _check_device_id(device_id: str) -> None:
         raise field_error("device_id", "Must be 1 to 64 characters.")
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in device_id):
         raise field_error("device_id", "Must not contain control characters.")
-
-
-async def _limit_new_device(services: Services, user_id: int, device_id: str) -> None:
-    """A device id seen for the first time replays the user's whole retained inbox: at most
-    WS_NEW_DEVICES_PER_DAY of them per user per day (known devices always reconnect)."""
-    if await inbox_store.device_cursor(user_id, device_id) is not None:
-        return
-    limiter = current_app.extensions.get("device_limiter")
-    if limiter is None:
-        settings = current_app.extensions["settings"]
-        limiter = SlidingWindowLimiter(
-            current_app.extensions["redis"], limit=settings.ws_new_devices_per_day, window_seconds=NEW_DEVICE_WINDOW
-        )
-        current_app.extensions["device_limiter"] = limiter
-    await limiter.enforce(
-        keys.NEW_DEVICE_RATE.format(user_id=user_id), scope="ws_device", message="Too many new devices today; reuse a device_id."
-    )
 
 
 async def _principal(services: Services) -> Principal:
@@ -112,8 +92,7 @@ async def gateway() -> Response | None:
         metrics.RATE_LIMITED.labels(scope="ws_sockets").inc()
         return _refuse(RateLimited(wait, f"At most {settings.ws_max_per_user} sockets per user; close one first."))
     try:
-        await _limit_new_device(services, principal.user_id, device_id)
-        cursor = await inbox_store.open_device(principal.user_id, device_id)
+        cursor = await services.devices.open(user_id=principal.user_id, device_id=device_id)
         await websocket.accept()
     except BaseException as exc:
         await asyncio.shield(services.presence.release(user_id=principal.user_id, connection_id=connection_id))
