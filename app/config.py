@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # group of 1,000 each connect or ack would cost a frame to 999 members or to every
     # sender. Their members ask GET /users/{id} and GET /messages/{id}/receipts instead.
     large_group_size: int = Field(default=100, ge=2)
+    # Responses checked against each route's declared schema (app/api/validation.py): off in
+    # production; "log" reports a drift, "strict" answers it with a 500 (the fuzz test's API).
+    response_validation: Literal["off", "log", "strict"] = "off"
     # Per-connection bounded send queue; a client that lets it overflow is closed with 4008.
     ws_send_queue_size: int = Field(default=1000, gt=0)
     # Login throttling: failures per account/address within the window before 429.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import signal
 import time
@@ -19,7 +18,6 @@ from quart_schema import QuartSchema
 from app import metrics
 from app.api import auth, chats, docs, errors, health, messages, users
 from app.api.openapi import ContractOpenAPI
-from app.api.validation import VALIDATION_MODES
 from app.clientaddr import client_address, parse_networks
 from app.config import ConfigError, Settings
 from app.db import close_db, init_db
@@ -75,13 +73,7 @@ def create_app(settings: Settings) -> Quart:
     # The web client must never run stale after a deploy: browsers revalidate every time.
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 0
     app.extensions["settings"] = settings
-    # Response validation against each route's `responds` declaration (app/api/validation.py):
-    # off in production; the schemathesis test runs its API with "strict".
-    # TODO(config owner): move RESPONSE_VALIDATION into Settings.
-    mode = os.environ.get("RESPONSE_VALIDATION", "off").lower()
-    if mode not in VALIDATION_MODES:
-        raise ConfigError(f"RESPONSE_VALIDATION must be one of {', '.join(VALIDATION_MODES)}, not {mode!r}")
-    app.config["RESPONSE_VALIDATION"] = mode
+    app.config["RESPONSE_VALIDATION"] = settings.response_validation
     QuartSchema(
         app,
         info={"title": "Messenger Core", "version": "1"},

@@ -29,6 +29,7 @@ REPLAY_LIMIT = 500
 SWEEP_MIN_AGE = 1.0  # seconds an outbox record may wait for its own job before the sweep takes it
 DRAIN_SLICE = 10.0  # seconds one delivery job drains before handing its partition to a new job
 LINGER = 2.0  # seconds an idle delivery job waits for a wake before it ends
+_COMMIT_TO_PUBLISH = metrics.DELIVERY_LATENCY.labels(stage="commit_to_publish")
 
 Job = Callable[..., Awaitable[Any]]
 
@@ -81,7 +82,7 @@ async def _publish(redis: ArqRedis, delivered: delivery.Delivered) -> None:
             wire = [InboxFrame.render(frame).to_wire() for frame in frames]
             pipe.publish(channels.user(user_id), dumps({"events": wire, "published_at": now}))
             for frame in frames:
-                metrics.DELIVERY_LATENCY.labels(stage="commit_to_publish").observe(max(0.0, now - frame["committed_at"]))
+                _COMMIT_TO_PUBLISH.observe(max(0.0, now - frame["committed_at"]))
         await pipe.execute()
 
 

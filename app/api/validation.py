@@ -29,10 +29,9 @@ ERRORS_ATTRIBUTE = "_messenger_errors"
 # A body that may also come as a form (documented as both), or may be left out altogether.
 FORM_ATTRIBUTE = "_messenger_allow_form"
 OPTIONAL_BODY_ATTRIBUTE = "_messenger_optional_body"
-# RESPONSE_VALIDATION (app config, from the environment in server.py): "off" (production
+# RESPONSE_VALIDATION (Settings.response_validation, copied to the app config): "off" (production
 # default: no cost per request), "log" (log a drift, answer anyway), "strict" (a drift is a
 # 500 `internal`, so the tests that run the API so catch it).
-VALIDATION_MODES = ("off", "log", "strict")
 
 
 def services() -> Services:
