@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from app.config import Settings
 from tests.conftest import make_stack
 from tests.faults.harness import Load
 
@@ -66,16 +67,20 @@ async def test_soak_memory_flat_and_nothing_left_behind(backing, stacks):
     assert report.lost == 0 and report.gaps == 0 and report.acknowledged > SOAK_SECONDS * 20
     assert outbox == 0
     assert unacked == 0  # every device acked everything: no inbox backlog
-    # What Redis holds when idle: arq's health check, the delivery epoch, presence and rate
-    # windows of the last seconds, and arq's markers of recent cron runs. Everything but the
-    # epoch and the health check expires by itself; nothing is kept per message or per job.
+    # What Redis holds when idle: arq's health check, one delivery epoch per outbox partition,
+    # presence and rate windows of the last seconds, and arq's markers of recent cron runs.
+    # Everything but the epochs and the health check expires by itself; nothing is kept per
+    # message or per job.
     # (arq:queue and arq:job:sweep:* are the next cron run, already scheduled.)
     allowed = (
         "arq:health-check", "arq:queue", "arq:job:sweep:", "arq:in-progress:sweep:", "arq:in-progress:prune:",
+        "arq:retry:sweep:", "arq:retry:prune:",  # a cron run under way when the snapshot was taken
         "mc:deliver:epoch", "mc:revoked:loaded", "mc:presence:", "mc:rate:",
     )  # fmt: skip
     assert [k for k in keys if not k.startswith(allowed)] == []
-    constant = ("mc:deliver:epoch", "mc:revoked:loaded", "arq:health-check", "arq:queue")
+    epochs = [k for k in keys if k.startswith("mc:deliver:epoch:")]
+    assert len(epochs) <= Settings().delivery_partitions, epochs  # one per partition, at most
+    constant = ("mc:revoked:loaded", "arq:health-check", "arq:queue", *epochs)
     assert [k for k in keys if ttls[k] < 0 and k not in constant] == []
     assert sum(k.startswith("arq:queue") or k.startswith("arq:job:") for k in keys) <= 3
     assert api_growth < 40 and worker_growth < 40, (api_growth, worker_growth)
