@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -118,44 +119,49 @@ def _storm_closes(r: dict[str, Any]) -> str:
     return text + (f"; resumed {r['resumes']}×" if r.get("resumes") else "")
 
 
+def target_runs(rows: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """(row, target, run) for every target that ran each scenario, ours before the relay's."""
+    for row in rows:
+        for target in ("messenger", "relay"):
+            run = row.get(target)
+            if run is not None:
+                yield row, target, run
+
+
 def details(rows: list[dict[str, Any]]) -> str:
     """Everything else the runs recorded, per scenario and target."""
     out: list[str] = []
     skip = {"ack_ms", "delivery_ms", "connect_ms", "complete_ms", "backlog_ack_ms", "age_at_receipt_ms"}
-    for row in rows:
-        for target in ("messenger", "relay"):
-            run = row.get(target)
-            if run is None:
-                continue
-            r = run["result"]
-            out.append(f"### {row['name']} / {target}")
-            out.append("")
-            for key, value in r.items():
-                if key in skip:
-                    value = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in value.items()}
-                out.append(f"- {key}: {value}")
-            if run.get("quiesce_wait_s"):
-                out.append(f"- waited for the API and worker to go idle before the run: {run['quiesce_wait_s']} s")
-            if any((run.get("listen_drops") or {}).values()):
-                out.append(f"- TCP listen-queue overflows during the run (machine-wide): {run['listen_drops']}")
-            if run.get("cpu_load_phase"):
-                out.append(f"- CPU during the send phase (% of one core): {run['cpu_load_phase']}")
-            for key in ("rss_before", "rss_peak", "rss_end"):
-                if key in run:
-                    out.append(f"- {key} (kB): {run[key]}")
-            if run.get("server_alive") is not None:
-                out.append(f"- servers alive after the run: {run['server_alive']}")
-            for name, lines in (run.get("log_lines") or {}).items():
-                out.append(f"- {name} log: {len(lines)} new lines")
-                for line in lines[:15]:
-                    out.append(f"    {line[:400]}")
-            if run.get("metrics"):
-                out.append("- metrics after the run:")
-                for line in run["metrics"]:
-                    out.append(f"    {line}")
-            if run.get("profile"):
-                out.append(f"- py-spy: {run['profile']}")
-            out.append("")
+    for row, target, run in target_runs(rows):
+        r = run["result"]
+        out.append(f"### {row['name']} / {target}")
+        out.append("")
+        for key, value in r.items():
+            if key in skip:
+                value = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in value.items()}
+            out.append(f"- {key}: {value}")
+        if run.get("quiesce_wait_s"):
+            out.append(f"- waited for the API and worker to go idle before the run: {run['quiesce_wait_s']} s")
+        if any((run.get("listen_drops") or {}).values()):
+            out.append(f"- TCP listen-queue overflows during the run (machine-wide): {run['listen_drops']}")
+        if run.get("cpu_load_phase"):
+            out.append(f"- CPU during the send phase (% of one core): {run['cpu_load_phase']}")
+        for key in ("rss_before", "rss_peak", "rss_end"):
+            if key in run:
+                out.append(f"- {key} (kB): {run[key]}")
+        if run.get("server_alive") is not None:
+            out.append(f"- servers alive after the run: {run['server_alive']}")
+        for name, lines in (run.get("log_lines") or {}).items():
+            out.append(f"- {name} log: {len(lines)} new lines")
+            for line in lines[:15]:
+                out.append(f"    {line[:400]}")
+        if run.get("metrics"):
+            out.append("- metrics after the run:")
+            for line in run["metrics"]:
+                out.append(f"    {line}")
+        if run.get("profile"):
+            out.append(f"- py-spy: {run['profile']}")
+        out.append("")
     return "\n".join(out)
 
 

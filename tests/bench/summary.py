@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.bench.report import _lat, _ms, _rss
+from tests.bench.report import _lat, _ms, _rss, target_runs
 
 GIB_KB = 1024 * 1024
 
@@ -154,17 +154,13 @@ def targets_table(rows: list[dict[str, Any]]) -> str:
 def sequential_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| scenario | target | sent | acked | delivered | lost | dup | delivery ms p50 / p90 / p99 / max | "
              "ack ms p50 / p90 / p99 / max |", "|" + "---|" * 9]
-    for row in rows:
-        for target in ("messenger", "relay"):
-            run = row.get(target)
-            if run is None:
-                continue
-            r = run["result"]
-            if "error" in r:
-                lines.append(f"| {row['name']} | {target} | error: {r['error']} |" + " |" * 6)
-                continue
-            lines.append(f"| {row['name']} | {target} | {r['sent']} | {r['acked']} | {r['delivered']} | {r['lost']} | "
-                         f"{r['dup']} | {_lat4(r['delivery_ms'])} | {_lat4(r['ack_ms'])} |")
+    for row, target, run in target_runs(rows):
+        r = run["result"]
+        if "error" in r:
+            lines.append(f"| {row['name']} | {target} | error: {r['error']} |" + " |" * 6)
+            continue
+        lines.append(f"| {row['name']} | {target} | {r['sent']} | {r['acked']} | {r['delivered']} | {r['lost']} | "
+                     f"{r['dup']} | {_lat4(r['delivery_ms'])} | {_lat4(r['ack_ms'])} |")
     return "\n".join(lines)
 
 
@@ -176,23 +172,19 @@ def group_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| scenario | target | connected | all connected (s) | connect ms p50 / p99 / max | settle (s) | phase | "
              "sent / acked | deliveries expected | received | lost | delivery ms p50 / p95 / p99 / max | server RSS peak (Δ MB) |",
              "|" + "---|" * 13]
-    for row in rows:
-        for target in ("messenger", "relay"):
-            run = row.get(target)
-            if run is None:
-                continue
-            r = run["result"]
-            if "error" in r:
-                lines.append(f"| {row['name']} | {target} | error: {r['error']} |" + " |" * 10)
-                continue
-            c = r["connect_ms"]
-            conn = "-" if not c.get("n") else " / ".join(_ms(c.get(k)) for k in ("p50", "p99", "max"))
-            rss = _rss(run, "api" if target == "messenger" else "relay")
-            for ph in r["phases"]:
-                lines.append(
-                    f"| {row['name']} | {target} | {r['connected']}/{r['members']} | {r['connect_all_s']} | {conn} | "
-                    f"{r['settle_s']} | {ph['rate']:g} msg/s × {ph['duration']:g} s | {ph['sent']} / {ph['acked']} | "
-                    f"{ph['expected']} | {ph['received']} | {ph['lost']} | {_lat(ph['delivery_ms'])} | {rss} |")
+    for row, target, run in target_runs(rows):
+        r = run["result"]
+        if "error" in r:
+            lines.append(f"| {row['name']} | {target} | error: {r['error']} |" + " |" * 10)
+            continue
+        c = r["connect_ms"]
+        conn = "-" if not c.get("n") else " / ".join(_ms(c.get(k)) for k in ("p50", "p99", "max"))
+        rss = _rss(run, "api" if target == "messenger" else "relay")
+        for ph in r["phases"]:
+            lines.append(
+                f"| {row['name']} | {target} | {r['connected']}/{r['members']} | {r['connect_all_s']} | {conn} | "
+                f"{r['settle_s']} | {ph['rate']:g} msg/s × {ph['duration']:g} s | {ph['sent']} / {ph['acked']} | "
+                f"{ph['expected']} | {ph['received']} | {ph['lost']} | {_lat(ph['delivery_ms'])} | {rss} |")
     lines.append("")
     lines.append("Expected deliveries: acked messages × (members − 1); the sender's own echo is not counted.")
     return "\n".join(lines)
