@@ -69,13 +69,10 @@ async def drain_partition(partition: int, partitions: int, limit: int = BATCH_LI
                         "message": record["message"],
                     }
                 )
-        if events:
-            first = await inbox_store.allocate_seqs(Counter(e["user_id"] for e in events), conn)
-            events = [e for e in events if e["user_id"] in first]  # users deleted meanwhile
-            for event in events:
-                event["inbox_seq"] = first[event["user_id"]]
-                first[event["user_id"]] += 1
-        await inbox_store.insert_events(events, consumed=[r["id"] for r in batch], conn=conn)
+        seqs = await inbox_store.append_events(events, consumed=[r["id"] for r in batch], conn=conn)
+        for event, seq in zip(events, seqs):
+            event["inbox_seq"] = seq
+        events = [e for e in events if e["inbox_seq"] is not None]  # users deleted meanwhile
     result.records = len(batch)
     metrics.DELIVERY_BATCH.observe(len(batch))
     for event_type, count in Counter(e["type"] for e in events).items():

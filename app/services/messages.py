@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from redis.asyncio import Redis
@@ -42,15 +41,14 @@ class MessageService:
         (sender, client_msg_id) returns the first message and stores nothing."""
         self._check_content(content)
         check_text("client_msg_id", client_msg_id)
-        # The repeat check and the rate limit in one round trip: a repeat always gets its first
-        # message back (it spends a slot of the limit, as any attempt does).
-        existing, wait = await asyncio.gather(
-            message_store.by_client_id(sender_id, client_msg_id) if client_msg_id is not None else _none(),
-            self._limiter.hit(keys.SEND_RATE.format(user_id=sender_id)),
-        )
-        if existing is not None:
-            return message_body(existing), False
+        # A repeat always gets its first message back (it spends a slot of the limit, as any
+        # attempt does). The send itself detects it (unique key, whole statement rolled back, no
+        # seq gap), so a first send costs no lookup.
+        wait = await self._limiter.hit(keys.SEND_RATE.format(user_id=sender_id))
         if wait > 0:
+            existing = await self._first_send(sender_id, client_msg_id)
+            if existing is not None:
+                return message_body(existing), False
             metrics.RATE_LIMITED.labels(scope="send").inc()
             raise RateLimited(wait, "Sending too fast; retry later.")
         try:
@@ -58,16 +56,20 @@ class MessageService:
                 chat_id=chat_id, sender_id=sender_id, client_msg_id=client_msg_id, content=content
             )
         except message_store.DuplicateSend:
-            # A concurrent repeat committed first; our statement (and its seq) rolled back.
-            assert client_msg_id is not None
-            existing = await message_store.by_client_id(sender_id, client_msg_id)
-            assert existing is not None
-            return message_body(existing), False
+            row = None
         if row is None:
+            # A repeat (also from a member removed since), or an outsider.
+            existing = await self._first_send(sender_id, client_msg_id)
+            if existing is not None:
+                return message_body(existing), False
             raise hidden()
         metrics.MESSAGES.labels(transport=transport).inc()
         await self._dispatcher.after_commit(chat_id)
         return message_body(row), True
+
+    @staticmethod
+    async def _first_send(sender_id: int, client_msg_id: str | None) -> dict[str, Any] | None:
+        return await message_store.by_client_id(sender_id, client_msg_id) if client_msg_id is not None else None
 
     async def history(
         self,
@@ -137,6 +139,3 @@ class MessageService:
             raise Forbidden("Only the sender can change a message.")
         return row
 
-
-async def _none() -> None:
-    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -13,47 +14,61 @@ from app.jsonutil import dumps_str
 EVENT_COLUMNS = "e.user_id, e.inbox_seq, e.type, e.chat_id, e.message_id, e.payload, e.committed_at"
 
 
-async def allocate_seqs(counts: dict[int, int], conn: BaseDBAsyncClient) -> dict[int, int]:
-    """Reserve counts[user] inbox seqs per user; returns the first seq reserved for each.
+async def append_events(events: list[dict[str, Any]], *, consumed: list[int], conn: BaseDBAsyncClient) -> list[int | None]:
+    """Append the events to their users' inboxes and delete the outbox records they came from,
+    in one statement after locking the counters; returns each event's inbox_seq (None: its user
+    was deleted meanwhile).
 
-    The counter lives on the user row and moves inside the delivery transaction, so a
-    rollback returns the seqs and no gap can appear.
+    The per-user counter lives on the user row and moves inside the delivery transaction, so a
+    rollback returns the seqs and no gap can appear. The rows are locked in id order first, in
+    a statement of their own: concurrent partitions' drains then queue behind each other
+    instead of deadlocking (an UPDATE ... FROM locks in whatever order its plan reads, and a
+    locking CTE in the same statement is not enough: that statement's snapshot predates the
+    locks, and following newer row versions takes tuple locks out of order; the partition test
+    deadlocked that way). NO KEY UPDATE, as the UPDATE itself takes: foreign-key checks of
+    sends and member inserts (KEY SHARE on users) never wait for a drain.
     """
+    counts = Counter(e["user_id"] for e in events)
     user_ids = sorted(counts)
-    # Lock the rows in id order first: concurrent partitions' drains then queue behind each
-    # other instead of deadlocking (an UPDATE ... FROM locks in whatever order its plan reads).
-    # NO KEY UPDATE, as the UPDATE itself takes: foreign-key checks of sends and member
-    # inserts (KEY SHARE on users) never wait for a drain.
     await execute("SELECT 1 FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE", user_ids, conn=conn)
     rows = await fetch(
-        """UPDATE users u SET inbox_seq = u.inbox_seq + c.n
-           FROM unnest($1::bigint[], $2::bigint[]) AS c(id, n)
-           WHERE u.id = c.id RETURNING u.id, u.inbox_seq""",
+        """WITH bumped AS (
+                UPDATE users u SET inbox_seq = u.inbox_seq + c.n
+                FROM unnest($1::bigint[], $2::bigint[]) AS c(id, n)
+                WHERE u.id = c.id
+                RETURNING u.id, u.inbox_seq - c.n AS base),
+            done AS (DELETE FROM outbox WHERE id = ANY($10::bigint[])),
+            inserted AS (
+                INSERT INTO inbox_events (user_id, inbox_seq, type, chat_id, message_id, payload, created_at, committed_at)
+                SELECT e.user_id, b.base + row_number() OVER (PARTITION BY e.user_id ORDER BY e.ord),
+                       e.type, e.chat_id, e.message_id, e.payload::jsonb, now(), e.committed_at
+                FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::float8[], $9::int[])
+                  AS e(user_id, type, chat_id, message_id, payload, committed_at, ord)
+                JOIN bumped b ON b.id = e.user_id)
+            SELECT id, base FROM bumped""",
         user_ids,
         [counts[u] for u in user_ids],
-        conn=conn,
-    )
-    return {row["id"]: int(row["inbox_seq"]) - counts[row["id"]] + 1 for row in rows}
-
-
-async def insert_events(events: list[dict[str, Any]], *, consumed: list[int], conn: BaseDBAsyncClient) -> None:
-    """Insert the events and delete the outbox records they came from, in one statement."""
-    await execute(
-        """WITH done AS (DELETE FROM outbox WHERE id = ANY($8::bigint[]))
-           INSERT INTO inbox_events (user_id, inbox_seq, type, chat_id, message_id, payload, created_at, committed_at)
-           SELECT e.user_id, e.inbox_seq, e.type, e.chat_id, e.message_id, e.payload::jsonb, now(), e.committed_at
-           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::float8[])
-             AS e(user_id, inbox_seq, type, chat_id, message_id, payload, committed_at)""",
         [e["user_id"] for e in events],
-        [e["inbox_seq"] for e in events],
         [e["type"] for e in events],
         [e["chat_id"] for e in events],
         [e["message_id"] for e in events],
         [dumps_str(e["payload"]) if e["payload"] is not None else None for e in events],
         [e["committed_at"] for e in events],
+        list(range(len(events))),
         consumed,
         conn=conn,
     )
+    # The same numbering as row_number() above: each user's events in the given order.
+    last = {row["id"]: int(row["base"]) for row in rows}
+    seqs: list[int | None] = []
+    for event in events:
+        user_id = event["user_id"]
+        if user_id in last:
+            last[user_id] += 1
+            seqs.append(last[user_id])
+        else:
+            seqs.append(None)
+    return seqs
 
 
 async def events_after_many(requests: list[tuple[int, int, int]]) -> list[list[Row]]:
