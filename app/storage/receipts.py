@@ -101,12 +101,22 @@ async def delivered_ranges(acks: list[tuple[int, int, int]]) -> list[Row]:
 async def advance_delivered(marks: list[tuple[int, int, int]], conn: BaseDBAsyncClient) -> list[Row]:
     """Raise many members' delivered marks at once, (chat_id, user_id, up_to_seq) each, and
     write their receipt marks: the rows that rose, with the previous mark (`old`) and the
-    mark's time. Rows are locked in id order, so concurrent batches never deadlock."""
+    mark's time. The rows are locked in id order first, in a statement of their own, so
+    concurrent batches never deadlock (see inbox.append_events for why not in one statement)."""
+    args = ([m[0] for m in marks], [m[1] for m in marks], [m[2] for m in marks])
+    await execute(
+        """SELECT 1 FROM chat_members cm
+           JOIN unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS a(chat_id, user_id, seq)
+             ON cm.chat_id = a.chat_id AND cm.user_id = a.user_id
+           WHERE cm.delivered_seq < a.seq ORDER BY cm.id FOR UPDATE OF cm""",
+        *args,
+        conn=conn,
+    )
     return await fetch(
         """WITH a AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS a(chat_id, user_id, seq)),
            o AS (SELECT cm.id, cm.chat_id, cm.user_id, cm.delivered_seq AS old, a.seq
                  FROM chat_members cm JOIN a ON cm.chat_id = a.chat_id AND cm.user_id = a.user_id
-                 WHERE cm.delivered_seq < a.seq ORDER BY cm.id FOR UPDATE OF cm),
+                 WHERE cm.delivered_seq < a.seq),
            moved AS (UPDATE chat_members cm SET delivered_seq = o.seq FROM o WHERE cm.id = o.id
                      RETURNING o.chat_id, o.user_id, o.old, o.seq)
            INSERT INTO receipt_marks (chat_id, user_id, status, up_to_seq, at)
@@ -114,9 +124,7 @@ async def advance_delivered(marks: list[tuple[int, int, int]], conn: BaseDBAsync
            RETURNING chat_id, user_id, up_to_seq AS seq, at,
                      (SELECT old FROM moved WHERE moved.chat_id = receipt_marks.chat_id
                         AND moved.user_id = receipt_marks.user_id) AS old""",
-        [m[0] for m in marks],
-        [m[1] for m in marks],
-        [m[2] for m in marks],
+        *args,
         conn=conn,
     )
 
