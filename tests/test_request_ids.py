@@ -21,6 +21,7 @@ import websockets
 
 from app.logs import REQUEST_ID, FrameRequestIds, JsonFormatter, accept_request_id
 from tests.support.clients import PASSWORD, make_user
+from tests.support.frames import check_frame
 from tests.support.processes import Proc, start_api
 
 _GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -126,9 +127,11 @@ async def test_websocket_lines_carry_the_connection_request_id(client, info_api)
     url = info_api.ws_url + "?device_id=phone"
     headers = {**user.headers, "X-Request-ID": request_id}
     async with websockets.connect(url, additional_headers=headers, ping_interval=None) as ws:
-        assert json.loads(await ws.recv())["type"] == "connected"
+        connected = json.loads(await ws.recv())
+        check_frame(connected)
+        assert connected["type"] == "connected"
         await ws.send(json.dumps({"type": "typing", "data": {"chat_id": 1}}))
-        await asyncio.wait_for(ws.recv(), 5)
+        check_frame(json.loads(await asyncio.wait_for(ws.recv(), 5)))
     closed = [e for e in await wait_for_lines(info_api, request_id) if e["event"] == "ws closed"]
     assert closed, log_lines(info_api)[-5:]
 

@@ -16,6 +16,7 @@ import websockets
 
 from tests.conftest import make_stack
 from tests.support.clients import PASSWORD, Device, User, make_user
+from tests.support.frames import check_frame
 
 SESSION_KEYS = {"id", "created_at", "last_seen_at", "ip", "user_agent", "current"}
 
@@ -211,6 +212,7 @@ async def _frames_until_closed(device: Device, seconds: float) -> int | None:
                 frame = json.loads(await asyncio.wait_for(device.ws.recv(), remaining))
             except TimeoutError:
                 return None
+            check_frame(frame)
             if frame["type"] == "ping":
                 await device.send("pong", {})
     except websockets.ConnectionClosed as closed:

@@ -16,6 +16,7 @@ import websockets
 
 from tests.conftest import make_stack
 from tests.support.clients import Device, direct_chat, make_user, send
+from tests.support.frames import check_frame
 from tests.support.checks import group_chat
 
 
@@ -274,6 +275,7 @@ async def test_ws_silent_client_is_closed_with_4408(backing, stacks):
     try:
         while True:  # read, never answer
             frames.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            check_frame(frames[-1])
     except websockets.ConnectionClosed as closed:
         assert closed.rcvd is not None and closed.rcvd.code == 4408
     assert frames[0]["type"] == "connected" and frames[0]["data"]["heartbeat_interval"] == 1
@@ -325,6 +327,7 @@ class RawSocketClient:
                 payload = self._read(length)
                 if first & 0x0F == 0x8:
                     return (struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None), frames
+                check_frame(json.loads(payload))
                 frames += 1
         except (EOFError, OSError):
             return None, frames

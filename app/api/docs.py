@@ -1,4 +1,5 @@
-"""`/docs`: Swagger UI over `/openapi.json`, served from the app's own files.
+"""`/docs`: Swagger UI over `/openapi.json`, served from the app's own files; and
+`/asyncapi.json`, the WebSocket protocol (app/ws/asyncapi.py).
 
 The Swagger UI distribution comes from the `flask-swagger-ui` wheel (its `dist/` folder,
 Apache-2.0, licence file included); only those files are used, not its Flask blueprint. The
@@ -9,11 +10,15 @@ page has no inline script, so it runs under a Content-Security-Policy with `scri
 from __future__ import annotations
 
 import importlib.util
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from quart import Blueprint, Response, send_from_directory
+from quart import Blueprint, Response, request, send_from_directory
 from quart_schema import hide
 from werkzeug.exceptions import NotFound
+
+from app.ws import asyncapi
 
 bp = Blueprint("docs", __name__)
 
@@ -80,3 +85,14 @@ async def swagger_asset(name: str) -> Response:
     if name not in _SERVED:
         raise NotFound()
     return await send_from_directory(swagger_dist(), name)
+
+
+@lru_cache(maxsize=16)
+def _asyncapi(host: str) -> dict[str, Any]:
+    return asyncapi.document(host)
+
+
+@bp.get("/asyncapi.json")
+@hide
+async def asyncapi_document() -> dict[str, Any]:
+    return _asyncapi(request.host)

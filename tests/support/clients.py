@@ -13,6 +13,8 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from tests.support.frames import check_frame
+
 PASSWORD = "correct horse battery"
 _names = itertools.count(1)
 
@@ -89,6 +91,7 @@ class Device:
     async def recv(self, timeout: float = 10.0) -> dict[str, Any]:
         while True:
             frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            check_frame(frame)
             if frame["type"] == "ping":
                 await self.send("pong", {})
                 continue
@@ -132,6 +135,7 @@ class Device:
         try:
             while True:
                 frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+                check_frame(frame)
                 self.frames.append(frame)
         except websockets.ConnectionClosed as closed:
             return closed.rcvd.code if closed.rcvd else None
