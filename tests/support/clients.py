@@ -52,6 +52,12 @@ async def direct_chat(http: httpx.AsyncClient, a: User, b: User) -> dict[str, An
     return r.json()  # type: ignore[no-any-return]
 
 
+async def pair(http: httpx.AsyncClient) -> tuple[User, User, dict[str, Any]]:
+    """(alice, bob, chat): two new users and the direct chat alice opened with bob."""
+    alice, bob = await make_user(http), await make_user(http)
+    return alice, bob, await direct_chat(http, alice, bob)
+
+
 async def send(http: httpx.AsyncClient, user: User, chat_id: int, content: str, client_msg_id: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"chat_id": chat_id, "content": content}
     if client_msg_id:
