@@ -1,5 +1,6 @@
 # Messenger Core: `make run` for a local stack (embedded PostgreSQL/Redis unless
-# DATABASE_URL/REDIS_URL are set), `make test` for the test suite.
+# DATABASE_URL/REDIS_URL are set), `make test` for the test suite
+# (`make test-unit` for its in-process unit layer alone).
 
 # python3.11 when there is one, else python3 (checked to be >= 3.11 below).
 PY ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null || echo python3)
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := run
-.PHONY: run dev install migrate test test-e2e test-faults test-faults-stress bench clean
+.PHONY: run dev install migrate test test-unit test-e2e test-faults test-faults-stress bench clean
 
 # (Re)install whenever pyproject.toml changes; create the venv only when missing.
 $(STAMP): pyproject.toml
@@ -42,6 +43,10 @@ migrate: $(STAMP)
 # The browser and fault suites have their own targets below.
 test: $(STAMP)
 	$(VENV)/bin/pytest --ignore=tests/e2e --ignore=tests/faults $(PYTEST_ARGS)
+
+# The in-process unit layer alone: no servers, seconds.
+test-unit: $(STAMP)
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
 test-e2e: $(VENV)/.installed-e2e
 	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)

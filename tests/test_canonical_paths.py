@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.checks import assert_envelope
-from tests.support.clients import direct_chat, make_user, send
+from tests.support.clients import make_user, pair, send
 
 MISSING = 999_999_999
 EDIT = {"canonical": "/messages/{id}", "alias": "/messages/{id}/edit"}
@@ -18,8 +18,8 @@ DELETE = {"canonical": "/messages/{id}", "alias": "/messages/{id}/delete"}
 
 @pytest.mark.parametrize("form", ["canonical", "alias"])
 async def test_edit_paths_edit_answer_404_to_outsiders_and_409_once_deleted(http, form):
-    alice, bob, eve = await make_user(http), await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
+    eve = await make_user(http)
     m = await send(http, alice, chat["id"], "tpyo")
     path = EDIT[form].format(id=m["id"])
 
@@ -41,8 +41,8 @@ async def test_edit_paths_edit_answer_404_to_outsiders_and_409_once_deleted(http
 
 @pytest.mark.parametrize("form", ["canonical", "alias"])
 async def test_delete_paths_delete_idempotently_and_answer_404_to_outsiders(http, form):
-    alice, bob, eve = await make_user(http), await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
+    eve = await make_user(http)
     m = await send(http, alice, chat["id"], "regrettable")
     path = DELETE[form].format(id=m["id"])
 
@@ -59,8 +59,7 @@ async def test_delete_paths_delete_idempotently_and_answer_404_to_outsiders(http
 
 
 async def test_canonical_and_alias_message_paths_answer_the_same_bodies(http):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     m = await send(http, alice, chat["id"], "one")
     by_alias = (await http.patch(f"/messages/{m['id']}/edit", json={"content": "two"}, headers=alice.headers)).json()
     by_canonical = (await http.patch(f"/messages/{m['id']}", json={"content": "two"}, headers=alice.headers)).json()

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from tests.support.checks import assert_envelope, fields_named, group_chat, poll_rows
-from tests.support.clients import User, direct_chat, make_user, send
+from tests.support.clients import User, make_user, pair, send
 
 MISSING = 999_999_999
 
@@ -39,8 +39,7 @@ async def chat_in_list(http: httpx.AsyncClient, user: User, chat_id: int) -> dic
 
 
 async def test_send_returns_201_with_the_stored_message(http, pg):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     r = await post_message(http, alice, chat["id"], "hello bob", "c-1")
     assert r.status_code == 201, r.text
     m = r.json()
@@ -79,8 +78,7 @@ async def test_send_seq_is_gapless_under_concurrent_members(http, http2, pg):
 
 
 async def test_send_repeat_of_client_msg_id_returns_the_first_message(http, pg):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     first = await post_message(http, alice, chat["id"], "once", "retry-me")
     assert first.status_code == 201
     again = await post_message(http, alice, chat["id"], "different text on retry", "retry-me")
@@ -128,8 +126,7 @@ async def test_send_concurrent_repeats_store_once_and_leave_no_seq_gap(http, htt
 
 
 async def test_send_content_length_is_1_to_4096(http, pg):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     for content in ("", "x" * 4097, "é" * 4097):
         r = await post_message(http, alice, chat["id"], content)
         assert fields_named(assert_envelope(r, 422, "validation_error")) == {"content"}
@@ -144,8 +141,7 @@ async def test_send_content_length_is_1_to_4096(http, pg):
 
 
 async def test_send_text_postgres_cannot_store_is_422_not_500(http, pg):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     r = await post_message(http, alice, chat["id"], "nul\x00byte")
     assert fields_named(assert_envelope(r, 422, "validation_error")) == {"content"}
     r = await post_message(http, alice, chat["id"], "fine", "id\x00nul")
@@ -159,8 +155,7 @@ async def test_send_text_postgres_cannot_store_is_422_not_500(http, pg):
 
 
 async def test_send_malformed_bodies_get_the_error_envelope(http, pg):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     json_header = {**alice.headers, "Content-Type": "application/json"}
     cases = [
         (await http.post("/messages", content=b"{oops", headers=json_header), None),
@@ -186,8 +181,7 @@ async def test_send_malformed_bodies_get_the_error_envelope(http, pg):
 
 
 async def test_send_rate_limit_is_shared_across_instances(http, http2, pg):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     sent = await asyncio.gather(
         *(post_message(http, alice, chat["id"], f"a{i}", f"cid-{i}") for i in range(15)),
         *(post_message(http2, alice, chat["id"], f"b{i}") for i in range(15)),
@@ -210,8 +204,7 @@ async def test_send_rate_limit_is_shared_across_instances(http, http2, pg):
 
 
 async def test_history_pages_by_before_and_after_seq_ascending(http):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     for i in range(1, 13):
         await send(http, alice if i % 2 else bob, chat["id"], f"m{i}")
 
@@ -247,8 +240,7 @@ async def test_history_next_cursor_walks_back_through_everything(http):
 
 
 async def test_history_next_cursor_walks_forward_from_after_seq(http):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     for i in range(1, 18):
         await send(http, bob, chat["id"], f"m{i}")
     seen: list[int] = []
@@ -263,8 +255,7 @@ async def test_history_next_cursor_walks_forward_from_after_seq(http):
 
 
 async def test_history_bad_queries_are_422(http):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     for params, field in (
         ({}, "chat_id"),
         ({"chat_id": "x"}, "chat_id"),
@@ -283,8 +274,7 @@ async def test_history_bad_queries_are_422(http):
 
 
 async def test_edit_by_sender_sets_edited_at_and_others_get_403(http, pg):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     m = await send(http, alice, chat["id"], "tpyo")
     r = await http.patch(f"/messages/{m['id']}/edit", json={"content": "typo"}, headers=alice.headers)
     assert r.status_code == 200, r.text
@@ -299,8 +289,7 @@ async def test_edit_by_sender_sets_edited_at_and_others_get_403(http, pg):
 
 
 async def test_edit_of_a_deleted_message_is_409(http):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     m = await send(http, alice, chat["id"], "gone soon")
     assert (await http.delete(f"/messages/{m['id']}/delete", headers=alice.headers)).status_code == 200
     r = await http.patch(f"/messages/{m['id']}/edit", json={"content": "back?"}, headers=alice.headers)
@@ -309,8 +298,7 @@ async def test_edit_of_a_deleted_message_is_409(http):
 
 
 async def test_delete_is_soft_sender_only_idempotent_and_wipes_content_everywhere(http, pg):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     await send(http, alice, chat["id"], "keep")
     m = await send(http, alice, chat["id"], "regrettable")
     assert_envelope(await http.delete(f"/messages/{m['id']}/delete", headers=bob.headers), 403, "forbidden")
@@ -341,8 +329,7 @@ async def test_delete_is_soft_sender_only_idempotent_and_wipes_content_everywher
 
 
 async def test_read_marks_move_unread_counts(http):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     for i in range(5):
         await send(http, alice, chat["id"], f"m{i}")
     assert (await chat_in_list(http, bob, chat["id"]))["unread_count"] == 5
@@ -391,8 +378,8 @@ async def test_read_at_is_set_once_every_other_member_read(http):
 
 
 async def test_message_routes_answer_outsiders_exactly_like_a_missing_chat(http, pg):
-    alice, bob, outsider = await make_user(http), await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
+    outsider = await make_user(http)
     m = await send(http, alice, chat["id"], "top secret words")
     missing_chat = await http.get(f"/chats/{MISSING}", headers=outsider.headers)
     assert_envelope(missing_chat, 404, "not_found")
@@ -424,8 +411,7 @@ async def test_message_routes_answer_outsiders_exactly_like_a_missing_chat(http,
 
 
 async def test_message_routes_answer_impossible_ids_like_missing_ones(http):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     m = await send(http, alice, chat["id"], "x")
     missing = (await http.get(f"/chats/{MISSING}", headers=alice.headers)).json()
     for bad in (2**63, 2**70, -1, 0):
@@ -442,8 +428,7 @@ async def test_message_routes_answer_impossible_ids_like_missing_ones(http):
 
 
 async def test_history_forged_cursors_are_422(http):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
 
     def cursor(value: Any) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")

@@ -1,0 +1,83 @@
+"""Rendering: the contract's `Message` body (app/services/messages_view.py) and inbox events as
+they travel from worker to gateway (app/realtime/envelopes.py). Rendered frames are checked
+against /asyncapi.json's schemas, as every frame a system test receives is."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import orjson
+
+from app.ws.protocol import error_frame
+from app.errors import NotFound
+from app.realtime.envelopes import InboxFrame
+from app.services.messages_view import message_body
+from tests.support.frames import frame_errors
+
+CREATED = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+
+
+def row(**changes: object) -> dict:  # type: ignore[type-arg]
+    base = {
+        "id": 10, "chat_id": 2, "seq": 7, "sender_id": 1, "client_msg_id": "c-1", "content": "hello",
+        "created_at": CREATED, "edited_at": None, "is_deleted": False, "delivered_at": None, "read_at": None,
+        "some_column_the_contract_does_not_have": 1,
+    }  # fmt: skip
+    base.update(changes)
+    return base
+
+
+def test_message_body_has_exactly_the_contract_fields_with_iso_times() -> None:
+    body = message_body(row())
+    assert body == {
+        "id": 10, "chat_id": 2, "seq": 7, "sender_id": 1, "client_msg_id": "c-1", "content": "hello",
+        "created_at": "2026-01-02T03:04:05.678Z", "edited_at": None, "is_deleted": False,
+        "delivered_at": None, "read_at": None,
+    }  # fmt: skip
+
+
+def test_a_deleted_message_renders_with_empty_content() -> None:
+    body = message_body(row(is_deleted=True, content="secret"))
+    assert body["content"] == "" and body["is_deleted"] is True
+
+
+def test_message_times_in_other_zones_render_as_utc() -> None:
+    plus2 = timezone(timedelta(hours=2))
+    body = message_body(row(edited_at=datetime(2026, 1, 2, 5, 0, tzinfo=plus2), read_at=CREATED))
+    assert body["edited_at"] == "2026-01-02T03:00:00.000Z"
+    assert body["read_at"] == "2026-01-02T03:04:05.678Z"
+
+
+def test_a_rendered_message_event_is_a_valid_server_frame() -> None:
+    frame = {"type": "message", "data": {"inbox_seq": 5, "message": message_body(row())}}
+    assert frame_errors(frame) == []
+    assert frame_errors({"type": "message", "data": {"inbox_seq": 5, "message": {"id": 10}}}) != []  # the check can fail
+
+
+def test_an_error_frame_is_a_valid_server_frame() -> None:
+    assert frame_errors(error_frame(NotFound(), "r1")) == []
+
+
+def test_inbox_frame_render_keeps_type_and_data_but_not_committed_at_in_the_text() -> None:
+    rendered = {"type": "message", "data": {"inbox_seq": 9, "message": message_body(row())}, "committed_at": 1700000000.5}
+    frame = InboxFrame.render(rendered)
+    assert (frame.seq, frame.type, frame.committed_at) == (9, "message", 1700000000.5)
+    sent = orjson.loads(frame.text)
+    assert sent == {"type": "message", "data": rendered["data"]}  # what the device receives
+    assert frame_errors(sent) == []
+
+
+def test_inbox_frame_render_without_committed_at() -> None:
+    frame = InboxFrame.render({"type": "typing", "data": {"inbox_seq": 1}})
+    assert frame.committed_at is None
+
+
+def test_inbox_frame_survives_the_redis_wire_format() -> None:
+    frame = InboxFrame.render({"type": "message_deleted", "data": {"inbox_seq": 3, "message": None}, "committed_at": 1.25})
+    wire = orjson.loads(orjson.dumps(frame.to_wire()))  # as published through Redis
+    assert InboxFrame.from_wire(wire) == frame
+
+
+def test_inbox_frame_from_wire_normalises_types() -> None:
+    frame = InboxFrame.from_wire(["4", "message", "{}", None])
+    assert frame.seq == 4 and isinstance(frame.seq, int)
