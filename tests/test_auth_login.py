@@ -9,17 +9,9 @@ import uuid
 import httpx
 import jwt
 
-from tests.support.clients import (
-    PASSWORD,
-    assert_error,
-    bad_fields,
-    bearer,
-    login,
-    make_user,
-    me_status,
-    register,
-    unique,
-)
+from tests.support.auth import bearer, login, me_status, register, unique
+from tests.support.checks import assert_error, bad_fields
+from tests.support.clients import PASSWORD, make_user
 
 
 # --- login -----------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.clients import PASSWORD, assert_error, bad_fields, login, register, unique
+from tests.support.auth import login, register, unique
+from tests.support.checks import assert_error, bad_fields
+from tests.support.clients import PASSWORD
 
 
 # --- registration ----------------------------------------------------------------------------

@@ -7,17 +7,9 @@ import asyncio
 
 import jwt
 
-from tests.support.clients import (
-    Device,
-    User,
-    assert_error,
-    bad_fields,
-    bearer,
-    login,
-    make_user,
-    me_status,
-    ws_refused_status,
-)
+from tests.support.auth import bearer, login, me_status, ws_refused_status
+from tests.support.checks import assert_error, bad_fields
+from tests.support.clients import Device, User, make_user
 
 
 # --- logout ----------------------------------------------------------------------------------

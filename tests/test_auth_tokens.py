@@ -14,17 +14,9 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.support.clients import (
-    PASSWORD,
-    Device,
-    User,
-    assert_error,
-    bad_fields,
-    bearer,
-    make_user,
-    me_status,
-    ws_refused_status,
-)
+from tests.support.auth import bearer, me_status, ws_refused_status
+from tests.support.checks import assert_error, bad_fields
+from tests.support.clients import PASSWORD, Device, User, make_user
 
 
 OTHER_KEY = "an-entirely-different-signing-key-of-32-bytes-plus"

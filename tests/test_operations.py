@@ -68,7 +68,7 @@ async def test_ready_answers_503_while_redis_is_down(backing, stacks):
 
 
 async def test_framework_errors_wear_the_envelope(http):
-    # (413 for a body over 1 MiB: tests/test_auth.py::test_register_body_over_one_mib_is_413)
+    # (413 for a body over 1 MiB: tests/test_auth_register.py::test_register_body_over_one_mib_is_413)
     cases = [
         (await http.get("/no/such/route"), 404, "not_found"),
         (await http.put("/health"), 405, "method_not_allowed"),

@@ -18,13 +18,34 @@ async def group_chat(http: httpx.AsyncClient, owner: User, *members: User, title
     return r.json()  # type: ignore[no-any-return]
 
 
-def assert_envelope(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The contract's one error shape: {"error": {"code", "message", "details"}}."""
     assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json"), r.headers
     body = r.json()
     assert set(body) == {"error"}, body
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
-    return body  # type: ignore[no-any-return]
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, error
+    assert error["code"] == code, error
+    assert isinstance(error["message"], str) and error["message"], error
+    assert "Traceback" not in r.text
+    return error  # type: ignore[no-any-return]
+
+
+def bad_fields(r: httpx.Response) -> set[str]:
+    """422 validation_error whose details is a list of {field, message}; the fields named."""
+    error = assert_error(r, 422, "validation_error")
+    details = error["details"]
+    assert isinstance(details, list) and details, error
+    for item in details:
+        assert set(item) == {"field", "message"}, item
+        assert isinstance(item["field"], str) and isinstance(item["message"], str) and item["message"]
+    return {item["field"] for item in details}
+
+
+def assert_envelope(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """As assert_error, returning the whole body."""
+    return {"error": assert_error(r, status, code)}
 
 
 def fields_named(body: dict[str, Any]) -> set[str]:

@@ -1,5 +1,4 @@
-"""Test clients over real sockets: users with tokens, a WebSocket device, and checks of the
-error envelope."""
+"""Test clients over real sockets: users with tokens, and a WebSocket device."""
 
 from __future__ import annotations
 
@@ -11,10 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import InvalidStatus
 
 from tests.support.frames import check_frame
 
@@ -68,63 +65,6 @@ async def send(http: httpx.AsyncClient, user: User, chat_id: int, content: str, 
     r = await http.post("/messages", json=body, headers=user.headers)
     assert r.status_code in (200, 201), r.text
     return r.json()  # type: ignore[no-any-return]
-
-
-# --- requests and answers of the /auth routes and the error envelope ------------------------
-def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The contract's one error shape: {"error": {"code", "message", "details"}}."""
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/json"), r.headers
-    body = r.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert error["code"] == code, error
-    assert isinstance(error["message"], str) and error["message"], error
-    assert "Traceback" not in r.text
-    return error  # type: ignore[no-any-return]
-
-
-def bad_fields(r: httpx.Response) -> set[str]:
-    """422 validation_error whose details is a list of {field, message}; the fields named."""
-    error = assert_error(r, 422, "validation_error")
-    details = error["details"]
-    assert isinstance(details, list) and details, error
-    for item in details:
-        assert set(item) == {"field", "message"}, item
-        assert isinstance(item["field"], str) and isinstance(item["message"], str) and item["message"]
-    return {item["field"] for item in details}
-
-
-def unique(prefix: str = "u") -> str:
-    return f"{prefix}{uuid.uuid4().hex[:10]}"
-
-
-async def register(
-    http: httpx.AsyncClient, username: str, email: str | None = None, password: str = PASSWORD
-) -> httpx.Response:
-    return await http.post(
-        "/auth/register", json={"username": username, "email": email or f"{username}@example.com", "password": password}
-    )
-
-
-async def login(http: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
-    return await http.post("/auth/login", json={"username": username, "password": password})
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def me_status(http: httpx.AsyncClient, token: str) -> int:
-    return (await http.get("/users/me", headers=bearer(token))).status_code
-
-
-async def ws_refused_status(url: str, headers: dict[str, str] | None = None) -> int:
-    with pytest.raises(InvalidStatus) as refused:
-        ws = await websockets.connect(url, additional_headers=headers, ping_interval=None)
-        await ws.close()
-    return refused.value.response.status_code
 
 
 class Device:
