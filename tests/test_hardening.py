@@ -28,9 +28,14 @@ def csp(headers) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
 # --- item 12 ----------------------------------------------------------------------------------
 async def test_web_client_responses_carry_csp_nosniff_referrer_policy_and_refuse_framing(http, cluster):
     host = urlsplit(cluster.api.base_url).netloc
-    for path in ("/", "/static/app.js", "/static/socket.js", "/static/style.css", "/health", "/no-such-page"):
+    modules = ("/static/app.js", "/static/api.js", "/static/codes.js", "/static/socket.js", "/static/store.js",
+               "/static/views.js")
+    for path in ("/", *modules, "/static/style.css", "/health", "/no-such-page"):
         r = await http.get(path)
         assert r.status_code in (200, 404), (path, r.status_code)
+        if path in modules:
+            # <script type="module"> and its imports load only with a JavaScript MIME type (nosniff).
+            assert r.status_code == 200 and "javascript" in r.headers["content-type"], (path, r.headers)
         assert r.headers["X-Content-Type-Options"] == "nosniff", path
         assert r.headers["Referrer-Policy"] == "no-referrer", path
         assert r.headers["X-Frame-Options"] == "DENY", path

@@ -1,16 +1,22 @@
 // The WebSocket side of the client: ticket, connect, heartbeat, reconnect with backoff, and
 // the per-device inbox cursor (drop duplicates, detect gaps and `sync`, throttled `ack`s).
+// Frame types, close codes and statuses are named in codes.js; the inbox rule is the store's.
 
 import { api, ApiError, getTokens, refreshTokens, uuid } from "./api.js";
+import {
+  ClientError,
+  ClientFrame,
+  CloseAction,
+  CloseCode,
+  INBOX_TYPES,
+  ServerEvent,
+  ServerFrame,
+  Status,
+  closeInfo,
+} from "./codes.js";
+import { inboxStep } from "./store.js";
 
-/** Inbox events: they carry data.inbox_seq and move this device's cursor. */
-export const INBOX_TYPES = new Set([
-  "message",
-  "message_edited",
-  "message_deleted",
-  "receipt",
-  "chat_updated",
-]);
+export { INBOX_TYPES };
 
 const DEVICE_KEY = "messenger.device_id";
 const ACK_INTERVAL_MS = 200;
@@ -44,9 +50,10 @@ export class FrameError extends Error {
 
 /**
  * One logical connection that survives drops. Callbacks:
- *  onEvent(type, data)       every server frame but the bookkeeping ones (and inbox events
- *                            only once each, in inbox order)
- *  onStatus(status, detail)  "connecting" | "online" | "reconnecting" | "offline"
+ *  onEvent(type, data)       every server frame but the bookkeeping ones (ServerFrame in
+ *                            codes.js), inbox events (INBOX_TYPES) only once each, in inbox
+ *                            order; also message_ack and unmatched error frames
+ *  onStatus(status, detail)  a Status (codes.js): connecting | online | reconnecting | offline
  *  onConnected(data, first)  after each `connected` frame
  *  onResync(inboxSeq)        async; refetch over REST; the ack is sent when it resolves
  *  onAuthLost()              the session is over (4401 and refresh refused, or no tokens)
@@ -112,10 +119,10 @@ export class Connection {
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
-    this.failPending("disconnected", "The connection was closed.");
+    this.failPending(ClientError.DISCONNECTED, "The connection was closed.");
     if (ws) {
       try {
-        ws.close(1000, "bye");
+        ws.close(CloseCode.NORMAL.code, "bye");
       } catch {
         /* already closed */
       }
@@ -137,7 +144,7 @@ export class Connection {
   async open() {
     if (this.stopped || this.ws || this.opening) return;
     this.opening = true;
-    this.onStatus(this.everConnected ? "reconnecting" : "connecting");
+    this.onStatus(this.everConnected ? Status.RECONNECTING : Status.CONNECTING);
     let ticket;
     try {
       if (!getTokens()) {
@@ -183,24 +190,29 @@ export class Connection {
     clearTimeout(this.watchdog);
     clearTimeout(this.ackTimer);
     this.ackTimer = null;
-    this.failPending("disconnected", "The connection was lost.");
+    this.failPending(ClientError.DISCONNECTED, "The connection was lost.");
     if (this.stopped) return;
     if (this.connectedAt && Date.now() - this.connectedAt > 10_000) this.attempt = 0;
     this.connectedAt = 0;
-    if (ev.code === 4401) {
+    const info = closeInfo(ev.code);
+    if (info.action === CloseAction.CHECK_SESSION) {
       // Credentials revoked or expired: a refresh tells which; a revoked session ends here.
-      this.onStatus("reconnecting", "session check");
+      this.onStatus(Status.RECONNECTING, "session check");
       refreshTokens()
         .then((ok) => (ok ? this.scheduleReconnect() : this.authLost()))
         .catch(() => this.scheduleReconnect());
       return;
     }
-    this.scheduleReconnect(ev.code);
+    if (info.reconnect) this.scheduleReconnect(ev.code);
+    else {
+      this.stop();
+      this.onStatus(Status.OFFLINE, info.name);
+    }
   }
 
   authLost() {
     this.stop();
-    this.onStatus("offline", "logged out");
+    this.onStatus(Status.OFFLINE, "logged out");
     this.onAuthLost();
   }
 
@@ -211,7 +223,7 @@ export class Connection {
     this.attempt += 1;
     // Jitter: somewhere between half and all of the step.
     const delay = Math.round(base / 2 + Math.random() * (base / 2));
-    this.onStatus("reconnecting", { delay, code });
+    this.onStatus(Status.RECONNECTING, { delay, code });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.open();
@@ -224,11 +236,11 @@ export class Connection {
     this.watchdog = setTimeout(() => {
       if (this.ws) {
         try {
-          this.ws.close(4000, "heartbeat timeout");
+          this.ws.close(CloseCode.HEARTBEAT_TIMEOUT.code, "heartbeat timeout");
         } catch {
           /* ignore */
         }
-        this.handleClose(this.ws, { code: 4000 });
+        this.handleClose(this.ws, { code: CloseCode.HEARTBEAT_TIMEOUT.code });
       }
     }, this.heartbeatMs * 2.5);
   }
@@ -251,17 +263,17 @@ export class Connection {
 
   /** A frame whose answer (message_ack or error, matched by ref) resolves the promise. */
   request(type, data, ref = uuid()) {
-    if (!this.isReady()) return Promise.reject(new FrameError("disconnected", "Not connected."));
+    if (!this.isReady()) return Promise.reject(new FrameError(ClientError.DISCONNECTED, "Not connected."));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(ref);
-        reject(new FrameError("timeout", "No answer from the server."));
+        reject(new FrameError(ClientError.TIMEOUT, "No answer from the server."));
       }, REQUEST_TIMEOUT_MS);
       this.pending.set(ref, { resolve, reject, timer });
       if (!this.rawSend({ type, data, ref })) {
         clearTimeout(timer);
         this.pending.delete(ref);
-        reject(new FrameError("disconnected", "Not connected."));
+        reject(new FrameError(ClientError.DISCONNECTED, "Not connected."));
       }
     });
   }
@@ -296,25 +308,25 @@ export class Connection {
     if (!frame || typeof frame.type !== "string") return;
     const data = frame.data || {};
     switch (frame.type) {
-      case "ping":
-        this.rawSend({ type: "pong", data: {} });
+      case ServerFrame.PING:
+        this.rawSend({ type: ClientFrame.PONG, data: {} });
         return;
-      case "connected":
+      case ServerFrame.CONNECTED:
         this.handleConnected(data);
         return;
-      case "resync":
+      case ServerFrame.RESYNC:
         this.handleResync(data);
         return;
-      case "message_ack": {
+      case ServerFrame.MESSAGE_ACK: {
         const ref = frame.ref ?? data.message?.client_msg_id;
         this.settle(ref, true, data);
         // The app applies the message too, in case the promise was already given up.
-        this.onEvent("message_ack", data);
+        this.onEvent(ServerEvent.MESSAGE_ACK, data);
         return;
       }
-      case "error":
+      case ServerFrame.ERROR:
         if (!this.settle(frame.ref, false, new FrameError(data.code, data.message))) {
-          this.onEvent("error", data);
+          this.onEvent(ServerEvent.ERROR, data);
         }
         return;
       default:
@@ -338,7 +350,7 @@ export class Connection {
     // The server's cursor for this device is behind what this device applied (acks lost
     // with the last connection): move it on, so the replay it is about to send is short.
     if (this.serverCursor !== null && this.lastApplied > this.serverCursor) this.scheduleAck();
-    this.onStatus("online");
+    this.onStatus(Status.ONLINE);
     this.onConnected(data, first);
   }
 
@@ -359,18 +371,19 @@ export class Connection {
 
   handleInboxEvent(type, data) {
     const seq = data.inbox_seq;
-    if (seq <= this.lastApplied) {
+    const step = inboxStep(this.lastApplied, seq);
+    if (step === "duplicate") {
       // A duplicate (at-least-once delivery). Make sure the server learns our cursor.
       this.scheduleAck();
       return;
     }
-    if (seq > this.lastApplied + 1) {
+    if (step === "gap") {
       // A gap: ask for everything after our cursor, and drop events until it arrives.
       const now = Date.now();
       if (this.syncFrom !== this.lastApplied || now - this.syncAt > SYNC_RETRY_MS) {
         this.syncFrom = this.lastApplied;
         this.syncAt = now;
-        this.rawSend({ type: "sync", data: { since_inbox_seq: this.lastApplied } });
+        this.rawSend({ type: ClientFrame.SYNC, data: { since_inbox_seq: this.lastApplied } });
       }
       return;
     }
@@ -407,7 +420,7 @@ export class Connection {
   flushAck(force = false) {
     if (this.ackHold || !this.isReady()) return;
     if (!force && this.lastApplied <= Math.max(this.ackSent, this.serverCursor ?? 0)) return;
-    if (this.rawSend({ type: "ack", data: { inbox_seq: this.lastApplied } })) {
+    if (this.rawSend({ type: ClientFrame.ACK, data: { inbox_seq: this.lastApplied } })) {
       this.ackSent = this.lastApplied;
       this.lastAckAt = Date.now();
     }
