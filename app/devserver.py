@@ -17,6 +17,7 @@ Children also get SIGTERM from the kernel if this process is killed outright.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -83,10 +84,8 @@ class _Child:
         return self.proc.poll()
 
     def signal_group(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def group_alive(self) -> bool:
         if self.proc.poll() is None:

@@ -273,11 +273,10 @@ class _Postgres:
                 proc = psutil.Process(self.pid)
         if proc is None or not proc.is_running():
             return
-        try:
+        # A failed or slow pg_ctl falls through to the signals below.
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             pg_ctl(["-w", "-t", str(int(STOP_TIMEOUT)), "-m", "fast", "stop"],
                    pgdata=server.pgdata, user=server.system_user, timeout=STOP_TIMEOUT + 5)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            pass  # fall through to signals below
         _wait_or_kill(proc, first=signal.SIGQUIT)  # SIGQUIT = immediate shutdown
 
 

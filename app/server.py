@@ -170,13 +170,17 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
 
+    draining: set[asyncio.Task[None]] = set()  # a reference, so the task is not collected mid-run
+
     def on_signal() -> None:
         async def drain() -> None:
             if "node" in app.extensions:
                 await close_sockets(app.extensions["node"])
             stopping.set()
 
-        loop.create_task(drain())
+        task = loop.create_task(drain())
+        draining.add(task)
+        task.add_done_callback(draining.discard)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)

@@ -4,6 +4,7 @@ poll delay, so a job enqueued now starts in about a millisecond."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from typing import Any, cast
@@ -92,10 +93,8 @@ class WakeableWorker(Worker):
                 metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="worker").inc()
                 await asyncio.sleep(0.5)
             finally:
-                try:
+                with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
-                except (RedisError, OSError):
-                    pass
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:

@@ -33,11 +33,10 @@ def envelope(error: AppError) -> Response:
 
 
 def _is_unavailable(exc: BaseException) -> str | None:
+    import asyncpg
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from tortoise.exceptions import DBConnectionError
-
-    import asyncpg
 
     if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
         return "redis"

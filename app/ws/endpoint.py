@@ -20,7 +20,6 @@ from app import metrics
 from app.api.errors import envelope
 from app.errors import AppError, RateLimited, Unauthorized, field_error, input_error
 from app.logs import FrameRequestIds
-from app.realtime import keys
 from app.realtime.hub import Connection
 from app.realtime.node import Node
 from app.services.auth import Principal
