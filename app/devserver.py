@@ -152,7 +152,8 @@ def available_port(host: str, port: int, setting: str) -> int:
 def _is_ready(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(base_url + "ready", timeout=1.0) as resp:  # noqa: S310
-            return resp.status == 200
+            status: int = resp.status
+            return status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
 

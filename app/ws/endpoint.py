@@ -95,10 +95,10 @@ async def gateway() -> Response | None:
         await websocket.accept()
     except BaseException as exc:
         await asyncio.shield(services.presence.release(user_id=principal.user_id, connection_id=connection_id))
-        error = exc if isinstance(exc, AppError) else input_error(exc) if isinstance(exc, Exception) else None
-        if error is None:
+        refusal = exc if isinstance(exc, AppError) else input_error(exc) if isinstance(exc, Exception) else None
+        if refusal is None:
             raise
-        return _refuse(error)
+        return _refuse(refusal)
     conn = Connection(
         user_id=principal.user_id,
         session_id=principal.session_id,
