@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := run
-.PHONY: run dev install migrate test test-unit test-web test-e2e test-faults test-faults-stress bench clean
+.PHONY: run dev install migrate test test-unit test-web test-e2e test-faults test-faults-stress bench lint clean
 
 # (Re)install whenever pyproject.toml changes; create the venv only when missing.
 $(STAMP): pyproject.toml
@@ -27,6 +27,11 @@ $(STAMP): pyproject.toml
 # The browser tests also need the `e2e` extra (playwright; it drives /usr/bin/chromium).
 $(VENV)/.installed-e2e: $(STAMP)
 	"$(VENV)/bin/python" -m pip install -e '.[test,embedded,e2e]'
+	@touch "$@"
+
+# ruff and mypy (the `lint` extra; configuration in pyproject.toml).
+$(VENV)/.installed-lint: $(STAMP)
+	"$(VENV)/bin/python" -m pip install -e '.[test,embedded,lint]'
 	@touch "$@"
 
 install: $(STAMP)
@@ -76,6 +81,11 @@ test-faults-stress: $(STAMP)
 BENCH_ARGS ?= --scenario all
 bench: $(STAMP)
 	$(VENV)/bin/python -m tests.bench $(BENCH_ARGS)
+
+# ruff over app, workers and tests; mypy strict over app and workers (tests are not type-checked).
+lint: $(VENV)/.installed-lint
+	$(VENV)/bin/ruff check app workers tests
+	$(VENV)/bin/mypy app workers
 
 clean:
 	rm -rf "$(VENV)" build *.egg-info .pytest_cache

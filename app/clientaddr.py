@@ -65,7 +65,7 @@ def _forwarded_chain(headers: Mapping[str, str] | object) -> list[str]:
     def values(name: str) -> list[str]:
         if getlist is not None:
             return list(getlist(name))
-        value = headers.get(name) if isinstance(headers, Mapping) else None  # type: ignore[union-attr]
+        value = headers.get(name) if isinstance(headers, Mapping) else None
         return [value] if value else []
 
     xff = values("X-Forwarded-For")

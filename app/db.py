@@ -38,7 +38,8 @@ async def close_db() -> None:
 
 
 def db() -> BaseDBAsyncClient:
-    return connections.get("default")
+    client: BaseDBAsyncClient = connections.get("default")
+    return client
 
 
 def transaction() -> Any:

@@ -17,6 +17,7 @@ Children also get SIGTERM from the kernel if this process is killed outright.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -83,10 +84,8 @@ class _Child:
         return self.proc.poll()
 
     def signal_group(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def group_alive(self) -> bool:
         if self.proc.poll() is None:
@@ -153,7 +152,8 @@ def available_port(host: str, port: int, setting: str) -> int:
 def _is_ready(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(base_url + "ready", timeout=1.0) as resp:  # noqa: S310
-            return resp.status == 200
+            status: int = resp.status
+            return status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
 

@@ -205,8 +205,8 @@ class _Postgres:
             # platformdirs warns at import when XDG_RUNTIME_DIR is unset (e.g. as root).
             warnings.simplefilter("ignore")
             try:
-                import pgserver  # noqa: PLC0415 - optional dependency (extra "embedded")
-                from pgserver.postgres_server import PostgresServer  # noqa: PLC0415
+                # optional dependency (extra "embedded")
+                from pgserver.postgres_server import PostgresServer, get_server  # noqa: PLC0415
             except ImportError as exc:
                 raise EmbeddedError(
                     "embedded PostgreSQL needs the 'embedded' extra (pgserver); "
@@ -220,7 +220,7 @@ class _Postgres:
         (self.pgdata / ".handle_pids.json").unlink(missing_ok=True)
         PostgresServer._instances.pop(self.pgdata.resolve(), None)
         # cleanup_mode=None: we stop it ourselves (pg_ctl -m fast), not pgserver's atexit.
-        self.server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+        self.server = get_server(self.pgdata, cleanup_mode=None)
         info = self.server.get_postmaster_info()
         self.pid = info.pid
         if info.socket_dir is None:
@@ -257,6 +257,8 @@ class _Postgres:
         if self.server is None:
             return
         import psutil  # noqa: PLC0415 - a pgserver dependency
+
+        # pgserver defines pg_ctl at import time (a function per binary, _commands._init): mypy cannot see it.
         from pgserver import pg_ctl  # type: ignore[attr-defined]  # noqa: PLC0415
         from pgserver.postgres_server import PostgresServer  # noqa: PLC0415
 
@@ -273,11 +275,10 @@ class _Postgres:
                 proc = psutil.Process(self.pid)
         if proc is None or not proc.is_running():
             return
-        try:
+        # A failed or slow pg_ctl falls through to the signals below.
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             pg_ctl(["-w", "-t", str(int(STOP_TIMEOUT)), "-m", "fast", "stop"],
                    pgdata=server.pgdata, user=server.system_user, timeout=STOP_TIMEOUT + 5)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            pass  # fall through to signals below
         _wait_or_kill(proc, first=signal.SIGQUIT)  # SIGQUIT = immediate shutdown
 
 
@@ -327,7 +328,7 @@ def _free_port() -> int:
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+            port: int = sock.getsockname()[1]
         if port != REDIS_DEFAULT_PORT:
             return port
 

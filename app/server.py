@@ -12,7 +12,7 @@ import uvloop
 from arq.connections import RedisSettings, create_pool
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
-from quart import Quart, g, request, websocket
+from quart import Quart, Response, g, request, websocket
 from quart_schema import QuartSchema
 
 from app import metrics
@@ -122,7 +122,7 @@ def create_app(settings: Settings) -> Quart:
         REQUEST_ID.set(g.request_id)
 
     @app.after_request
-    async def finish(response):  # type: ignore[no-untyped-def]
+    async def finish(response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule else "unmatched"
         duration = time.perf_counter() - g.get("started", time.perf_counter())
         metrics.HTTP_DURATION.labels(method=request.method, route=route, status=str(response.status_code)).observe(duration)
@@ -170,15 +170,19 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
 
+    draining: set[asyncio.Task[None]] = set()  # a reference, so the task is not collected mid-run
+
     def on_signal() -> None:
         async def drain() -> None:
             if "node" in app.extensions:
                 await close_sockets(app.extensions["node"])
             stopping.set()
 
-        loop.create_task(drain())
+        task = loop.create_task(drain())
+        draining.add(task)
+        task.add_done_callback(draining.discard)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     log.info("api listening", extra={"host": host, "port": port})
-    await serve(app, hypercorn_config(host, port), shutdown_trigger=stopping.wait)  # type: ignore[arg-type]
+    await serve(app, hypercorn_config(host, port), shutdown_trigger=stopping.wait)

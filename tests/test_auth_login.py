@@ -132,7 +132,7 @@ async def fail_logins(http: httpx.AsyncClient, username: str, count: int) -> lis
 
 
 def assert_rate_limited(r: httpx.Response) -> int:
-    error = assert_error(r, 429, "rate_limited")
+    assert_error(r, 429, "rate_limited")
     retry_after = int(r.headers["Retry-After"])
     assert 1 <= retry_after <= 300, retry_after
     return retry_after

@@ -18,7 +18,6 @@ from tests.support.auth import bearer, me_status, ws_refused_status
 from tests.support.checks import assert_error, bad_fields
 from tests.support.clients import PASSWORD, Device, User, make_user
 
-
 OTHER_KEY = "an-entirely-different-signing-key-of-32-bytes-plus"
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import websockets

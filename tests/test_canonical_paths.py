@@ -59,7 +59,7 @@ async def test_delete_paths_delete_idempotently_and_answer_404_to_outsiders(http
 
 
 async def test_canonical_and_alias_message_paths_answer_the_same_bodies(http):
-    alice, bob, chat = await pair(http)
+    alice, _, chat = await pair(http)
     m = await send(http, alice, chat["id"], "one")
     by_alias = (await http.patch(f"/messages/{m['id']}/edit", json={"content": "two"}, headers=alice.headers)).json()
     by_canonical = (await http.patch(f"/messages/{m['id']}", json={"content": "two"}, headers=alice.headers)).json()

@@ -222,9 +222,7 @@ async def test_delivery_cursor_older_than_retained_inbox_gets_resync(http, clust
     """Retention: the prune job drops old events; a device whose cursor is older is told to
     refetch over REST (`resync`), never handed a silent gap."""
     from app.config import Settings
-    from app.config import Settings
     from app.db import close_db, init_db
-    from app.services.dispatch import partition_of
     from workers import jobs
 
     alice, bob = await make_user(http), await make_user(http)

@@ -206,7 +206,7 @@ async def test_typing_reaches_a_chat_once_a_second_whatever_the_number_of_socket
     await sockets[3].send("typing", {"chat_id": chat["id"]})
     again = await watcher.next("typing", timeout=5)
     assert again["data"] == {"chat_id": chat["id"], "user_id": alice.id}
-    for device in sockets + [watcher]:
+    for device in [*sockets, watcher]:
         await device.close()
 
 
@@ -252,7 +252,7 @@ async def test_ws_sockets_per_user_are_capped_across_instances_even_when_racing(
             break
         assert loop.time() < deadline, "the closed socket's slot never came back"
         await asyncio.sleep(0.1)
-    for device in opened + [other]:
+    for device in [*opened, other]:
         await device.close()
 
 

@@ -27,7 +27,14 @@ import yaml
 
 from tests.support.clients import Device, direct_chat, make_user, send
 from tests.support.processes import LOG_DIR, free_port
-from tests.test_monitoring import ALERTS_YML, PROMETHEUS_YML, dashboard_exprs, iter_panels, load_alert_rules, load_dashboard
+from tests.test_monitoring import (
+    ALERTS_YML,
+    PROMETHEUS_YML,
+    dashboard_exprs,
+    iter_panels,
+    load_alert_rules,
+    load_dashboard,
+)
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(
@@ -115,7 +122,7 @@ class Prometheus:
             self.proc = subprocess.Popen(
                 [PROMETHEUS, f"--config.file={workdir / 'prometheus.yml'}",
                  f"--storage.tsdb.path={workdir / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{self.port}"],  # fmt: skip
+                 f"--web.listen-address=127.0.0.1:{self.port}"],
                 stdout=log,
                 stderr=log,
                 cwd=workdir,
@@ -255,7 +262,7 @@ async def test_prometheus_finds_every_metric_and_label_the_dashboard_and_rules_u
     assert {"deliver", "sweep"} <= set(tasks), tasks
 
     # Dashboard queries run as Grafana would send them (status success: they evaluate).
-    for title, expr in dashboard_exprs():
+    for _title, expr in dashboard_exprs():
         await api_get(prometheus, "/api/v1/query", query=expr.replace("$__rate_interval", "1m"))
 
 

@@ -79,7 +79,7 @@ async def test_sessions_lists_the_callers_live_sessions(http, http2):
             assert s["ip"] == "127.0.0.1"
         mine = [s for s in listed if s["current"]]
         assert len(mine) == 1 and mine[0]["user_agent"] == "phone-app/2.1"
-        other = [s for s in listed if not s["current"]][0]
+        other = next(s for s in listed if not s["current"])
         assert other["user_agent"] and other["user_agent"].startswith("python-httpx/")
     assert len(await sessions(http, stranger)) == 1
     assert_error(await http.get("/auth/sessions"), 401, "unauthorized")
@@ -198,7 +198,7 @@ async def test_password_change_needs_a_token_and_throttles_guessing(http):
     results = await asyncio.gather(*(http.post("/users/me/password", json=body, headers=user.headers) for _ in range(12)))
     statuses = sorted(r.status_code for r in results)
     assert statuses.count(422) == 10 and statuses.count(429) == 2, statuses
-    assert int([r for r in results if r.status_code == 429][0].headers["Retry-After"]) >= 1
+    assert int(next(r for r in results if r.status_code == 429).headers["Retry-After"]) >= 1
 
 
 # --- item 9: the refresh lifetime ends the socket, the access token's expiry does not -------------

@@ -15,9 +15,9 @@ import pytest
 import websockets
 
 from tests.conftest import make_stack
+from tests.support.checks import group_chat
 from tests.support.clients import Device, direct_chat, make_user, send
 from tests.support.frames import check_frame
-from tests.support.checks import group_chat
 
 
 async def test_ws_message_frame_acks_after_commit_and_repeats_ack_the_first(http, cluster, pg):

@@ -7,7 +7,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq import Retry
@@ -184,4 +184,4 @@ async def flush(ctx: dict[str, Any], instance_id: str, requests: list[list[Any]]
 @instrumented("prune")
 async def prune(ctx: dict[str, Any]) -> int:
     retention_days: int = ctx["settings"].inbox_retention_days
-    return await inbox_store.prune_before(datetime.now(timezone.utc) - timedelta(days=retention_days))
+    return await inbox_store.prune_before(datetime.now(UTC) - timedelta(days=retention_days))

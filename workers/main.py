@@ -4,6 +4,7 @@ poll delay, so a job enqueued now starts in about a millisecond."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from typing import Any, cast
@@ -11,8 +12,9 @@ from typing import Any, cast
 import uvloop
 from arq import cron
 from arq.connections import RedisSettings, create_pool
+from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
-from arq.worker import Worker, func
+from arq.worker import Function, Worker, func
 from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 
@@ -92,10 +94,8 @@ class WakeableWorker(Worker):
                 metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="worker").inc()
                 await asyncio.sleep(0.5)
             finally:
-                try:
+                with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
-                except (RedisError, OSError):
-                    pass
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
@@ -123,7 +123,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         cron(cast(WorkerCoroutine, jobs.prune), name="prune", minute=17, second=0, keep_result=0, timeout=600),
     ]
     # jobs.instrumented tells a timeout from a shutdown cancel by the task's timeout.
-    job_timeouts = {job.name: job.timeout_s for job in [*functions, *cron_jobs] if job.timeout_s}
+    all_jobs: list[Function | CronJob] = [*functions, *cron_jobs]
+    job_timeouts = {job.name: job.timeout_s for job in all_jobs if job.timeout_s}
     return {
         "functions": functions,
         "cron_jobs": cron_jobs,

@@ -33,11 +33,10 @@ def envelope(error: AppError) -> Response:
 
 
 def _is_unavailable(exc: BaseException) -> str | None:
+    import asyncpg
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from tortoise.exceptions import DBConnectionError
-
-    import asyncpg
 
     if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
         return "redis"
@@ -60,8 +59,9 @@ def install(app: Quart) -> None:
         out = AppError(message)
         out.code, out.status = code, status
         response = envelope(out)
-        if status == 405 and getattr(error, "valid_methods", None):
-            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        valid_methods = getattr(error, "valid_methods", None)  # MethodNotAllowed has them
+        if status == 405 and valid_methods:
+            response.headers["Allow"] = ", ".join(valid_methods)
         return response
 
     @app.errorhandler(Exception)

@@ -90,7 +90,7 @@ class ContractOpenAPI(OpenAPIProvider):
                 parameter["required"] = True
         return parameters, definitions
 
-    def build_paths(self, rule: Rule) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
         func = self._app.view_functions[rule.endpoint]
         declared: dict[int, Any] = getattr(func, RESPONSES_ATTRIBUTE, {})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from quart import Response, current_app, g, request
@@ -35,7 +35,8 @@ OPTIONAL_BODY_ATTRIBUTE = "_messenger_optional_body"
 
 
 def services() -> Services:
-    return current_app.extensions["services"]  # type: ignore[no-any-return]
+    registry: Services = current_app.extensions["services"]
+    return registry
 
 
 def _details(exc: ValidationError) -> list[dict[str, str]]:
@@ -74,7 +75,7 @@ def body(model: type[BaseModel], *, allow_form: bool = False) -> Callable[[F], F
             return await func(*args, data=parse(model, raw), **kwargs)
 
         setattr(wrapper, FORM_ATTRIBUTE, allow_form)
-        return document_request(model)(wrapper)  # type: ignore[return-value]
+        return document_request(model)(cast(F, wrapper))
 
     return decorator
 
@@ -95,7 +96,7 @@ def query(model: type[BaseModel]) -> Callable[[F], F]:
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
             return await func(*args, query_args=parse(model, request.args.to_dict()), **kwargs)
 
-        return document_querystring(model)(wrapper)  # type: ignore[return-value]
+        return document_querystring(model)(cast(F, wrapper))
 
     return decorator
 
@@ -129,7 +130,7 @@ def responds(model: Any, *statuses: int, errors: Iterable[int] = ()) -> Callable
 
         setattr(wrapper, RESPONSES_ATTRIBUTE, {s: model for s in declared})
         setattr(wrapper, ERRORS_ATTRIBUTE, frozenset(errors))
-        return wrapper  # type: ignore[return-value]
+        return cast(F, wrapper)
 
     return decorator
 
@@ -163,4 +164,5 @@ async def authenticate() -> None:
 
 def principal() -> Principal:
     """The caller of this request, set by `authenticate`."""
-    return g.principal  # type: ignore[no-any-return]
+    caller: Principal = g.principal
+    return caller

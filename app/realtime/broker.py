@@ -4,6 +4,7 @@ payloads, and PostgreSQL stays the only copy that matters (STACK-NOTES)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -60,10 +61,8 @@ class RedisBroker:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        try:
+        with contextlib.suppress(RedisError, OSError):
             await self._pubsub.aclose()
-        except (RedisError, OSError):
-            pass
 
     async def _read_loop(self) -> None:
         backoff = 0.05
@@ -87,10 +86,8 @@ class RedisBroker:
                 log.warning("pub/sub connection lost; reconnecting", extra={"error": str(exc)})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
-                try:
+                with contextlib.suppress(RedisError, OSError):
                     await self._pubsub.reset()
-                except (RedisError, OSError):
-                    pass
                 self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
                 # Whatever was published meanwhile is gone: let the node re-check from PostgreSQL.
                 self._on_reconnect()

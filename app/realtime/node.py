@@ -181,7 +181,7 @@ class Node:
 
     def _apply_replay(self, replay: dict[str, Any]) -> None:
         conn = self.hub.get(replay["user_id"], replay["conn"])
-        if conn is None or replay["after"] != conn.next_seq - 1 and replay["resync_to"] is None:
+        if conn is None or (replay["after"] != conn.next_seq - 1 and replay["resync_to"] is None):
             return  # a stale replay: the connection moved on or asked again from elsewhere
         metrics.REPLAY_EVENTS.observe(len(replay["frames"]))
         conn.replay_done()

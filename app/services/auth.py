@@ -26,7 +26,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import bcrypt
@@ -225,7 +225,7 @@ class AuthService:
 
     async def _open_session(self, user_id: int, *, client_ip: str, user_agent: str | None) -> dict[str, Any]:
         refresh = secrets.token_urlsafe(32)
-        expires_at = datetime.now(timezone.utc) + timedelta(seconds=self._settings.refresh_token_ttl)
+        expires_at = datetime.now(UTC) + timedelta(seconds=self._settings.refresh_token_ttl)
         session_id = await session_store.create_session(
             user_id=user_id,
             expires_at=expires_at,
@@ -247,7 +247,7 @@ class AuthService:
             if row["spent_at"] is not None:
                 await session_store.revoke_session(row["session_id"], conn)
                 reused_session = row["session_id"]
-            elif row["revoked_at"] is None and row["expires_at"] > datetime.now(timezone.utc) and row["is_active"]:
+            elif row["revoked_at"] is None and row["expires_at"] > datetime.now(UTC) and row["is_active"]:
                 await session_store.spend_refresh_token(row["id"], conn)
                 if client_ip is not None:
                     await session_store.record_use(
@@ -406,7 +406,7 @@ class AuthService:
         # Redis lost its keys (restart): rebuild from PostgreSQL every revocation whose
         # access tokens may still be alive.
         ttl = self._settings.access_token_ttl + 60
-        since = datetime.now(timezone.utc) - timedelta(seconds=ttl)
+        since = datetime.now(UTC) - timedelta(seconds=ttl)
         rows = await session_store.recently_revoked(since)
         async with self._redis.pipeline(transaction=False) as pipe:
             for row in rows:
@@ -421,7 +421,7 @@ class AuthService:
             row is None
             or row["revoked_at"] is not None
             or row["user_id"] != principal.user_id
-            or row["expires_at"] <= datetime.now(timezone.utc)
+            or row["expires_at"] <= datetime.now(UTC)
         ):
             raise Unauthorized("The session has ended.")
         if len(self._session_expiry) > 100_000:

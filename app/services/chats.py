@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -111,7 +111,7 @@ class ChatService:
                 moment = datetime.fromisoformat(at)
                 if moment.tzinfo is None:
                     raise ValueError
-                position = (moment.astimezone(timezone.utc), chat_id)
+                position = (moment.astimezone(UTC), chat_id)
             except (KeyError, TypeError, ValueError, OverflowError):
                 raise field_error("cursor", "Not a cursor this server issued.") from None
         rows = await chat_store.chats_of_user(user_id=user_id, after=position, limit=limit + 1)

@@ -17,8 +17,8 @@ from app.services.messages_view import message_body
 from app.services.pages import Page, decode_cursor, encode_cursor
 from app.services.ratelimit import SlidingWindowLimiter
 from app.storage import messages as message_store
-from app.storage.chats import MAX_ID
 from app.storage import outbox
+from app.storage.chats import MAX_ID
 
 
 class MessageService:

@@ -8,7 +8,7 @@ handshakes under way) caps the sockets a user may hold across every instance.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
@@ -115,7 +115,7 @@ class PresenceService:
             _, _, remaining = await pipe.execute()
         offline = int(remaining) == 0
         if offline:
-            await user_store.set_last_seen(user_id, datetime.now(timezone.utc))
+            await user_store.set_last_seen(user_id, datetime.now(UTC))
         return offline
 
     async def online(self, user_ids: list[int]) -> dict[int, bool]:

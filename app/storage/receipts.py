@@ -41,7 +41,8 @@ async def insert_mark(
         conn=conn,
     )
     assert row is not None
-    return row["at"]
+    at: datetime = row["at"]
+    return at
 
 
 async def stamp_messages(

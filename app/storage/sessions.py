@@ -7,7 +7,6 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Row, execute, fetch, fetchrow, transaction
 
-
 SESSION_COLUMNS = "id, user_id, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent"
 
 

@@ -20,7 +20,6 @@ from app import metrics
 from app.api.errors import envelope
 from app.errors import AppError, RateLimited, Unauthorized, field_error, input_error
 from app.logs import FrameRequestIds
-from app.realtime import keys
 from app.realtime.hub import Connection
 from app.realtime.node import Node
 from app.services.auth import Principal
@@ -96,10 +95,10 @@ async def gateway() -> Response | None:
         await websocket.accept()
     except BaseException as exc:
         await asyncio.shield(services.presence.release(user_id=principal.user_id, connection_id=connection_id))
-        error = exc if isinstance(exc, AppError) else input_error(exc) if isinstance(exc, Exception) else None
-        if error is None:
+        refusal = exc if isinstance(exc, AppError) else input_error(exc) if isinstance(exc, Exception) else None
+        if refusal is None:
             raise
-        return _refuse(error)
+        return _refuse(refusal)
     conn = Connection(
         user_id=principal.user_id,
         session_id=principal.session_id,

@@ -87,7 +87,7 @@ def decode(raw: str | bytes) -> tuple[str, BaseModel, str | None]:
     model = FRAME_DATA.get(kind) if isinstance(kind, str) else None
     if model is None or not isinstance(kind, str):
         error = ValidationFailed(f"Unknown frame type {str(kind)[:40]!r}.")
-        error.ref = ref  # type: ignore[attr-defined]
+        error.ref = ref
         raise error
     try:
         data = model.model_validate(frame.get("data", {}))
@@ -96,7 +96,7 @@ def decode(raw: str | bytes) -> tuple[str, BaseModel, str | None]:
             "The frame's data is not valid.",
             details=[{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()],
         )
-        error.ref = ref  # type: ignore[attr-defined]
+        error.ref = ref
         raise error from None
     return kind, data, ref
 

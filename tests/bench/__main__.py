@@ -31,7 +31,6 @@ from tests.bench import summary as targets
 from tests.bench.presets import PRESET_HELP, PRESETS, Scenario
 from tests.bench.system import ROOT, CpuMeter, RssSampler, System, listen_drops, log
 
-
 METRIC_PREFIXES = (
     "messenger_ws_disconnects_total", "messenger_dependency_errors_total", "messenger_jobs_total",
     "messenger_outbox_pending", "messenger_rate_limited_total", "messenger_ws_connections",

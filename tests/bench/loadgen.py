@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import math
@@ -187,10 +188,8 @@ class Device:
 
     async def close(self) -> None:
         if self.ws is not None:
-            try:
+            with contextlib.suppress(Exception):  # noqa: BLE001
                 await asyncio.wait_for(self.ws.close(), 3)
-            except Exception:  # noqa: BLE001
-                pass
         if self.reader is not None:
             self.reader.cancel()
             await asyncio.gather(self.reader, return_exceptions=True)
@@ -272,10 +271,8 @@ class Generator:
                 if device.ws is None or device.last_seq <= device.acked_seq:
                     continue
                 device.acked_seq = device.last_seq
-                try:
+                with contextlib.suppress(websockets.ConnectionClosed):
                     await device.send_frame('{"type":"ack","data":{"inbox_seq":%d}}' % device.last_seq)
-                except websockets.ConnectionClosed:
-                    pass
 
     # --- setup ------------------------------------------------------------------------------
     async def make_users(self, http: httpx.AsyncClient | None, role: str, count: int) -> list[Identity]:

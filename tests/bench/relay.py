@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -106,7 +107,7 @@ def create_app(redis_url: str) -> Quart:
                 "sender_id": conn.user_id,
                 "client_msg_id": data.get("client_msg_id"),
                 "content": data["content"],
-                "created_at": datetime.now(timezone.utc).isoformat(),
+                "created_at": datetime.now(UTC).isoformat(),
                 "edited_at": None,
                 "is_deleted": False,
                 "delivered_at": None,
@@ -174,10 +175,8 @@ def create_app(redis_url: str) -> Quart:
             conns[user_id].discard(conn)
             if not conns[user_id]:
                 del conns[user_id]
-                try:
+                with contextlib.suppress(Exception):
                     await state["pubsub"].unsubscribe(CHANNEL.format(user_id))
-                except Exception:
-                    pass
 
     return app
 

@@ -10,6 +10,7 @@ E2E_REQUIRED=1, which turns the skip into a failure (for CI, where they must run
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -76,7 +77,7 @@ def e2e_base_url(request: pytest.FixtureRequest) -> str:
 async def browser() -> AsyncIterator[Browser]:
     if async_playwright is None:
         _unavailable("the playwright package is not installed (pip install -e '.[e2e]')")
-    if not os.path.exists(CHROMIUM):
+    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 -- one stat() at session start
         _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
     pw = await async_playwright().start()
     try:
@@ -231,7 +232,5 @@ async def _dump(test_name: str, clients: list[UiClient], artifacts_dir: Path) ->
         lines = [f"user {client.username}", "page errors:", *client.page_errors,
                  "console errors:", *client.console_errors, "websocket:", *client.frames]
         stem.with_suffix(".log").write_text("\n".join(lines) + "\n")
-        try:
+        with contextlib.suppress(Exception):  # a closed page has nothing to show
             await client.page.screenshot(path=str(stem.with_suffix(".png")), timeout=5_000)
-        except Exception:  # a closed page has nothing to show
-            pass

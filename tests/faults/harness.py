@@ -41,7 +41,7 @@ class Recipient:
                     f"{url}?device_id={self.device_id}", additional_headers=self.user.headers, ping_interval=None
                 ) as ws:
                     await self._read(ws, stop)
-            except (OSError, websockets.WebSocketException, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, websockets.WebSocketException) as exc:
                 code = getattr(getattr(exc, "rcvd", None), "code", None)
                 self.close_codes.append(code)
             if stop.is_set():

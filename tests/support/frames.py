@@ -4,7 +4,7 @@ served one is the same)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import jsonschema_rs
@@ -12,7 +12,7 @@ import jsonschema_rs
 from app.ws.asyncapi import document, server_key
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(kind: str) -> Any:
     components = document("localhost")["components"]
     if server_key(kind) not in components["messages"]:

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 

@@ -36,7 +36,7 @@ class RedisServer:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [str(redis_server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],  # fmt: skip
+             "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

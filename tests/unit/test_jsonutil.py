@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -14,8 +14,8 @@ def test_iso_of_none_is_none() -> None:
 
 
 def test_iso_is_utc_with_z_and_milliseconds() -> None:
-    assert iso(datetime(2026, 3, 4, 5, 6, 7, 891234, tzinfo=timezone.utc)) == "2026-03-04T05:06:07.891Z"
-    assert iso(datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)) == "2026-03-04T05:06:07.000Z"
+    assert iso(datetime(2026, 3, 4, 5, 6, 7, 891234, tzinfo=UTC)) == "2026-03-04T05:06:07.891Z"
+    assert iso(datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)) == "2026-03-04T05:06:07.000Z"
 
 
 def test_iso_converts_other_zones_to_utc() -> None:
@@ -25,7 +25,7 @@ def test_iso_converts_other_zones_to_utc() -> None:
 
 def test_dumps_writes_utc_and_naive_datetimes_with_z() -> None:
     assert dumps({"t": datetime(2026, 1, 1, 12, 0)}) == b'{"t":"2026-01-01T12:00:00Z"}'
-    assert dumps({"t": datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)}) == b'{"t":"2026-01-01T12:00:00Z"}'
+    assert dumps({"t": datetime(2026, 1, 1, 12, 0, tzinfo=UTC)}) == b'{"t":"2026-01-01T12:00:00Z"}'
 
 
 def test_dumps_keeps_the_offset_of_other_zones_which_is_why_bodies_use_iso() -> None:

@@ -4,17 +4,17 @@ against /asyncapi.json's schemas, as every frame a system test receives is."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 
-from app.ws.protocol import error_frame
 from app.errors import NotFound
 from app.realtime.envelopes import InboxFrame
 from app.services.messages_view import message_body
+from app.ws.protocol import error_frame
 from tests.support.frames import frame_errors
 
-CREATED = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+CREATED = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 
 def row(**changes: object) -> dict:  # type: ignore[type-arg]

@@ -42,7 +42,7 @@ class Resumer:
 
     async def finish(self, timeout: float) -> dict[str, int]:
         if self.tasks:
-            done, pending = await asyncio.wait(self.tasks, timeout=timeout)
+            _done, pending = await asyncio.wait(self.tasks, timeout=timeout)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
