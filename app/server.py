@@ -22,6 +22,7 @@ from app.clientaddr import client_address, parse_networks
 from app.config import ConfigError, Settings
 from app.db import close_db, init_db
 from app.logs import REQUEST_ID, accept_request_id, setup_logging
+from app.realtime.codes import Close
 from app.realtime.node import Node
 from app.services.registry import build_services
 from app.ws import endpoint as ws_endpoint
@@ -32,7 +33,6 @@ access_log = logging.getLogger("app.access")
 
 MAX_BODY = 1024 * 1024
 MAX_FRAME = 64 * 1024
-CLOSE_GOING_AWAY = 1001
 
 # Security headers on every response. The web client (/, /static/) and everything else: its
 # scripts, styles and connections come from this origin only (the WebSocket's ws:/wss: origin
@@ -142,7 +142,7 @@ def create_app(settings: Settings) -> Quart:
 
 async def close_sockets(node: Node, timeout: float = 3.0) -> None:
     """Close every socket with 1001 so clients reconnect elsewhere at once; wait briefly."""
-    node.close_all(CLOSE_GOING_AWAY)
+    node.close_all(Close.GOING_AWAY)
     deadline = time.monotonic() + timeout
     while node.hub.all() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)

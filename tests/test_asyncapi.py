@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from app.realtime.codes import MEANING
 from app.ws.asyncapi import client_key, document, server_key
-from app.ws.frames import CLOSE_CODES, REPLIES, SERVER_FRAMES
+from app.ws.frames import REPLIES, SERVER_FRAMES
 from app.ws.protocol import FRAME_DATA
 from tests.support.clients import Device, direct_chat, make_user
 from tests.support.frames import frame_errors
@@ -32,7 +33,7 @@ async def test_served_document_is_built_from_the_gateway_models(http, cluster):
     messages = served["components"]["messages"]
     assert {m["name"] for k, m in messages.items() if k.startswith("client.")} == set(FRAME_DATA)
     assert {m["name"] for k, m in messages.items() if k.startswith("server.")} == set(SERVER_FRAMES)
-    assert served["channels"]["gateway"]["x-close-codes"].keys() == {str(c) for c in CLOSE_CODES}
+    assert served["channels"]["gateway"]["x-close-codes"].keys() == {str(int(c)) for c in MEANING}
     assert {"1001", "1009", "4008", "4401", "4408", "4429"} <= served["channels"]["gateway"]["x-close-codes"].keys()
     # Every reference resolves inside the document.
     text = answer.text

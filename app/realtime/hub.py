@@ -16,9 +16,9 @@ from typing import Any
 
 from app import metrics
 from app.jsonutil import dumps_str
+from app.realtime.codes import Close
 from app.realtime.envelopes import InboxFrame
 
-CLOSE_OVERFLOW = 4008
 REPLAY_BATCH_MAX = 500
 SLOW_CLIENT_SECONDS = 10.0  # a socket write blocked this long: the client is not reading
 GAP_WAIT = 0.25  # seconds a live event past a gap waits for the events before it
@@ -159,7 +159,7 @@ class Connection:
         except asyncio.QueueFull:
             # A client that cannot keep up is closed, not allowed to grow our memory; it
             # resumes from its cursor on reconnect and loses nothing.
-            self.close(CLOSE_OVERFLOW)
+            self.close(Close.FELL_BEHIND)
 
     def is_stalled(self, now: float) -> bool:
         """One write to the socket has waited SLOW_CLIENT_SECONDS: the client's TCP window is

@@ -17,8 +17,9 @@ from app.config import Settings
 from app.jsonutil import dumps, dumps_str, iso, loads
 from app.realtime import keys
 from app.realtime.broker import RedisBroker
+from app.realtime.codes import Close
 from app.realtime.envelopes import InboxFrame
-from app.realtime.hub import CLOSE_OVERFLOW, Connection, Hub
+from app.realtime.hub import Connection, Hub
 from app.services.auth import AuthService
 from app.services.presence import PresenceService
 from app.services.receipts import ReceiptService
@@ -34,7 +35,6 @@ RECONCILE_INTERVAL = 1.0
 REPLAY_RETRY_AFTER = 3.0
 ACK_FLUSH_INTERVAL = 0.05
 REVOCATION_SWEEP_TICKS = 10  # seconds between sweeps of every socket's session
-CLOSE_REVOKED = 4401
 
 
 class Node:
@@ -200,7 +200,7 @@ class Node:
     def _close_session(self, session_id: str) -> None:
         for conn in self.hub.all():
             if str(conn.session_id) == session_id:
-                conn.close(CLOSE_REVOKED)
+                conn.close(Close.SESSION_ENDED)
 
     def _on_broker_reconnect(self) -> None:
         self._check_all_now = True
@@ -227,7 +227,7 @@ class Node:
         now = time.monotonic()
         for conn in conns:
             if conn.is_stalled(now):
-                conn.close(CLOSE_OVERFLOW)
+                conn.close(Close.FELL_BEHIND)
                 continue
             if conn.replay_pending_since is not None and now - conn.replay_pending_since > REPLAY_RETRY_AFTER:
                 conn.replay_pending_since = now

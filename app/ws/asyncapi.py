@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from app.ws.frames import CLOSE_CODES, REPLIES, SERVER_FRAMES
+from app.realtime.codes import MEANING
+from app.ws.frames import REPLIES, SERVER_FRAMES
 from app.ws.protocol import FRAME_DATA
 
 CHANNEL = "gateway"
@@ -22,7 +23,7 @@ _DESCRIPTION = """Frames are JSON text: `{"type", "data", "ref"?}`. Handshake: `
 credentials: HTTP 401; over WS_MAX_PER_USER sockets: HTTP 429. Invalid JSON, an unknown type or
 bad data gets an `error` frame (`validation_error`) and the connection stays open.
 
-Close codes: """ + "; ".join(f"{code} {text}" for code, text in CLOSE_CODES.items())
+Close codes: """ + "; ".join(f"{code} {text}" for code, text in MEANING.items())
 
 
 def client_key(kind: str) -> str:
@@ -122,7 +123,7 @@ def document(host: str) -> dict[str, Any]:
                         },
                     }
                 },
-                "x-close-codes": {str(code): text for code, text in CLOSE_CODES.items()},
+                "x-close-codes": {str(int(code)): text for code, text in MEANING.items()},
             }
         },
         "operations": operations,

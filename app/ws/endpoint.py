@@ -20,6 +20,7 @@ from app import metrics
 from app.api.errors import envelope
 from app.errors import AppError, RateLimited, Unauthorized, field_error, input_error
 from app.logs import FrameRequestIds
+from app.realtime.codes import Close
 from app.realtime.hub import Connection
 from app.realtime.node import Node
 from app.services.auth import Principal
@@ -33,9 +34,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("ws", __name__)
 
-CLOSE_GOING_AWAY = 1001
-CLOSE_IDLE = 4408
-CLOSE_ABUSE = 4429
 RATE_LIMIT_STRIKES = 5  # rate-limited frames in a row before the socket is closed
 LIMITED_FRAMES = ("message", "edit_message", "delete_message")  # one accepted resets the strikes
 
@@ -128,7 +126,7 @@ async def gateway() -> Response | None:
     try:
         await conn.closed.wait()
     except asyncio.CancelledError:  # the client went away: Quart cancels the handler
-        conn.close(1000)
+        conn.close(Close.NORMAL)
         raise
     finally:
         for task in tasks:
@@ -175,7 +173,7 @@ class _Session:
             while not self.conn.closed.is_set():
                 now = time.monotonic()
                 if now - self.conn.last_received > 2 * self.heartbeat:
-                    self.conn.close(CLOSE_IDLE)
+                    self.conn.close(Close.IDLE)
                     return
                 if now >= next_ping:
                     next_ping = now + self.heartbeat
@@ -198,7 +196,7 @@ class _Session:
         except asyncio.CancelledError:
             raise
         except Exception:
-            self.conn.close(1006)
+            self.conn.close(Close.ABNORMAL)
 
     async def receive_loop(self) -> None:
         try:
@@ -210,7 +208,7 @@ class _Session:
             raise
         except Exception:
             # Disconnect or an oversized frame (Hypercorn closed it with 1009 already).
-            self.conn.close(1006)
+            self.conn.close(Close.ABNORMAL)
 
     async def handle(self, raw: str | bytes) -> None:
         self.request_ids.next()
@@ -230,7 +228,7 @@ class _Session:
             if isinstance(error, RateLimited):
                 self.conn.rate_limit_strikes += 1
                 if self.conn.rate_limit_strikes >= RATE_LIMIT_STRIKES:
-                    self.conn.close(CLOSE_ABUSE)
+                    self.conn.close(Close.ABUSE)
         except Exception as exc:
             bad = input_error(exc)  # a value PostgreSQL refused: the client's, not ours
             if bad is None:

@@ -117,13 +117,3 @@ REPLIES: dict[str, str] = {
     "delete_message": "message_ack",
     "read": "read_ack",
 }
-# The gateway's close codes (API.md, WebSocket).
-CLOSE_CODES: dict[int, str] = {
-    1001: "The server instance is going away: reconnect.",
-    1009: "A frame over 64 KiB.",
-    4008: "The client fell too far behind: its send queue overflowed or a write was blocked for 10 s."
-    " Reconnect and resume from the cursor.",
-    4401: "The session ended (logout, revoked, password changed, or the refresh lifetime is over).",
-    4408: "No frame from the client for 2 x heartbeat_interval.",
-    4429: "Repeated rate-limit abuse.",
-}

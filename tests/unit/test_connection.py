@@ -9,8 +9,9 @@ import uuid
 import orjson
 
 from app.realtime import hub
+from app.realtime.codes import Close
 from app.realtime.envelopes import InboxFrame
-from app.realtime.hub import CLOSE_OVERFLOW, REPLAY_BATCH_MAX, Connection
+from app.realtime.hub import REPLAY_BATCH_MAX, Connection
 
 
 class Replays:
@@ -119,7 +120,7 @@ async def test_a_full_send_queue_closes_the_connection_with_the_overflow_code() 
     assert not conn.closed.is_set()
     conn.send({"type": "c"})
     assert conn.closed.is_set()
-    assert conn.close_code == CLOSE_OVERFLOW
+    assert conn.close_code == Close.FELL_BEHIND
     assert conn.queue.qsize() == 2  # the overflowing frame was not queued
 
 
