@@ -42,11 +42,11 @@ from app.realtime import keys
 from app.services.ratelimit import SlidingWindowLimiter
 from app.storage import sessions as session_store
 from app.storage import users as user_store
+from app.storage.ids import possible_id
 
 log = logging.getLogger(__name__)
 
 TICKET_TTL = 30
-MAX_USER_ID = 2**63 - 1  # PostgreSQL bigint
 ACTIVE_CACHE_SECONDS = 30.0
 # A session's last_seen_at is written at most this often per session and process.
 TOUCH_INTERVAL = 60.0
@@ -326,7 +326,7 @@ class AuthService:
             if claims["type"] != "access" or not isinstance(claims["sid"], str):
                 raise Unauthorized("Not an access token.")
             principal = Principal(user_id=int(claims["sub"]), session_id=uuid.UUID(claims["sid"]))
-            if not 1 <= principal.user_id <= MAX_USER_ID:
+            if not possible_id(principal.user_id):
                 raise ValueError("user id out of range")
         except (jwt.PyJWTError, ValueError, TypeError):
             raise Unauthorized("Invalid or expired token.") from None

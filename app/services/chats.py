@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -13,7 +12,7 @@ from app.jsonutil import iso
 from app.realtime import keys
 from app.services.dispatch import Dispatcher
 from app.services.messages_view import message_body
-from app.services.pages import Page, decode_cursor, encode_cursor
+from app.services.pages import Page, encode_cursor, read_cursor, seq_field, time_field
 from app.services.ratelimit import SlidingWindowLimiter
 from app.storage import chats as chat_store
 from app.storage import messages as message_store
@@ -99,21 +98,8 @@ class ChatService:
         return (await render_chats([(chat_id, user_id)]))[(chat_id, user_id)]
 
     async def page(self, *, user_id: int, cursor: str | None, limit: int) -> Page:
-        after = decode_cursor(cursor)
-        position: tuple[datetime, int] | None = None
-        if after:
-            try:
-                at, chat_id = after["t"], after["id"]
-                if not isinstance(at, str) or type(chat_id) is not int or not 0 <= chat_id <= chat_store.MAX_ID:
-                    raise ValueError
-                # Issued cursors carry an aware UTC time; one that is naive, or that leaves
-                # the year 1..9999 once in UTC, would fail in PostgreSQL or asyncpg.
-                moment = datetime.fromisoformat(at)
-                if moment.tzinfo is None:
-                    raise ValueError
-                position = (moment.astimezone(UTC), chat_id)
-            except (KeyError, TypeError, ValueError, OverflowError):
-                raise field_error("cursor", "Not a cursor this server issued.") from None
+        after = read_cursor(cursor, {"t": time_field, "id": seq_field})
+        position = (after["t"], after["id"]) if after else None
         rows = await chat_store.chats_of_user(user_id=user_id, after=position, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]

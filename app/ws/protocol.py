@@ -8,10 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from app.errors import AppError, ValidationFailed
 from app.jsonutil import loads
+from app.storage.ids import MAX_ID
 
 ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
-Seq = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Seq = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
 class _Data(BaseModel):
