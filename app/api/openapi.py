@@ -1,4 +1,4 @@
-"""/openapi.json as the contract's truth (API.md, Conventions).
+"""/openapi.json as the truth of the public contract's REST part.
 
 quart-schema builds the document from the routes; this provider adds, in one place, what a
 generator or fuzzer needs to trust it:
