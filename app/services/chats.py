@@ -97,6 +97,12 @@ class ChatService:
         await require_member(chat_id, user_id)
         return (await render_chats([(chat_id, user_id)]))[(chat_id, user_id)]
 
+    async def typing_audience(self, *, user_id: int, chat_id: int) -> list[int]:
+        """Who hears user_id typing in the chat: its other members; 404 exactly as for a chat
+        that does not exist when user_id is not a member."""
+        await require_member(chat_id, user_id)
+        return [member for member in await chat_store.member_ids(chat_id) if member != user_id]
+
     async def page(self, *, user_id: int, cursor: str | None, limit: int) -> Page:
         after = read_cursor(cursor, {"t": time_field, "id": seq_field})
         position = (after["t"], after["id"]) if after else None
