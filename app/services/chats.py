@@ -8,12 +8,11 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Row, transaction
 from app.errors import Forbidden, NotFound, field_error
-from app.jsonutil import iso
 from app.realtime import keys
 from app.services.dispatch import Dispatcher
-from app.services.messages_view import message_body
 from app.services.pages import Page, encode_cursor, read_cursor, seq_field, time_field
 from app.services.ratelimit import SlidingWindowLimiter
+from app.services.views import chat_body, member_body, message_body
 from app.storage import chats as chat_store
 from app.storage import messages as message_store
 from app.storage import outbox
@@ -51,9 +50,7 @@ async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], 
     chat_ids = list({row["id"] for row in rows})
     members: dict[int, list[dict[str, Any]]] = {chat_id: [] for chat_id in chat_ids}
     for member in await chat_store.members_of(chat_ids):
-        members[member["chat_id"]].append(
-            {"user_id": member["user_id"], "username": member["username"], "role": member["role"]}
-        )
+        members[member["chat_id"]].append(member_body(member))
     # A former member (a chat_updated event rendered after their removal) sees no content.
     current = [row.get("is_member", True) for row in rows]
     last = await message_store.last_messages(
@@ -67,16 +64,12 @@ async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], 
         ]
     )
     return {
-        (row["id"], viewer): {
-            "id": row["id"],
-            "type": row["type"],
-            "title": row["title"],
-            "created_at": iso(row["created_at"]),
-            "members": members[row["id"]],
-            "last_message": message_body(last[row["id"]]) if is_member and row["id"] in last else None,
-            "last_seq": row["last_seq"],
-            "unread_count": unread.get((row["id"], viewer), 0),
-        }
+        (row["id"], viewer): chat_body(
+            row,
+            members=members[row["id"]],
+            last_message=message_body(last[row["id"]]) if is_member and row["id"] in last else None,
+            unread_count=unread.get((row["id"], viewer), 0),
+        )
         for row, viewer, is_member in zip(rows, viewers, current)
     }
 

@@ -19,7 +19,7 @@ from app import metrics
 from app.db import transaction
 from app.jsonutil import loads
 from app.services.chats import render_chats
-from app.services.messages_view import message_body
+from app.services.views import message_body
 from app.storage import chats as chat_store
 from app.storage import inbox as inbox_store
 from app.storage import messages as message_store

@@ -13,9 +13,9 @@ from app.errors import Conflict, Forbidden, RateLimited, field_error
 from app.realtime import keys
 from app.services.chats import check_text, hidden, require_member
 from app.services.dispatch import Dispatcher
-from app.services.messages_view import message_body
 from app.services.pages import Page, encode_cursor, optional, read_cursor, seq_field
 from app.services.ratelimit import SlidingWindowLimiter
+from app.services.views import message_body
 from app.storage import messages as message_store
 from app.storage import outbox
 

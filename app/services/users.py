@@ -7,10 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.errors import NotFound
-from app.jsonutil import iso
-from app.services.auth import public_user
 from app.services.pages import Page, encode_cursor, read_cursor, seq_field, text_field
 from app.services.presence import PresenceService
+from app.services.views import public_profile, public_user
 from app.storage import users as user_store
 from app.storage.ids import possible_id
 
@@ -38,7 +37,7 @@ class UserService:
         others = [row["id"] for row in rows if row["id"] != viewer_id]
         visible = await user_store.sharing_a_chat(viewer_id, others) | {viewer_id}
         online = await self._presence.online([row["id"] for row in rows if row["id"] in visible])
-        return [self._public(row, online.get(row["id"]) if row["id"] in visible else None) for row in rows]
+        return [public_profile(row, online.get(row["id"]) if row["id"] in visible else None) for row in rows]
 
     async def search(self, *, caller_id: int, query: str, cursor: str | None, limit: int) -> Page:
         position = read_cursor(cursor, {"u": text_field, "id": seq_field})
@@ -54,9 +53,3 @@ class UserService:
         items = await self._publics(caller_id, rows)
         next_cursor = encode_cursor({"u": rows[-1]["username"].lower(), "id": rows[-1]["id"]}) if more else None
         return Page(items=items, next_cursor=next_cursor)
-
-    @staticmethod
-    def _public(row: dict[str, Any], online: bool | None) -> dict[str, Any]:
-        """online None: the viewer may not see this user's presence (both fields null)."""
-        last_seen_at = iso(row["last_seen_at"]) if online is not None else None
-        return {"id": row["id"], "username": row["username"], "online": online, "last_seen_at": last_seen_at}
