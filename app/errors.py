@@ -9,9 +9,6 @@ class AppError(Exception):
     status = 500
     code = "internal"
     message = "Something went wrong on our side."
-    # The frame's `ref`, set on errors raised while parsing a WebSocket frame (app/ws/protocol.py);
-    # declared for the type checker only: read with getattr(error, "ref", None).
-    ref: str | None
 
     def __init__(self, message: str | None = None, *, details: Any = None) -> None:
         super().__init__(message or self.message)

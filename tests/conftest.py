@@ -15,7 +15,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from app.services.delivery import DELIVERY_LOCK_CLASS, MAX_PARTITIONS
+from app.services.delivery import MAX_PARTITIONS
+from app.storage.outbox import DELIVERY_LOCK_CLASS
 from tests.support.processes import ROOT, Proc, start_api, start_worker
 from tests.support.stack import with_db
 

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from app import metrics
 from app.errors import AppError, Unavailable, ValidationFailed, input_error
 from app.jsonutil import dumps
+from app.storage.ids import is_bigint
 
 log = logging.getLogger("app.errors")
 
@@ -88,7 +89,7 @@ def _with_path_fields(error: ValidationFailed) -> ValidationFailed:
     fields = [
         name
         for name, value in (request.view_args or {}).items()
-        if isinstance(value, int) and not -(2**63) <= value < 2**63
+        if isinstance(value, int) and not is_bigint(value)
     ]
     if fields:
         error.details = [{"field": name, "message": "Out of range for an id."} for name in fields]

@@ -1,4 +1,4 @@
-"""/openapi.json as the contract's truth (API.md, Conventions).
+"""/openapi.json as the truth of the public contract's REST part.
 
 quart-schema builds the document from the routes; this provider adds, in one place, what a
 generator or fuzzer needs to trust it:
@@ -30,8 +30,8 @@ from app.api.validation import (
     RESPONSES_ATTRIBUTE,
     authenticate,
 )
+from app.storage.ids import MAX_ID
 
-MAX_ID = 2**63 - 1
 # The v1 paths the contract v1.1 keeps as aliases of the canonical ones.
 ALIASES = {"/messages/{message_id}/edit", "/messages/{message_id}/delete", "/chats/search"}
 _DESCRIPTIONS = {

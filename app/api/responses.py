@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
-Seq = Annotated[int, Field(ge=0, le=2**63 - 1)]
+from app.storage.ids import MAX_ID
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Seq = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
 class _Out(BaseModel):

@@ -6,10 +6,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from app.storage.ids import MAX_ID
+
 Username = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
-Seq = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Seq = Annotated[int, Field(ge=0, le=MAX_ID)]
 Limit = Annotated[int, Field(ge=1, le=200)]
 # Message text: at least one character, no NUL (PostgreSQL text cannot hold it). The upper
 # bound is the MAX_MESSAGE_LENGTH setting: the service enforces it and app/api/openapi.py

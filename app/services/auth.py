@@ -37,16 +37,16 @@ from app import metrics
 from app.config import Settings
 from app.db import transaction
 from app.errors import Conflict, NotFound, RateLimited, Unauthorized, field_error
-from app.jsonutil import iso
 from app.realtime import keys
 from app.services.ratelimit import SlidingWindowLimiter
+from app.services.views import public_session, public_user
 from app.storage import sessions as session_store
 from app.storage import users as user_store
+from app.storage.ids import possible_id
 
 log = logging.getLogger(__name__)
 
 TICKET_TTL = 30
-MAX_USER_ID = 2**63 - 1  # PostgreSQL bigint
 ACTIVE_CACHE_SECONDS = 30.0
 # A session's last_seen_at is written at most this often per session and process.
 TOUCH_INTERVAL = 60.0
@@ -79,16 +79,6 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def public_user(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "username": row["username"],
-        "email": row["email"],
-        "is_active": row["is_active"],
-        "created_at": iso(row["created_at"]),
-    }
-
-
 def _user_agent(value: str | None) -> str | None:
     if not value:
         return None
@@ -101,17 +91,6 @@ def _login_keys(account: str, client_ip: str) -> tuple[str, str]:
         keys.LOGIN_FAILURES.format(scope="pair", key=f"{client_ip}/{account}"),
         keys.LOGIN_FAILURES.format(scope="ip", key=client_ip),
     )
-
-
-def public_session(row: dict[str, Any], current: uuid.UUID) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "created_at": iso(row["created_at"]),
-        "last_seen_at": iso(row["last_seen_at"]),
-        "ip": row["ip"],
-        "user_agent": row["user_agent"],
-        "current": row["id"] == current,
-    }
 
 
 class AuthService:
@@ -326,7 +305,7 @@ class AuthService:
             if claims["type"] != "access" or not isinstance(claims["sid"], str):
                 raise Unauthorized("Not an access token.")
             principal = Principal(user_id=int(claims["sub"]), session_id=uuid.UUID(claims["sid"]))
-            if not 1 <= principal.user_id <= MAX_USER_ID:
+            if not possible_id(principal.user_id):
                 raise ValueError("user id out of range")
         except (jwt.PyJWTError, ValueError, TypeError):
             raise Unauthorized("Invalid or expired token.") from None

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Row, transaction
 from app.errors import Forbidden, NotFound, field_error
-from app.jsonutil import iso
 from app.realtime import keys
 from app.services.dispatch import Dispatcher
-from app.services.messages_view import message_body
-from app.services.pages import Page, decode_cursor, encode_cursor
+from app.services.pages import Page, encode_cursor, read_cursor, seq_field, time_field
 from app.services.ratelimit import SlidingWindowLimiter
+from app.services.views import chat_body, member_body, message_body
 from app.storage import chats as chat_store
 from app.storage import messages as message_store
 from app.storage import outbox
@@ -52,9 +50,7 @@ async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], 
     chat_ids = list({row["id"] for row in rows})
     members: dict[int, list[dict[str, Any]]] = {chat_id: [] for chat_id in chat_ids}
     for member in await chat_store.members_of(chat_ids):
-        members[member["chat_id"]].append(
-            {"user_id": member["user_id"], "username": member["username"], "role": member["role"]}
-        )
+        members[member["chat_id"]].append(member_body(member))
     # A former member (a chat_updated event rendered after their removal) sees no content.
     current = [row.get("is_member", True) for row in rows]
     last = await message_store.last_messages(
@@ -68,16 +64,12 @@ async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], 
         ]
     )
     return {
-        (row["id"], viewer): {
-            "id": row["id"],
-            "type": row["type"],
-            "title": row["title"],
-            "created_at": iso(row["created_at"]),
-            "members": members[row["id"]],
-            "last_message": message_body(last[row["id"]]) if is_member and row["id"] in last else None,
-            "last_seq": row["last_seq"],
-            "unread_count": unread.get((row["id"], viewer), 0),
-        }
+        (row["id"], viewer): chat_body(
+            row,
+            members=members[row["id"]],
+            last_message=message_body(last[row["id"]]) if is_member and row["id"] in last else None,
+            unread_count=unread.get((row["id"], viewer), 0),
+        )
         for row, viewer, is_member in zip(rows, viewers, current)
     }
 
@@ -98,22 +90,15 @@ class ChatService:
         await require_member(chat_id, user_id)
         return (await render_chats([(chat_id, user_id)]))[(chat_id, user_id)]
 
+    async def typing_audience(self, *, user_id: int, chat_id: int) -> list[int]:
+        """Who hears user_id typing in the chat: its other members; 404 exactly as for a chat
+        that does not exist when user_id is not a member."""
+        await require_member(chat_id, user_id)
+        return [member for member in await chat_store.member_ids(chat_id) if member != user_id]
+
     async def page(self, *, user_id: int, cursor: str | None, limit: int) -> Page:
-        after = decode_cursor(cursor)
-        position: tuple[datetime, int] | None = None
-        if after:
-            try:
-                at, chat_id = after["t"], after["id"]
-                if not isinstance(at, str) or type(chat_id) is not int or not 0 <= chat_id <= chat_store.MAX_ID:
-                    raise ValueError
-                # Issued cursors carry an aware UTC time; one that is naive, or that leaves
-                # the year 1..9999 once in UTC, would fail in PostgreSQL or asyncpg.
-                moment = datetime.fromisoformat(at)
-                if moment.tzinfo is None:
-                    raise ValueError
-                position = (moment.astimezone(UTC), chat_id)
-            except (KeyError, TypeError, ValueError, OverflowError):
-                raise field_error("cursor", "Not a cursor this server issued.") from None
+        after = read_cursor(cursor, {"t": time_field, "id": seq_field})
+        position = (after["t"], after["id"]) if after else None
         rows = await chat_store.chats_of_user(user_id=user_id, after=position, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]

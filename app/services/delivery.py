@@ -16,17 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app import metrics
-from app.db import execute, transaction
+from app.db import transaction
 from app.jsonutil import loads
 from app.services.chats import render_chats
-from app.services.messages_view import message_body
+from app.services.views import message_body
 from app.storage import chats as chat_store
 from app.storage import inbox as inbox_store
 from app.storage import messages as message_store
 from app.storage import outbox
 
-# pg advisory locks (DELIVERY_LOCK_CLASS, partition): one drainer per partition.
-DELIVERY_LOCK_CLASS = 7150
 MAX_PARTITIONS = 256
 BATCH_LIMIT = 1000
 MESSAGE_EVENTS = ("message", "message_edited", "message_deleted")
@@ -47,7 +45,7 @@ def _json(value: Any) -> Any:
 async def drain_partition(partition: int, partitions: int, limit: int = BATCH_LIMIT) -> Delivered:
     result = Delivered()
     async with transaction() as conn:
-        await execute("SELECT pg_advisory_xact_lock($1, $2)", DELIVERY_LOCK_CLASS, partition, conn=conn)
+        await outbox.lock_partition(partition, conn=conn)
         batch = await outbox.take_batch(partition=partition, partitions=partitions, limit=limit, conn=conn)
         if not batch:
             return result

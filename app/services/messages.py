@@ -13,12 +13,11 @@ from app.errors import Conflict, Forbidden, RateLimited, field_error
 from app.realtime import keys
 from app.services.chats import check_text, hidden, require_member
 from app.services.dispatch import Dispatcher
-from app.services.messages_view import message_body
-from app.services.pages import Page, decode_cursor, encode_cursor
+from app.services.pages import Page, encode_cursor, optional, read_cursor, seq_field
 from app.services.ratelimit import SlidingWindowLimiter
+from app.services.views import message_body
 from app.storage import messages as message_store
 from app.storage import outbox
-from app.storage.chats import MAX_ID
 
 
 class MessageService:
@@ -82,18 +81,9 @@ class MessageService:
         limit: int,
     ) -> Page:
         await require_member(chat_id, user_id)
-        position = decode_cursor(cursor)
+        position = read_cursor(cursor, {"b": optional(seq_field), "a": optional(seq_field)})
         if position is not None:
-            try:
-                before_seq, after_seq = position.get("b"), position.get("a")
-                if before_seq is not None:
-                    before_seq = int(before_seq)
-                if after_seq is not None:
-                    after_seq = int(after_seq)
-                if any(v is not None and not 0 <= v <= MAX_ID for v in (before_seq, after_seq)):
-                    raise ValueError
-            except (TypeError, ValueError):
-                raise field_error("cursor", "Not a cursor this server issued.") from None
+            before_seq, after_seq = position["b"], position["a"]
         rows = await message_store.history(chat_id=chat_id, before_seq=before_seq, after_seq=after_seq, limit=limit)
         next_cursor = None
         if len(rows) == limit:

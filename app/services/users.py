@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.errors import NotFound, field_error
-from app.jsonutil import iso
-from app.services.auth import public_user
-from app.services.pages import Page, decode_cursor, encode_cursor
+from app.errors import NotFound
+from app.services.pages import Page, encode_cursor, read_cursor, seq_field, text_field
 from app.services.presence import PresenceService
+from app.services.views import public_profile, public_user
 from app.storage import users as user_store
-
-MAX_ID = 2**63 - 1  # PostgreSQL bigint
+from app.storage.ids import possible_id
 
 
 class UserService:
@@ -27,7 +25,7 @@ class UserService:
         return public_user(row)
 
     async def profile(self, *, viewer_id: int, user_id: int) -> dict[str, Any]:
-        if not 1 <= user_id <= MAX_ID:  # no such id can exist; never send it to PostgreSQL
+        if not possible_id(user_id):  # no such id can exist; never send it to PostgreSQL
             raise NotFound("No such user.")
         row = await user_store.get_user(user_id)
         if row is None or not row["is_active"]:
@@ -39,10 +37,11 @@ class UserService:
         others = [row["id"] for row in rows if row["id"] != viewer_id]
         visible = await user_store.sharing_a_chat(viewer_id, others) | {viewer_id}
         online = await self._presence.online([row["id"] for row in rows if row["id"] in visible])
-        return [self._public(row, online.get(row["id"]) if row["id"] in visible else None) for row in rows]
+        return [public_profile(row, online.get(row["id"]) if row["id"] in visible else None) for row in rows]
 
     async def search(self, *, caller_id: int, query: str, cursor: str | None, limit: int) -> Page:
-        after = self._search_position(decode_cursor(cursor))
+        position = read_cursor(cursor, {"u": text_field, "id": seq_field})
+        after = (position["u"], position["id"]) if position else None
         rows = await user_store.search_by_prefix(
             prefix=query,
             exclude_id=caller_id,
@@ -54,24 +53,3 @@ class UserService:
         items = await self._publics(caller_id, rows)
         next_cursor = encode_cursor({"u": rows[-1]["username"].lower(), "id": rows[-1]["id"]}) if more else None
         return Page(items=items, next_cursor=next_cursor)
-
-    @staticmethod
-    def _search_position(cursor: dict[str, Any] | None) -> tuple[str, int] | None:
-        """The (lower username, id) a search cursor holds; 422 for anything else sent back."""
-        if cursor is None:
-            return None
-        username, user_id = cursor.get("u"), cursor.get("id")
-        if (
-            not isinstance(username, str)
-            or "\x00" in username
-            or type(user_id) is not int
-            or not 0 <= user_id <= MAX_ID
-        ):
-            raise field_error("cursor", "Not a cursor this server issued.")
-        return username, user_id
-
-    @staticmethod
-    def _public(row: dict[str, Any], online: bool | None) -> dict[str, Any]:
-        """online None: the viewer may not see this user's presence (both fields null)."""
-        last_seen_at = iso(row["last_seen_at"]) if online is not None else None
-        return {"id": row["id"], "username": row["username"], "online": online, "last_seen_at": last_seen_at}

@@ -6,13 +6,9 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Row, execute, fetch, fetchrow
+from app.storage.ids import possible_id
 
 CHAT_COLUMNS = "c.id, c.type, c.title, c.created_at, c.last_seq, c.last_activity_at"
-MAX_ID = 2**63 - 1  # bigint: a larger (or non-positive) id names nothing that can exist
-
-
-def possible_id(*ids: int) -> bool:
-    return all(1 <= i <= MAX_ID for i in ids)
 
 
 async def membership(chat_id: int, user_id: int, conn: BaseDBAsyncClient | None = None) -> Row | None:

@@ -92,6 +92,15 @@ async def record_to_senders(
     )
 
 
+# pg advisory locks (DELIVERY_LOCK_CLASS, partition): one drainer per partition.
+DELIVERY_LOCK_CLASS = 7150
+
+
+async def lock_partition(partition: int, *, conn: BaseDBAsyncClient) -> None:
+    """Hold the partition's drain lock until the transaction ends; waits for another drainer."""
+    await execute("SELECT pg_advisory_xact_lock($1, $2)", DELIVERY_LOCK_CLASS, partition, conn=conn)
+
+
 async def take_batch(*, partition: int, partitions: int, limit: int, conn: BaseDBAsyncClient) -> list[Row]:
     """One partition's oldest records, each with its message (`message`, None for other
     records) so the drain renders frames from what it read here, and, for records that name

@@ -29,10 +29,6 @@ async def get_user(user_id: int) -> Row | None:
     return await fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
 
 
-async def get_users(user_ids: list[int]) -> list[Row]:
-    return await fetch(f"SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1::bigint[])", user_ids)
-
-
 async def find_login(login: str) -> Row | None:
     if "\x00" in login:  # PostgreSQL text cannot hold NUL, so no name or email has one
         return None

@@ -13,7 +13,6 @@ import unicodedata
 import uuid
 from typing import Any
 
-from pydantic import BaseModel
 from quart import Blueprint, Response, current_app, websocket
 
 from app import metrics
@@ -24,10 +23,9 @@ from app.realtime.codes import Close
 from app.realtime.hub import Connection
 from app.realtime.node import Node
 from app.services.auth import Principal
-from app.services.chats import require_member
 from app.services.registry import Services
-from app.storage import chats as chat_store
 from app.ws import protocol
+from app.ws.handlers import HANDLERS
 from app.ws.reads import ReadCoalescer
 
 log = logging.getLogger(__name__)
@@ -145,7 +143,7 @@ async def gateway() -> Response | None:
 
 
 class _Session:
-    """One connection's loops and frame dispatch."""
+    """One connection's loops; each frame goes to its handler in app/ws/handlers.py."""
 
     def __init__(self, conn: Connection, services: Services, node: Node, heartbeat: float) -> None:
         self.conn = conn
@@ -215,7 +213,7 @@ class _Session:
         ref: str | None = None
         try:
             kind, data, ref = protocol.decode(raw)
-            reply = await self.dispatch(kind, data, ref)
+            reply = await HANDLERS[kind](self, data, ref)
             if kind in LIMITED_FRAMES:
                 self.conn.rate_limit_strikes = 0
             if reply is not None:
@@ -223,7 +221,8 @@ class _Session:
                     reply["ref"] = ref
                 self.conn.send(reply)
         except AppError as error:
-            ref = ref if ref is not None else getattr(error, "ref", None)
+            if isinstance(error, protocol.FrameError):
+                ref = error.ref
             self.conn.send(protocol.error_frame(error, ref))
             if isinstance(error, RateLimited):
                 self.conn.rate_limit_strikes += 1
@@ -234,43 +233,3 @@ class _Session:
             if bad is None:
                 log.exception("ws frame failed", extra={"user_id": self.conn.user_id})
             self.conn.send(protocol.error_frame(bad or AppError(), ref))
-
-    async def dispatch(self, kind: str, data: BaseModel, ref: str | None) -> dict[str, Any] | None:
-        user_id = self.conn.user_id
-        if isinstance(data, protocol.SendData):
-            message, _ = await self.services.messages.send(
-                sender_id=user_id,
-                chat_id=data.chat_id,
-                content=data.content,
-                client_msg_id=data.client_msg_id,
-                transport="ws",
-            )
-            return {"type": "message_ack", "data": {"message": message}}
-        if isinstance(data, protocol.EditData):
-            message = await self.services.messages.edit(user_id=user_id, message_id=data.message_id, content=data.content)
-            return {"type": "message_ack", "data": {"message": message}}
-        if isinstance(data, protocol.DeleteData):
-            message = await self.services.messages.delete(user_id=user_id, message_id=data.message_id)
-            return {"type": "message_ack", "data": {"message": message}}
-        if isinstance(data, protocol.ReadData):
-            # Coalesced: the read_ack (or error) follows once this frame's chat is written.
-            self.reads.submit(chat_id=data.chat_id, up_to_seq=data.up_to_seq, message_ids=data.message_ids, ref=ref)
-            return None
-        if isinstance(data, protocol.TypingData):
-            # Redis first: past the first frame each second per (user, chat), from any socket
-            # on any instance, a typing frame costs neither PostgreSQL nor other users anything.
-            if await self.services.presence.typing_allowed(user_id=user_id, chat_id=data.chat_id):
-                await require_member(data.chat_id, user_id)
-                others = [m for m in await chat_store.member_ids(data.chat_id) if m != user_id]
-                await self.node.publish_ephemeral(
-                    others, {"type": "typing", "data": {"chat_id": data.chat_id, "user_id": user_id}}
-                )
-            return None
-        if isinstance(data, protocol.AckData):
-            if self.conn.ack(data.inbox_seq):
-                self.node.note_ack(self.conn)
-            return None
-        if isinstance(data, protocol.SyncData):
-            self.conn.restart_from(data.since_inbox_seq)
-            return None
-        return None  # pong: receiving it already refreshed the heartbeat

@@ -8,10 +8,20 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from app.errors import AppError, ValidationFailed
 from app.jsonutil import loads
+from app.storage.ids import MAX_ID
 
 ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
-Seq = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Seq = Annotated[int, Field(ge=0, le=MAX_ID)]
+
+
+class FrameError(ValidationFailed):
+    """A frame refused while decoding, carrying the `ref` its error frame echoes (None when
+    the frame had no usable ref, or could not be read at all)."""
+
+    def __init__(self, message: str, *, ref: str | None = None, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.ref = ref
 
 
 class _Data(BaseModel):
@@ -74,30 +84,27 @@ FRAME_DATA: dict[str, type[BaseModel]] = {
 
 
 def decode(raw: str | bytes) -> tuple[str, BaseModel, str | None]:
-    """(type, validated data, ref); ValidationFailed with the ref when anything is wrong."""
+    """(type, validated data, ref); FrameError, with the ref, when anything is wrong."""
     try:
         frame = loads(raw)
     except ValueError:
-        raise ValidationFailed("Frames must be JSON text.") from None
+        raise FrameError("Frames must be JSON text.") from None
     if not isinstance(frame, dict):
-        raise ValidationFailed("A frame is a JSON object {type, data, ref}.")
+        raise FrameError("A frame is a JSON object {type, data, ref}.")
     ref = frame.get("ref")
     ref = ref if isinstance(ref, str) and len(ref) <= 128 else None
     kind = frame.get("type")
     model = FRAME_DATA.get(kind) if isinstance(kind, str) else None
     if model is None or not isinstance(kind, str):
-        error = ValidationFailed(f"Unknown frame type {str(kind)[:40]!r}.")
-        error.ref = ref
-        raise error
+        raise FrameError(f"Unknown frame type {str(kind)[:40]!r}.", ref=ref)
     try:
         data = model.model_validate(frame.get("data", {}))
     except ValidationError as exc:
-        error = ValidationFailed(
+        raise FrameError(
             "The frame's data is not valid.",
+            ref=ref,
             details=[{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()],
-        )
-        error.ref = ref
-        raise error from None
+        ) from None
     return kind, data, ref
 
 

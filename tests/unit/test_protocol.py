@@ -7,11 +7,12 @@ import json
 import pytest
 
 from app.errors import Forbidden, ValidationFailed
-from app.ws.protocol import AckData, EmptyData, ReadData, SendData, decode, error_frame
+from app.ws.protocol import AckData, EmptyData, FrameError, ReadData, SendData, decode, error_frame
 
 
-def failure(raw: str | bytes) -> ValidationFailed:
-    with pytest.raises(ValidationFailed) as info:
+def failure(raw: str | bytes) -> FrameError:
+    """The error decode raises: a ValidationFailed (the 422 code) that carries the frame's ref."""
+    with pytest.raises(FrameError) as info:
         decode(raw)
     return info.value
 
@@ -39,7 +40,7 @@ def test_pong_accepts_missing_or_arbitrary_data() -> None:
 def test_text_that_is_not_json_is_refused(raw: str | bytes) -> None:
     error = failure(raw)
     assert error.message == "Frames must be JSON text."
-    assert getattr(error, "ref", None) is None
+    assert error.ref is None
 
 
 @pytest.mark.parametrize("raw", ["[]", "1", '"message"', "null"])
@@ -50,7 +51,7 @@ def test_json_that_is_not_an_object_is_refused(raw: str) -> None:
 def test_an_unknown_type_is_refused_and_keeps_the_ref() -> None:
     error = failure('{"type": "launch_missiles", "data": {}, "ref": "abc"}')
     assert "launch_missiles" in error.message
-    assert error.ref == "abc"  # type: ignore[attr-defined]
+    assert error.ref == "abc"
 
 
 def test_the_unknown_type_in_the_message_is_truncated() -> None:
@@ -64,9 +65,9 @@ def test_a_type_that_is_not_a_string_is_unknown(kind: object) -> None:
 
 
 def test_a_long_or_non_string_ref_is_dropped_not_echoed() -> None:
-    assert failure(json.dumps({"type": "nope", "ref": "r" * 129})).ref is None  # type: ignore[attr-defined]
-    assert failure(json.dumps({"type": "nope", "ref": 7})).ref is None  # type: ignore[attr-defined]
-    assert failure(json.dumps({"type": "nope", "ref": "r" * 128})).ref == "r" * 128  # type: ignore[attr-defined]
+    assert failure(json.dumps({"type": "nope", "ref": "r" * 129})).ref is None
+    assert failure(json.dumps({"type": "nope", "ref": 7})).ref is None
+    assert failure(json.dumps({"type": "nope", "ref": "r" * 128})).ref == "r" * 128
 
 
 def test_invalid_data_names_each_bad_field_and_keeps_the_ref() -> None:
@@ -74,7 +75,7 @@ def test_invalid_data_names_each_bad_field_and_keeps_the_ref() -> None:
     assert error.message == "The frame's data is not valid."
     fields = {d["field"] for d in error.details}
     assert {"chat_id", "client_msg_id"} <= fields
-    assert error.ref == "r9"  # type: ignore[attr-defined]
+    assert error.ref == "r9"
 
 
 @pytest.mark.parametrize(
@@ -128,7 +129,18 @@ def test_error_frame_omits_absent_details_and_ref() -> None:
 
 def test_a_decoding_failure_becomes_an_error_frame_that_answers_its_ref() -> None:
     error = failure('{"type": "edit_message", "data": {"message_id": 1}, "ref": "e1"}')
-    frame = error_frame(error, error.ref)  # type: ignore[attr-defined]
+    frame = error_frame(error, error.ref)
     assert frame["ref"] == "e1"
     assert frame["data"]["code"] == "validation_error"
     assert frame["data"]["details"][0]["field"] == "content"
+
+
+def test_every_decoding_failure_is_a_validation_error_carrying_its_ref() -> None:
+    for raw, ref in [("not json", None), ("[]", None), ('{"type": "nope", "ref": "n1"}', "n1")]:
+        error = failure(raw)
+        assert isinstance(error, ValidationFailed) and error.code == "validation_error"
+        assert error.ref == ref
+
+
+def test_other_errors_carry_no_ref() -> None:
+    assert not hasattr(ValidationFailed("bad"), "ref")

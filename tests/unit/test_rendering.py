@@ -1,4 +1,4 @@
-"""Rendering: the contract's `Message` body (app/services/messages_view.py) and inbox events as
+"""Rendering: the contract's `Message` body (app/services/views.py) and inbox events as
 they travel from worker to gateway (app/realtime/envelopes.py). Rendered frames are checked
 against /asyncapi.json's schemas, as every frame a system test receives is."""
 
@@ -10,7 +10,7 @@ import orjson
 
 from app.errors import NotFound
 from app.realtime.envelopes import InboxFrame
-from app.services.messages_view import message_body
+from app.services.views import chat_body, member_body, message_body, public_profile, public_user
 from app.ws.protocol import error_frame
 from tests.support.frames import frame_errors
 
@@ -81,3 +81,18 @@ def test_inbox_frame_survives_the_redis_wire_format() -> None:
 def test_inbox_frame_from_wire_normalises_types() -> None:
     frame = InboxFrame.from_wire(["4", "message", "{}", None])
     assert frame.seq == 4 and isinstance(frame.seq, int)
+
+
+def test_a_public_profile_never_has_the_email_and_hides_presence_it_may_not_show() -> None:
+    user = {"id": 3, "username": "ann", "email": "a@x.org", "is_active": True, "created_at": CREATED, "last_seen_at": CREATED}
+    assert "email" in public_user(user)
+    assert public_profile(user, True) == {"id": 3, "username": "ann", "online": True, "last_seen_at": "2026-01-02T03:04:05.678Z"}
+    assert public_profile(user, None) == {"id": 3, "username": "ann", "online": None, "last_seen_at": None}
+
+
+def test_a_chat_body_has_exactly_the_contract_fields() -> None:
+    chat = {"id": 2, "type": "group", "title": "t", "created_at": CREATED, "last_seq": 7, "extra": 1}
+    members = [member_body({"user_id": 1, "username": "ann", "role": "owner", "chat_id": 2})]
+    body = chat_body(chat, members=members, last_message=None, unread_count=0)
+    assert set(body) == {"id", "type", "title", "created_at", "members", "last_message", "last_seq", "unread_count"}
+    assert body["members"] == [{"user_id": 1, "username": "ann", "role": "owner"}]
