@@ -13,9 +13,8 @@ from typing import Any
 from arq import Retry
 from arq.connections import ArqRedis
 
-from app import metrics
+from app import keys, metrics
 from app.jsonutil import dumps
-from app.realtime import keys
 from app.realtime.envelopes import InboxFrame
 from app.services import delivery
 from app.services.dispatch import enqueue_delivery
@@ -105,7 +104,7 @@ async def _drain_and_publish(redis: ArqRedis, partition: int, partitions: int, u
             return total, False
 
 
-@instrumented("deliver")
+@instrumented(keys.DELIVER_JOB)
 async def deliver(ctx: dict[str, Any], partition: int) -> int:
     """Drain one outbox partition, then linger on its wake channel for LINGER seconds and
     drain again whenever a sender wakes it, so a quiet system delivers without an arq job
@@ -139,7 +138,7 @@ async def deliver(ctx: dict[str, Any], partition: int) -> int:
     return total
 
 
-@instrumented("sweep")
+@instrumented(keys.SWEEP_JOB)
 async def sweep(ctx: dict[str, Any]) -> int:
     """Retry sweep: deliver whatever was committed but not delivered (a crash between commit
     and enqueue, a lost job, Redis restarted empty), and report the backlog."""
@@ -156,7 +155,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
     return total
 
 
-@instrumented("flush")
+@instrumented(keys.FLUSH_JOB)
 async def flush(ctx: dict[str, Any], instance_id: str, requests: list[list[Any]]) -> int:
     """Offline flush for a batch of one API instance's connections: each [conn_id, user_id,
     after, limit] gets its device's events after its cursor, in order, at most `limit` (what
@@ -181,7 +180,7 @@ async def flush(ctx: dict[str, Any], instance_id: str, requests: list[list[Any]]
     return sum(len(replay.frames) for replay in replays)
 
 
-@instrumented("prune")
+@instrumented(keys.PRUNE_JOB)
 async def prune(ctx: dict[str, Any]) -> int:
     retention_days: int = ctx["settings"].inbox_retention_days
     return await inbox_store.prune_before(datetime.now(UTC) - timedelta(days=retention_days))

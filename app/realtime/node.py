@@ -12,10 +12,9 @@ from typing import Any
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from app import metrics
+from app import keys, metrics
 from app.config import Settings
 from app.jsonutil import dumps, dumps_str, iso, loads
-from app.realtime import keys
 from app.realtime.broker import RedisBroker
 from app.realtime.codes import Close
 from app.realtime.envelopes import InboxFrame
@@ -29,7 +28,6 @@ from app.storage import users as user_store
 
 log = logging.getLogger(__name__)
 
-FLUSH_JOB = "flush"
 FLUSH_BATCH_FRAMES = 5000  # replayed events one flush job may carry (its reply is one message)
 RECONCILE_INTERVAL = 1.0
 REPLAY_RETRY_AFTER = 3.0
@@ -130,7 +128,7 @@ class Node:
                 batch.append([conn.id, conn.user_id, conn.next_seq - 1, room])
                 frames += room
             try:
-                await self._redis.enqueue_job(FLUSH_JOB, self.instance_id, batch, _job_id=f"{FLUSH_JOB}:{uuid.uuid4().hex}")
+                await self._redis.enqueue_job(keys.FLUSH_JOB, self.instance_id, batch, _job_id=f"{keys.FLUSH_JOB}:{uuid.uuid4().hex}")
                 await self._redis.publish(self._channels.wake, b"1")
             except (RedisError, OSError):
                 metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="replay").inc()

@@ -33,12 +33,11 @@ import bcrypt
 import jwt
 from redis.asyncio import Redis
 
-from app import metrics
+from app import keys, metrics
 from app.config import Settings
 from app.db import transaction
 from app.errors import Conflict, NotFound, RateLimited, Unauthorized, field_error
 from app.jsonutil import iso
-from app.realtime import keys
 from app.services.ratelimit import SlidingWindowLimiter
 from app.storage import sessions as session_store
 from app.storage import users as user_store

@@ -7,10 +7,10 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from app import keys
 from app.db import Row, transaction
 from app.errors import Forbidden, NotFound, field_error
 from app.jsonutil import iso
-from app.realtime import keys
 from app.services.dispatch import Dispatcher
 from app.services.messages_view import message_body
 from app.services.pages import Page, decode_cursor, encode_cursor
