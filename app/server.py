@@ -24,6 +24,7 @@ from app.db import close_db, init_db
 from app.logs import REQUEST_ID, accept_request_id, setup_logging
 from app.realtime.codes import Close
 from app.realtime.node import Node
+from app.services.gateway import GatewayHooks
 from app.services.registry import build_services
 from app.ws import endpoint as ws_endpoint
 
@@ -95,7 +96,14 @@ def create_app(settings: Settings) -> Quart:
         await init_db(settings.database_url, settings.db_pool_size)
         redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
         services = build_services(settings, redis)
-        node = Node(settings=settings, redis=redis, auth=services.auth, presence=services.presence, receipts=services.receipts)
+        hooks = GatewayHooks(
+            redis,
+            auth=services.auth,
+            presence=services.presence,
+            receipts=services.receipts,
+            large_group_size=settings.large_group_size,
+        )
+        node = Node(settings=settings, redis=redis, hooks=hooks)
         app.extensions.update(redis=redis, services=services, node=node)
         await node.start()
 

@@ -14,8 +14,7 @@ from arq import Retry
 from arq.connections import ArqRedis
 
 from app import keys, metrics
-from app.jsonutil import dumps
-from app.realtime.envelopes import InboxFrame
+from app.realtime.envelopes import InboxEvents, InboxFrame, Replay, Replays
 from app.services import delivery
 from app.services.dispatch import enqueue_delivery
 from app.storage import inbox as inbox_store
@@ -78,8 +77,8 @@ async def _publish(redis: ArqRedis, delivered: delivery.Delivered) -> None:
     channels = keys.Channels.of(redis)
     async with redis.pipeline(transaction=False) as pipe:
         for user_id, frames in delivered.frames.items():
-            wire = [InboxFrame.render(frame).to_wire() for frame in frames]
-            pipe.publish(channels.user(user_id), dumps({"events": wire, "published_at": now}))
+            events = InboxEvents(user_id=user_id, frames=[InboxFrame.render(frame) for frame in frames], published_at=now)
+            pipe.publish(channels.user(user_id), events.encode())
             for frame in frames:
                 _COMMIT_TO_PUBLISH.observe(max(0.0, now - frame["committed_at"]))
         await pipe.execute()
@@ -163,20 +162,20 @@ async def flush(ctx: dict[str, Any], instance_id: str, requests: list[list[Any]]
     replays = await delivery.replay_many(
         [(int(user_id), int(after), max(1, min(int(limit), REPLAY_LIMIT))) for _, user_id, after, limit in requests]
     )
-    payload = {
-        "replays": [
-            {
-                "conn": conn_id,
-                "user_id": user_id,
-                "after": after,
-                "frames": [InboxFrame.render(frame).to_wire() for frame in replay.frames],
-                "resync_to": replay.resync_to,
-                "complete": replay.complete,
-            }
+    answer = Replays(
+        replays=[
+            Replay(
+                conn=str(conn_id),
+                user_id=int(user_id),
+                after=int(after),
+                frames=[InboxFrame.render(frame) for frame in replay.frames],
+                resync_to=replay.resync_to,
+                complete=replay.complete,
+            )
             for (conn_id, user_id, after, _), replay in zip(requests, replays)
         ]
-    }
-    await ctx["redis"].publish(keys.Channels.of(ctx["redis"]).instance(instance_id), dumps(payload))
+    )
+    await ctx["redis"].publish(keys.Channels.of(ctx["redis"]).instance(instance_id), answer.encode())
     return sum(len(replay.frames) for replay in replays)
 
 

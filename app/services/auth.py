@@ -38,6 +38,7 @@ from app.config import Settings
 from app.db import transaction
 from app.errors import Conflict, NotFound, RateLimited, Unauthorized, field_error
 from app.jsonutil import iso
+from app.realtime.envelopes import SessionRevoked
 from app.services.ratelimit import SlidingWindowLimiter
 from app.storage import sessions as session_store
 from app.storage import users as user_store
@@ -274,7 +275,7 @@ class AuthService:
             for session_id in session_ids:
                 sid = str(session_id)
                 pipe.set(keys.REVOKED_SESSION.format(session_id=sid), 1, ex=self._settings.access_token_ttl + 60)
-                pipe.publish(self._channels.revoked, sid)
+                pipe.publish(self._channels.revoked, SessionRevoked(session_id=sid).encode())
             await pipe.execute()
 
     # --- the caller's sessions ---------------------------------------------------------------

@@ -5,6 +5,8 @@ node logs and skips instead of ending its subscriber loop."""
 
 from __future__ import annotations
 
+import logging
+
 import orjson
 import pytest
 
@@ -75,3 +77,13 @@ def test_decode_refuses_what_is_not_an_envelope(data: bytes) -> None:
     with pytest.raises(UnknownEnvelope):
         decode(data)
 
+
+async def test_node_skips_an_unknown_kind_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """The subscriber's handler returns normally on an unknown kind (the broker's read loop
+    goes on to the next message) and says why in the log."""
+    from app.realtime.node import Node
+
+    node = Node.__new__(Node)  # no Redis needed: _on_message only decodes and looks at the hub
+    with caplog.at_level(logging.WARNING, logger="app.realtime.node"):
+        await node._on_message("mc:6:user:1", orjson.dumps({"kind": "from-the-future"}))
+    assert any("unknown pub/sub message" in record.getMessage() for record in caplog.records)
