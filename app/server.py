@@ -112,6 +112,9 @@ def create_app(settings: Settings) -> Quart:
         node: Node = app.extensions["node"]
         await close_sockets(node)
         await node.stop()
+        # The node's last ack flush may have committed receipts: let their hand-off to the
+        # delivery workers finish before Redis closes (else only the retry sweep delivers them).
+        await app.extensions["services"].dispatcher.drain()
         await app.extensions["redis"].aclose()
         await close_db()
 

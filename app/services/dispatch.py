@@ -83,6 +83,7 @@ class Dispatcher:
             await enqueue_delivery(self._redis, partitions)
 
     async def drain(self) -> None:
-        """Wait for a hand-off in flight (shutdown, tests)."""
+        """Wait for a hand-off in flight (app/server.py calls it at shutdown, before Redis
+        closes)."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
