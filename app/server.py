@@ -24,6 +24,7 @@ from app.db import close_db, init_db
 from app.logs import REQUEST_ID, accept_request_id, setup_logging
 from app.realtime.codes import Close
 from app.realtime.node import Node
+from app.services.gateway import GatewayHooks
 from app.services.registry import build_services
 from app.ws import endpoint as ws_endpoint
 
@@ -95,7 +96,14 @@ def create_app(settings: Settings) -> Quart:
         await init_db(settings.database_url, settings.db_pool_size)
         redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
         services = build_services(settings, redis)
-        node = Node(settings=settings, redis=redis, auth=services.auth, presence=services.presence, receipts=services.receipts)
+        hooks = GatewayHooks(
+            redis,
+            auth=services.auth,
+            presence=services.presence,
+            receipts=services.receipts,
+            large_group_size=settings.large_group_size,
+        )
+        node = Node(settings=settings, redis=redis, hooks=hooks)
         app.extensions.update(redis=redis, services=services, node=node)
         await node.start()
 
@@ -104,6 +112,9 @@ def create_app(settings: Settings) -> Quart:
         node: Node = app.extensions["node"]
         await close_sockets(node)
         await node.stop()
+        # The node's last ack flush may have committed receipts: let their hand-off to the
+        # delivery workers finish before Redis closes (else only the retry sweep delivers them).
+        await app.extensions["services"].dispatcher.drain()
         await app.extensions["redis"].aclose()
         await close_db()
 

@@ -13,10 +13,8 @@ from typing import Any
 from arq import Retry
 from arq.connections import ArqRedis
 
-from app import metrics
-from app.jsonutil import dumps
-from app.realtime import keys
-from app.realtime.envelopes import InboxFrame
+from app import keys, metrics
+from app.realtime.envelopes import InboxEvents, InboxFrame, Replay, Replays
 from app.services import delivery
 from app.services.dispatch import enqueue_delivery
 from app.storage import inbox as inbox_store
@@ -79,8 +77,8 @@ async def _publish(redis: ArqRedis, delivered: delivery.Delivered) -> None:
     channels = keys.Channels.of(redis)
     async with redis.pipeline(transaction=False) as pipe:
         for user_id, frames in delivered.frames.items():
-            wire = [InboxFrame.render(frame).to_wire() for frame in frames]
-            pipe.publish(channels.user(user_id), dumps({"events": wire, "published_at": now}))
+            events = InboxEvents(user_id=user_id, frames=[InboxFrame.render(frame) for frame in frames], published_at=now)
+            pipe.publish(channels.user(user_id), events.encode())
             for frame in frames:
                 _COMMIT_TO_PUBLISH.observe(max(0.0, now - frame["committed_at"]))
         await pipe.execute()
@@ -105,7 +103,7 @@ async def _drain_and_publish(redis: ArqRedis, partition: int, partitions: int, u
             return total, False
 
 
-@instrumented("deliver")
+@instrumented(keys.DELIVER_JOB)
 async def deliver(ctx: dict[str, Any], partition: int) -> int:
     """Drain one outbox partition, then linger on its wake channel for LINGER seconds and
     drain again whenever a sender wakes it, so a quiet system delivers without an arq job
@@ -139,7 +137,7 @@ async def deliver(ctx: dict[str, Any], partition: int) -> int:
     return total
 
 
-@instrumented("sweep")
+@instrumented(keys.SWEEP_JOB)
 async def sweep(ctx: dict[str, Any]) -> int:
     """Retry sweep: deliver whatever was committed but not delivered (a crash between commit
     and enqueue, a lost job, Redis restarted empty), and report the backlog."""
@@ -156,7 +154,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
     return total
 
 
-@instrumented("flush")
+@instrumented(keys.FLUSH_JOB)
 async def flush(ctx: dict[str, Any], instance_id: str, requests: list[list[Any]]) -> int:
     """Offline flush for a batch of one API instance's connections: each [conn_id, user_id,
     after, limit] gets its device's events after its cursor, in order, at most `limit` (what
@@ -164,24 +162,24 @@ async def flush(ctx: dict[str, Any], instance_id: str, requests: list[list[Any]]
     replays = await delivery.replay_many(
         [(int(user_id), int(after), max(1, min(int(limit), REPLAY_LIMIT))) for _, user_id, after, limit in requests]
     )
-    payload = {
-        "replays": [
-            {
-                "conn": conn_id,
-                "user_id": user_id,
-                "after": after,
-                "frames": [InboxFrame.render(frame).to_wire() for frame in replay.frames],
-                "resync_to": replay.resync_to,
-                "complete": replay.complete,
-            }
+    answer = Replays(
+        replays=[
+            Replay(
+                conn=str(conn_id),
+                user_id=int(user_id),
+                after=int(after),
+                frames=[InboxFrame.render(frame) for frame in replay.frames],
+                resync_to=replay.resync_to,
+                complete=replay.complete,
+            )
             for (conn_id, user_id, after, _), replay in zip(requests, replays)
         ]
-    }
-    await ctx["redis"].publish(keys.Channels.of(ctx["redis"]).instance(instance_id), dumps(payload))
+    )
+    await ctx["redis"].publish(keys.Channels.of(ctx["redis"]).instance(instance_id), answer.encode())
     return sum(len(replay.frames) for replay in replays)
 
 
-@instrumented("prune")
+@instrumented(keys.PRUNE_JOB)
 async def prune(ctx: dict[str, Any]) -> int:
     retention_days: int = ctx["settings"].inbox_retention_days
     return await inbox_store.prune_before(datetime.now(UTC) - timedelta(days=retention_days))

@@ -18,11 +18,10 @@ from arq.worker import Function, Worker, func
 from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 
-from app import metrics
+from app import keys, metrics
 from app.config import ConfigError, Settings
 from app.db import close_db, init_db
 from app.logs import setup_logging
-from app.realtime import keys
 from workers import jobs
 from workers.wakes import PartitionWakes
 
@@ -115,12 +114,12 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
 def worker_settings(settings: Settings) -> dict[str, Any]:
     assert settings.redis_url
     functions = [
-        func(cast(WorkerCoroutine, jobs.deliver), name="deliver", keep_result=0, timeout=JOB_TIMEOUT, max_tries=20),
-        func(cast(WorkerCoroutine, jobs.flush), name="flush", keep_result=0, timeout=JOB_TIMEOUT, max_tries=5),
+        func(cast(WorkerCoroutine, jobs.deliver), name=keys.DELIVER_JOB, keep_result=0, timeout=JOB_TIMEOUT, max_tries=20),
+        func(cast(WorkerCoroutine, jobs.flush), name=keys.FLUSH_JOB, keep_result=0, timeout=JOB_TIMEOUT, max_tries=5),
     ]
     cron_jobs = [
-        cron(cast(WorkerCoroutine, jobs.sweep), name="sweep", second=set(range(0, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT),
-        cron(cast(WorkerCoroutine, jobs.prune), name="prune", minute=17, second=0, keep_result=0, timeout=600),
+        cron(cast(WorkerCoroutine, jobs.sweep), name=keys.SWEEP_JOB, second=set(range(0, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT),
+        cron(cast(WorkerCoroutine, jobs.prune), name=keys.PRUNE_JOB, minute=17, second=0, keep_result=0, timeout=600),
     ]
     # jobs.instrumented tells a timeout from a shutdown cancel by the task's timeout.
     all_jobs: list[Function | CronJob] = [*functions, *cron_jobs]

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 
-from app.realtime import keys
+from app import keys
 from app.realtime.broker import RedisBroker
 
 

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -17,12 +16,6 @@ from app import metrics
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], Awaitable[None]]
-
-
-class Broker(Protocol):
-    async def publish(self, channel: str, payload: bytes) -> None: ...
-    async def subscribe(self, *channels: str) -> None: ...
-    async def unsubscribe(self, *channels: str) -> None: ...
 
 
 class RedisBroker:

@@ -10,26 +10,20 @@ import uuid
 from typing import Any
 
 from arq.connections import ArqRedis
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app import metrics
+from app import keys, metrics
 from app.config import Settings
-from app.jsonutil import dumps, dumps_str, iso, loads
-from app.realtime import keys
+from app.jsonutil import dumps_str
 from app.realtime.broker import RedisBroker
 from app.realtime.codes import Close
-from app.realtime.envelopes import InboxFrame
+from app.realtime.envelopes import Ephemeral, InboxEvents, Replay, Replays, SessionRevoked, UnknownEnvelope, decode
+from app.realtime.hooks import NodeHooks
 from app.realtime.hub import Connection, Hub
-from app.services.auth import AuthService
-from app.services.presence import PresenceService
-from app.services.receipts import ReceiptService
-from app.storage import chats as chat_store
-from app.storage import inbox as inbox_store
-from app.storage import users as user_store
 
 log = logging.getLogger(__name__)
 
-FLUSH_JOB = "flush"
 FLUSH_BATCH_FRAMES = 5000  # replayed events one flush job may carry (its reply is one message)
 RECONCILE_INTERVAL = 1.0
 REPLAY_RETRY_AFTER = 3.0
@@ -43,18 +37,14 @@ class Node:
         *,
         settings: Settings,
         redis: ArqRedis,
-        auth: AuthService,
-        presence: PresenceService,
-        receipts: ReceiptService,
+        hooks: NodeHooks,
     ) -> None:
         self.instance_id = uuid.uuid4().hex
         self.hub = Hub()
         self._settings = settings
         self._redis = redis
         self._channels = keys.Channels.of(redis)
-        self._auth = auth
-        self._presence = presence
-        self._receipts = receipts
+        self._hooks = hooks
         self._broker = RedisBroker(redis, self._on_message, on_reconnect=self._on_broker_reconnect)
         self._tasks: list[asyncio.Task[None]] = []
         self._behind: dict[str, int] = {}
@@ -90,8 +80,7 @@ class Node:
         # Subscribed first, then the replay: anything committed before the replay reads is in
         # it, anything after arrives live.
         conn.need_replay()
-        if await self._presence.touch(user_id=conn.user_id, connection_id=conn.id):
-            await self._announce_presence(conn.user_id, online=True)
+        await self._hooks.on_connect(user_id=conn.user_id, connection_id=conn.id)
 
     async def detach(self, conn: Connection) -> None:
         self._behind.pop(conn.id, None)
@@ -101,11 +90,7 @@ class Node:
         self._acked.discard(conn)
         if self.hub.remove(conn):
             await self._broker.unsubscribe(self._channels.user(conn.user_id))
-        try:
-            if await self._presence.leave(user_id=conn.user_id, connection_id=conn.id):
-                await self._announce_presence(conn.user_id, online=False)
-        except (RedisError, OSError):
-            metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="presence").inc()
+        await self._hooks.on_disconnect(user_id=conn.user_id, connection_id=conn.id)
 
     def note_ack(self, conn: Connection) -> None:
         self._acked.add(conn)
@@ -130,7 +115,7 @@ class Node:
                 batch.append([conn.id, conn.user_id, conn.next_seq - 1, room])
                 frames += room
             try:
-                await self._redis.enqueue_job(FLUSH_JOB, self.instance_id, batch, _job_id=f"{FLUSH_JOB}:{uuid.uuid4().hex}")
+                await self._redis.enqueue_job(keys.FLUSH_JOB, self.instance_id, batch, _job_id=f"{keys.FLUSH_JOB}:{uuid.uuid4().hex}")
                 await self._redis.publish(self._channels.wake, b"1")
             except (RedisError, OSError):
                 metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="replay").inc()
@@ -138,63 +123,49 @@ class Node:
 
     # --- ephemeral events (never stored, never replayed) ---------------------------------------
     async def publish_ephemeral(self, user_ids: list[int], frame: dict[str, Any]) -> None:
-        payload = dumps({"ephemeral": frame})
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id in user_ids:
-                pipe.publish(self._channels.user(user_id), payload)
-            await pipe.execute()
-
-    async def _announce_presence(self, user_id: int, *, online: bool) -> None:
-        row = await user_store.get_user(user_id)
-        contacts = await chat_store.presence_audience(user_id, self._settings.large_group_size)
-        if row is None or not contacts:
-            return
-        frame = {
-            "type": "presence",
-            "data": {"user_id": user_id, "online": online, "last_seen_at": iso(row["last_seen_at"])},
-        }
-        await self.publish_ephemeral(contacts, frame)
+        await publish_ephemeral(self._redis, user_ids, frame)
 
     # --- broker messages -----------------------------------------------------------------------
     async def _on_message(self, channel: str, data: bytes) -> None:
-        if channel == self._channels.revoked:
-            self._close_session(data.decode())
+        try:
+            envelope = decode(data)
+        except UnknownEnvelope as exc:  # another version's message (rolling deploy): skip it
+            log.warning("unknown pub/sub message skipped", extra={"channel": channel, "error": str(exc)})
             return
-        message = loads(data)
-        if "events" in message:  # live inbox events for one user
-            user_id = int(channel.rsplit(":", 1)[1])
-            conns = self.hub.of_user(user_id)
-            published_at = message.get("published_at")
-            if published_at and conns:
-                metrics.DELIVERY_LATENCY.labels(stage="publish_to_push").observe(max(0.0, time.time() - published_at))
-            frames = [InboxFrame.from_wire(item) for item in message["events"]]
+        if isinstance(envelope, InboxEvents):  # live inbox events for one user
+            conns = self.hub.of_user(envelope.user_id)
+            if envelope.published_at and conns:
+                metrics.DELIVERY_LATENCY.labels(stage="publish_to_push").observe(
+                    max(0.0, time.time() - envelope.published_at)
+                )
             for conn in conns:
-                for frame in frames:
+                for frame in envelope.frames:
                     conn.offer(frame, live=True)
-        elif "ephemeral" in message:
-            text = dumps_str(message["ephemeral"])
-            for conn in self.hub.of_user(int(channel.rsplit(":", 1)[1])):
-                conn.send_text(text)
-        elif "replays" in message:  # an offline flush for some of our connections
-            for replay in message["replays"]:
+        elif isinstance(envelope, Ephemeral):
+            for conn in self.hub.of_user(envelope.user_id):
+                conn.send_text(envelope.text)
+        elif isinstance(envelope, Replays):  # an offline flush for some of our connections
+            for replay in envelope.replays:
                 self._apply_replay(replay)
+        elif isinstance(envelope, SessionRevoked):
+            self._close_session(envelope.session_id)
 
-    def _apply_replay(self, replay: dict[str, Any]) -> None:
-        conn = self.hub.get(replay["user_id"], replay["conn"])
-        if conn is None or (replay["after"] != conn.next_seq - 1 and replay["resync_to"] is None):
+    def _apply_replay(self, replay: Replay) -> None:
+        conn = self.hub.get(replay.user_id, replay.conn)
+        if conn is None or (replay.after != conn.next_seq - 1 and replay.resync_to is None):
             return  # a stale replay: the connection moved on or asked again from elsewhere
-        metrics.REPLAY_EVENTS.observe(len(replay["frames"]))
+        metrics.REPLAY_EVENTS.observe(len(replay.frames))
         conn.replay_done()
-        if replay["resync_to"] is not None:
-            conn.next_seq = replay["resync_to"] + 1
-            conn.send({"type": "resync", "data": {"inbox_seq": replay["resync_to"]}})
+        if replay.resync_to is not None:
+            conn.next_seq = replay.resync_to + 1
+            conn.send({"type": "resync", "data": {"inbox_seq": replay.resync_to}})
             return
-        for item in replay["frames"]:
+        for frame in replay.frames:
             if conn.replay_room() <= 0:
                 conn.resume_when_drained = True  # the send loop asks for the rest
                 return
-            conn.offer(InboxFrame.from_wire(item), live=False)
-        if not replay["complete"]:
+            conn.offer(frame, live=False)
+        if not replay.complete:
             conn.need_replay()
 
     def _close_session(self, session_id: str) -> None:
@@ -236,10 +207,10 @@ class Node:
         # per tick, so thousands of sockets never make one long pipeline.
         period = max(1, int(self._settings.heartbeat_interval / 2))
         if conns:
-            await self._presence.refresh([(c.user_id, c.id) for c in conns[tick % period :: period]])
+            await self._hooks.on_alive([(c.user_id, c.id) for c in conns[tick % period :: period]])
         if not conns or not full:
             return
-        last = await inbox_store.last_seqs(self.hub.users())
+        last = await self._hooks.inbox_heads(self.hub.users())
         for conn in conns:
             if conn.replay_pending_since is None and last.get(conn.user_id, 0) >= conn.next_seq:
                 # Behind on two checks in a row at the same place: the live copy was lost.
@@ -255,7 +226,7 @@ class Node:
     async def _check_revocations(self, conns: list[Connection]) -> None:
         """The safety net under the revocation channel: one Redis round trip for all."""
         sessions = list({c.session_id for c in conns})
-        for session_id in await self._auth.revoked_among(sessions):
+        for session_id in await self._hooks.sessions_ended(sessions):
             self._close_session(str(session_id))
 
     async def _ack_loop(self) -> None:
@@ -271,7 +242,7 @@ class Node:
                 await asyncio.sleep(1.0)
 
     async def _flush_acks(self) -> None:
-        """Device cursors move in one statement per interval, then delivered receipts follow."""
+        """Every device's ack since the last flush, handed to the hooks in one batch per interval."""
         pending: dict[tuple[int, str], tuple[Connection, int]] = {}
         acked, self._acked = self._acked, set()
         for conn in acked:
@@ -282,17 +253,26 @@ class Node:
         if not pending:
             return
         try:
-            moved = await inbox_store.ack_devices([(u, d, seq) for (u, d), (_, seq) in pending.items()])
+            await self._hooks.on_acks([(u, d, seq) for (u, d), (_, seq) in pending.items()])
         except BaseException:
             self._acked |= {conn for conn, _ in pending.values()}  # retried on the next flush
             raise
         for conn, seq in pending.values():
             conn.ack_reported = max(conn.ack_reported, seq)
-        if moved:
-            await self._receipts.mark_delivered(
-                acks=[(row["user_id"], int(row["before"]), int(row["after"])) for row in moved]
-            )
 
 
 def _dependency_of(exc: BaseException) -> str:
     return "redis" if isinstance(exc, RedisError) else "postgres"
+
+
+async def publish_ephemeral(redis: Redis, user_ids: list[int], frame: dict[str, Any]) -> None:
+    """A frame for these users' sockets on every instance, never stored nor replayed: rendered
+    once here, sent as it is by each gateway."""
+    if not user_ids:
+        return
+    channels = keys.Channels.of(redis)
+    text = dumps_str(frame)
+    async with redis.pipeline(transaction=False) as pipe:
+        for user_id in user_ids:
+            pipe.publish(channels.user(user_id), Ephemeral(user_id=user_id, text=text).encode())
+        await pipe.execute()

@@ -33,11 +33,11 @@ import bcrypt
 import jwt
 from redis.asyncio import Redis
 
-from app import metrics
+from app import keys, metrics
 from app.config import Settings
 from app.db import transaction
 from app.errors import Conflict, NotFound, RateLimited, Unauthorized, field_error
-from app.realtime import keys
+from app.realtime.envelopes import SessionRevoked
 from app.services.ratelimit import SlidingWindowLimiter
 from app.services.views import public_session, public_user
 from app.storage import sessions as session_store
@@ -254,7 +254,7 @@ class AuthService:
             for session_id in session_ids:
                 sid = str(session_id)
                 pipe.set(keys.REVOKED_SESSION.format(session_id=sid), 1, ex=self._settings.access_token_ttl + 60)
-                pipe.publish(self._channels.revoked, sid)
+                pipe.publish(self._channels.revoked, SessionRevoked(session_id=sid).encode())
             await pipe.execute()
 
     # --- the caller's sessions ---------------------------------------------------------------

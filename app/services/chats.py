@@ -6,9 +6,9 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from app import keys
 from app.db import Row, transaction
 from app.errors import Forbidden, NotFound, field_error
-from app.realtime import keys
 from app.services.dispatch import Dispatcher
 from app.services.pages import Page, encode_cursor, read_cursor, seq_field, time_field
 from app.services.ratelimit import SlidingWindowLimiter

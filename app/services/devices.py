@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.realtime import keys
+from app import keys
 from app.services.ratelimit import SlidingWindowLimiter
 from app.storage import inbox as inbox_store
 

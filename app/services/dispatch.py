@@ -12,12 +12,9 @@ import logging
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from app import metrics
-from app.realtime import keys
+from app import keys, metrics
 
 log = logging.getLogger(__name__)
-
-DELIVER_JOB = "deliver"
 
 
 def partition_of(chat_id: int | None, partitions: int) -> int:
@@ -47,7 +44,7 @@ async def enqueue_delivery(redis: ArqRedis, partitions: list[int]) -> None:
         heard, epochs = results[: len(partitions)], results[len(partitions) :]
         unheard = [(p, int(e or 0)) for p, h, e in zip(partitions, heard, epochs) if not h]
         for partition, epoch in unheard:
-            await redis.enqueue_job(DELIVER_JOB, partition, _job_id=f"{DELIVER_JOB}:{partition}:{epoch}")
+            await redis.enqueue_job(keys.DELIVER_JOB, partition, _job_id=f"{keys.DELIVER_JOB}:{partition}:{epoch}")
         if unheard:
             await redis.publish(channels.wake, b"1")
     except (RedisError, OSError) as exc:
@@ -86,6 +83,7 @@ class Dispatcher:
             await enqueue_delivery(self._redis, partitions)
 
     async def drain(self) -> None:
-        """Wait for a hand-off in flight (shutdown, tests)."""
+        """Wait for a hand-off in flight (app/server.py calls it at shutdown, before Redis
+        closes)."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)

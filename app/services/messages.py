@@ -6,11 +6,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from app import metrics
+from app import keys, metrics
 from app.config import Settings
 from app.db import transaction
 from app.errors import Conflict, Forbidden, RateLimited, field_error
-from app.realtime import keys
 from app.services.chats import check_text, hidden, require_member
 from app.services.dispatch import Dispatcher
 from app.services.pages import Page, encode_cursor, optional, read_cursor, seq_field

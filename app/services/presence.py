@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from app.realtime import keys
+from app import keys
 from app.storage import users as user_store
 
 PRESENCE_TTL_FACTOR = 2.5  # heartbeat intervals a connection stays online without refresh

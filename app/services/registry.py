@@ -27,6 +27,7 @@ class Services:
     receipts: ReceiptService
     presence: PresenceService
     devices: DeviceService
+    dispatcher: Dispatcher  # the after-commit hand-off the services share (drained at shutdown)
 
 
 CHAT_RATE_WINDOW = 60.0  # CHAT_RATE_LIMIT counts per minute
@@ -48,4 +49,5 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
         devices=DeviceService(
             SlidingWindowLimiter(redis, limit=settings.ws_new_devices_per_day, window_seconds=NEW_DEVICE_WINDOW)
         ),
+        dispatcher=dispatcher,
     )

@@ -1,8 +1,15 @@
-"""Every Redis key and channel name, in one place (as arq's constants.py does)."""
+"""Every Redis key, pub/sub channel and arq job name, in one place (as arq's constants.py
+does). Neutral ground: services, workers and app/realtime/ all import it from here."""
 
 from __future__ import annotations
 
 from redis.asyncio import Redis
+
+# arq jobs, by the name workers/main.py registers them under (and metrics label them with).
+DELIVER_JOB = "deliver"  # drain one outbox partition (app/services/dispatch.py enqueues it)
+FLUSH_JOB = "flush"  # replay a batch of connections' events (app/realtime/node.py enqueues it)
+SWEEP_JOB = "sweep"  # cron: retry whatever was committed but not delivered
+PRUNE_JOB = "prune"  # cron: drop inbox events past their retention
 
 # Keys
 REVOKED_SESSION = "mc:revoked:{session_id}"  # present while the session's access tokens live
