@@ -6,21 +6,28 @@ an idempotent delete, the same error envelope."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.support.checks import assert_envelope
-from tests.support.clients import make_user, pair, send
+from tests.support.clients import User, make_user, pair, send
 
 MISSING = 999_999_999
 EDIT = {"canonical": "/messages/{id}", "alias": "/messages/{id}/edit"}
 DELETE = {"canonical": "/messages/{id}", "alias": "/messages/{id}/delete"}
 
 
-@pytest.mark.parametrize("form", ["canonical", "alias"])
-async def test_edit_paths_edit_answer_404_to_outsiders_and_409_once_deleted(http, form):
+async def message_with_outsider(http, content: str) -> tuple[User, User, User, dict[str, Any]]:
+    """(alice, bob, eve, message): alice's message to bob in their direct chat; eve is in no chat."""
     alice, bob, chat = await pair(http)
     eve = await make_user(http)
-    m = await send(http, alice, chat["id"], "tpyo")
+    return alice, bob, eve, await send(http, alice, chat["id"], content)
+
+
+@pytest.mark.parametrize("form", ["canonical", "alias"])
+async def test_edit_paths_edit_answer_404_to_outsiders_and_409_once_deleted(http, form):
+    alice, bob, eve, m = await message_with_outsider(http, "tpyo")
     path = EDIT[form].format(id=m["id"])
 
     r = await http.patch(path, json={"content": "typo"}, headers=alice.headers)
@@ -41,9 +48,7 @@ async def test_edit_paths_edit_answer_404_to_outsiders_and_409_once_deleted(http
 
 @pytest.mark.parametrize("form", ["canonical", "alias"])
 async def test_delete_paths_delete_idempotently_and_answer_404_to_outsiders(http, form):
-    alice, bob, chat = await pair(http)
-    eve = await make_user(http)
-    m = await send(http, alice, chat["id"], "regrettable")
+    alice, bob, eve, m = await message_with_outsider(http, "regrettable")
     path = DELETE[form].format(id=m["id"])
 
     assert_envelope(await http.delete(path, headers=eve.headers), 404, "not_found")

@@ -5,23 +5,33 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import make_stack
-from tests.support.clients import Device, direct_chat, make_user, send
+from tests.support.clients import Device, User, connect_devices, direct_chat, make_user, pair, send, send_many
 
 
 def assert_gapless(seqs: list[int], start: int = 1) -> None:
     assert seqs == list(range(start, start + len(seqs))), seqs
 
 
+async def pair_with_delivered(http: httpx.AsyncClient, ws_url: str, device_id: str, count: int) -> tuple[User, User, dict[str, Any], Device]:
+    """(alice, bob, chat, device): bob's device `device_id`, connected at ws_url, has received
+    `count` messages alice sent after it connected."""
+    alice, bob, chat = await pair(http)
+    device = await Device.connect(ws_url, bob, device_id)
+    await send_many(http, alice, chat["id"], count)
+    await device.messages_until(count)
+    return alice, bob, chat, device
+
+
 async def test_delivery_rest_to_ws_across_instances(http, cluster):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     device = await Device.connect(cluster.apis[1].ws_url, bob, "phone")
-    sent = [await send(http, alice, chat["id"], f"m{i}") for i in range(5)]
+    sent = await send_many(http, alice, chat["id"], 5)
     got = await device.messages_until(5)
     assert [m["id"] for m in got] == [m["id"] for m in sent]
     assert_gapless(device.inbox_seqs)  # chat_updated (1) then five messages
@@ -29,10 +39,8 @@ async def test_delivery_rest_to_ws_across_instances(http, cluster):
 
 
 async def test_delivery_ws_to_ws_across_instances(http, cluster):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
-    sender = await Device.connect(cluster.apis[0].ws_url, alice, "a1")
-    receiver = await Device.connect(cluster.apis[1].ws_url, bob, "b1")
+    alice, bob, chat = await pair(http)
+    sender, receiver = await connect_devices((cluster.apis[0].ws_url, alice, "a1"), (cluster.apis[1].ws_url, bob, "b1"))
     await sender.send("message", {"chat_id": chat["id"], "content": "over ws", "client_msg_id": "c1"}, ref="r1")
     ack = await sender.next("message_ack")
     assert ack["ref"] == "r1" and ack["data"]["message"]["seq"] == 1
@@ -47,11 +55,10 @@ async def test_delivery_ws_to_ws_across_instances(http, cluster):
 
 
 async def test_delivery_offline_device_replays_in_order_before_live(http, cluster):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     first = await Device.connect(cluster.api.ws_url, bob, "tablet")  # registers the device
     await first.close()
-    offline = [await send(http, alice, chat["id"], f"offline {i}") for i in range(10)]
+    offline = await send_many(http, alice, chat["id"], 10, prefix="offline ")
     device = await Device.connect(cluster.apis[1].ws_url, bob, "tablet")
     live_task = asyncio.gather(*(send(http, alice, chat["id"], f"live {i}") for i in range(5)))
     got = await device.messages_until(15)
@@ -62,12 +69,7 @@ async def test_delivery_offline_device_replays_in_order_before_live(http, cluste
 
 
 async def test_delivery_ack_stops_replay_for_that_device_only(http, cluster):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
-    phone = await Device.connect(cluster.api.ws_url, bob, "phone")
-    for i in range(4):
-        await send(http, alice, chat["id"], f"m{i}")
-    await phone.messages_until(4)
+    alice, bob, chat, phone = await pair_with_delivered(http, cluster.api.ws_url, "phone", 4)
     last = phone.inbox_seqs[-1]
     await phone.ack(last)
     await asyncio.sleep(0.3)  # acks are written in batches every 50 ms
@@ -88,12 +90,7 @@ async def test_delivery_ack_stops_replay_for_that_device_only(http, cluster):
 
 
 async def test_delivery_sync_replays_from_any_point(http, cluster):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
-    device = await Device.connect(cluster.api.ws_url, bob, "d")
-    for i in range(6):
-        await send(http, alice, chat["id"], f"m{i}")
-    await device.messages_until(6)
+    *_, device = await pair_with_delivered(http, cluster.api.ws_url, "d", 6)
     assert_gapless(device.inbox_seqs)
     before = len(device.inbox_seqs)
     await device.send("sync", {"since_inbox_seq": 3})
@@ -104,8 +101,7 @@ async def test_delivery_sync_replays_from_any_point(http, cluster):
 
 
 async def test_delivery_edit_and_delete_reach_devices_in_current_state(http, cluster):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, bob, chat = await pair(http)
     message = await send(http, alice, chat["id"], "secret text")
     r = await http.patch(f"/messages/{message['id']}/edit", json={"content": "edited"}, headers=alice.headers)
     assert r.status_code == 200
@@ -225,12 +221,7 @@ async def test_delivery_cursor_older_than_retained_inbox_gets_resync(http, clust
     from app.db import close_db, init_db
     from workers import jobs
 
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
-    old = await Device.connect(cluster.api.ws_url, bob, "old")
-    for i in range(3):
-        await send(http, alice, chat["id"], f"m{i}")
-    await old.messages_until(3)
+    alice, bob, chat, old = await pair_with_delivered(http, cluster.api.ws_url, "old", 3)
     await old.close()
     await pg.execute("UPDATE inbox_events SET created_at = now() - interval '40 days' WHERE user_id = $1", bob.id)
     await init_db(backing.database_url)

@@ -16,13 +16,12 @@ import websockets
 
 from tests.conftest import make_stack
 from tests.support.checks import group_chat
-from tests.support.clients import Device, direct_chat, make_user, send
+from tests.support.clients import Device, connect_devices, direct_chat, make_user, pair, send
 from tests.support.frames import check_frame
 
 
 async def test_ws_message_frame_acks_after_commit_and_repeats_ack_the_first(http, cluster, pg):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, _bob, chat = await pair(http)
     device = await Device.connect(cluster.api.ws_url, alice, "a")
     frame = {"chat_id": chat["id"], "content": "hi", "client_msg_id": "same"}
     await device.send("message", frame, ref="one")
@@ -37,10 +36,8 @@ async def test_ws_message_frame_acks_after_commit_and_repeats_ack_the_first(http
 
 
 async def test_ws_edit_delete_and_events_reach_the_other_member(http, cluster):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
-    sender = await Device.connect(cluster.apis[0].ws_url, alice, "a")
-    receiver = await Device.connect(cluster.apis[1].ws_url, bob, "b")
+    alice, bob, chat = await pair(http)
+    sender, receiver = await connect_devices((cluster.apis[0].ws_url, alice, "a"), (cluster.apis[1].ws_url, bob, "b"))
     await sender.send("message", {"chat_id": chat["id"], "content": "v1", "client_msg_id": "m"}, ref="s")
     message_id = (await sender.next("message_ack"))["data"]["message"]["id"]
     await sender.send("edit_message", {"message_id": message_id, "content": "v2"}, ref="e")
@@ -61,10 +58,8 @@ async def test_ws_edit_delete_and_events_reach_the_other_member(http, cluster):
 
 
 async def test_ws_receipts_delivered_on_ack_and_read_on_mark(http, cluster):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
-    alice_dev = await Device.connect(cluster.apis[0].ws_url, alice, "a")
-    bob_dev = await Device.connect(cluster.apis[1].ws_url, bob, "b")
+    alice, bob, chat = await pair(http)
+    alice_dev, bob_dev = await connect_devices((cluster.apis[0].ws_url, alice, "a"), (cluster.apis[1].ws_url, bob, "b"))
     message = await send(http, alice, chat["id"], "did you get it?")
     carried = await bob_dev.next("message")
     await bob_dev.ack(carried["data"]["inbox_seq"])
@@ -88,9 +83,9 @@ async def test_ws_group_delivered_receipts_go_to_the_sender_and_stamp_when_all_h
     reaches the sender only, and delivered_at is set once every other member has it."""
     alice, bob, carol = await make_user(http), await make_user(http), await make_user(http)
     chat = await group_chat(http, alice, bob, carol)
-    alice_dev = await Device.connect(cluster.apis[0].ws_url, alice, "a")
-    bob_dev = await Device.connect(cluster.apis[1].ws_url, bob, "b")
-    carol_dev = await Device.connect(cluster.apis[0].ws_url, carol, "c")
+    alice_dev, bob_dev, carol_dev = await connect_devices(
+        (cluster.apis[0].ws_url, alice, "a"), (cluster.apis[1].ws_url, bob, "b"), (cluster.apis[0].ws_url, carol, "c")
+    )
     message = await send(http, alice, chat["id"], "all here?")
     carried = await bob_dev.next("message")
     await bob_dev.ack(carried["data"]["inbox_seq"])
@@ -146,10 +141,8 @@ async def test_ws_large_groups_broadcast_no_presence_and_no_receipt_events(backi
 
 
 async def test_ws_typing_and_presence_reach_online_members_only_as_ephemeral(http, cluster):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
-    bob_dev = await Device.connect(cluster.apis[1].ws_url, bob, "b")
-    alice_dev = await Device.connect(cluster.apis[0].ws_url, alice, "a")
+    alice, bob, chat = await pair(http)
+    bob_dev, alice_dev = await connect_devices((cluster.apis[1].ws_url, bob, "b"), (cluster.apis[0].ws_url, alice, "a"))
     online = await bob_dev.next("presence")
     assert online["data"] == {"user_id": alice.id, "online": True, "last_seen_at": None}
     profile = (await http.get(f"/users/{alice.id}", headers=bob.headers)).json()
@@ -177,8 +170,8 @@ async def test_ws_typing_and_presence_reach_online_members_only_as_ephemeral(htt
 
 
 async def test_ws_outsider_frames_get_not_found_and_leak_nothing(http, cluster):
-    alice, bob, eve = await make_user(http), await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, _bob, chat = await pair(http)
+    eve = await make_user(http)
     secret = await send(http, alice, chat["id"], "for bob only")
     eve_dev = await Device.connect(cluster.api.ws_url, eve, "e")
     frames = [
@@ -230,8 +223,7 @@ async def test_ws_handshake_refuses_bad_credentials_with_401(http, cluster):
 
 
 async def test_ws_rate_limit_errors_then_closes_abusers_with_4429(http, cluster):
-    alice, bob = await make_user(http), await make_user(http)
-    chat = await direct_chat(http, alice, bob)
+    alice, _bob, chat = await pair(http)
     device = await Device.connect(cluster.api.ws_url, alice, "a")
     for i in range(30):
         await device.send("message", {"chat_id": chat["id"], "content": "x", "client_msg_id": f"ok{i}"})

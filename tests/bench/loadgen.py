@@ -239,6 +239,16 @@ class Generator:
         self.pair_of_recipient: dict[int, Pair] = {}
         self.ack_task: asyncio.Task[None] | None = None
 
+    def error_counts(self) -> dict[str, dict[str, int]]:
+        """The failure counters every scenario's result reports, in their report order."""
+        return {
+            "errors": dict(self.errors),
+            "closes": dict(self.closes),
+            "reader_errors": dict(self.reader_errors),
+            "connect_errors": dict(self.connect_errors),
+            "setup_errors": dict(self.setup_errors),
+        }
+
     # --- callbacks from readers -----------------------------------------------------------
     def on_ack(self, frame: dict[str, Any]) -> None:
         entry = self.pending.pop(frame.get("ref") or "", None)
@@ -511,11 +521,7 @@ class Generator:
             "max_send_lag_ms": round(max_lag * 1000, 1),
             "ack_ms": percentiles(self.ack_lat),
             "delivery_ms": percentiles(self.del_lat),
-            "errors": dict(self.errors),
-            "closes": dict(self.closes),
-            "reader_errors": dict(self.reader_errors),
-            "connect_errors": dict(self.connect_errors),
-            "setup_errors": dict(self.setup_errors),
+            **self.error_counts(),
             "resyncs": self.resyncs,
             "frames": dict(self.frames),
             "frames_before_load": frames_before_load,
@@ -682,11 +688,7 @@ class Generator:
             "storm_closed_4008": storm_closes.get("4008", 0),
             **resumed,  # devices the server closed before they completed, reconnected (≤ 3 times each)
             "age_at_receipt_ms": percentiles(self.del_lat),  # send -> received after the reconnect
-            "errors": dict(self.errors),
-            "closes": dict(self.closes),
-            "reader_errors": dict(self.reader_errors),
-            "connect_errors": dict(self.connect_errors),
-            "setup_errors": dict(self.setup_errors),
+            **self.error_counts(),
             "resyncs": self.resyncs,
             "frames": dict(self.frames),
             "wall_s": round(time.perf_counter() - started, 1),

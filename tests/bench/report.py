@@ -50,6 +50,17 @@ def _rss(run: dict[str, Any], name: str) -> str:
     return f"{_mb(peak)} (+{(peak - before) / 1024:.0f})"
 
 
+def _result_or_error_row(lines: list[str], label: str, run: dict[str, Any] | None, empty_cells: int) -> dict[str, Any] | None:
+    """A run's result to tabulate, or None: no run, or one that failed (its error row is appended)."""
+    if run is None:
+        return None
+    r: dict[str, Any] = run["result"]
+    if "error" in r:
+        lines.append(f"| {label} | error: {r['error']} |" + " |" * empty_cells)
+        return None
+    return r
+
+
 def rate_table(rows: list[dict[str, Any]]) -> str:
     header = (
         "| scenario | target | sent | acked | delivered | lost | dup | achieved rate (msg/s) | "
@@ -59,11 +70,8 @@ def rate_table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         ours, relay = row.get("messenger"), row.get("relay")
         for target, run in (("messenger", ours), ("relay", relay)):
-            if run is None:
-                continue
-            r = run["result"]
-            if "error" in r:
-                lines.append(f"| {row['name']} | {target} | error: {r['error']} |" + " |" * 9)
+            r = _result_or_error_row(lines, f"{row['name']} | {target}", run, 9)
+            if r is None:
                 continue
             server_rss = _rss(run, "api" if target == "messenger" else "relay")
             worker_rss = _rss(run, "worker") if target == "messenger" else "n/a"
@@ -91,11 +99,8 @@ def reconnect_table(rows: list[dict[str, Any]]) -> str:
     lines = [header, "|" + "---|" * 14]
     for row in rows:
         run = row.get("messenger")
-        if run is None:
-            continue
-        r = run["result"]
-        if "error" in r:
-            lines.append(f"| {row['name']} | error: {r['error']} |" + " |" * 12)
+        r = _result_or_error_row(lines, row["name"], run, 12)
+        if r is None:
             continue
 
         def three(stats: dict[str, Any]) -> str:

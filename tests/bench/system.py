@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import redis
 
-from tests.support.processes import wait_http
+from tests.support.processes import ListeningProcess, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -78,7 +78,7 @@ def raise_nofile() -> None:
 
 
 @dataclass
-class Server:
+class Server(ListeningProcess):
     name: str
     popen: subprocess.Popen[bytes]
     port: int
@@ -89,17 +89,6 @@ class Server:
     @property
     def pid(self) -> int:
         return self.popen.pid
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -96,28 +96,28 @@ def restart(stack: Stack, proc_list: list, index: int) -> None:  # type: ignore[
     proc_list[index] = start_api(old.env, old.port) if old.name == "api" else start_worker(old.env)
 
 
+def sigkill_then_restart(stack: Stack, proc_list: list, down_s: float) -> Callable[[], Awaitable[None]]:  # type: ignore[type-arg]
+    """A fault: SIGKILL the first process of proc_list, leave it down for down_s, start a fresh one."""
+
+    async def inject() -> None:
+        proc_list[0].signal(signal.SIGKILL)
+        await asyncio.sleep(down_s)
+        await asyncio.to_thread(restart, stack, proc_list, 0)
+
+    return inject
+
+
 @pytest.mark.timeout(240)
 async def test_fault_worker_sigkill_mid_burst(system):
     stack, _ = system
-
-    async def inject() -> None:
-        stack.workers[0].signal(signal.SIGKILL)
-        await asyncio.sleep(1.0)
-        await asyncio.to_thread(restart, stack, stack.workers, 0)
-
-    assert_nothing_lost(await run_fault(stack, "worker SIGKILL", inject))
+    assert_nothing_lost(await run_fault(stack, "worker SIGKILL", sigkill_then_restart(stack, stack.workers, 1.0)))
 
 
 @pytest.mark.timeout(240)
 async def test_fault_api_holding_sockets_sigkill(system):
     stack, _ = system
-
-    async def inject() -> None:
-        stack.apis[0].signal(signal.SIGKILL)  # half the recipients are on it; they move over
-        await asyncio.sleep(1.5)
-        await asyncio.to_thread(restart, stack, stack.apis, 0)
-
-    assert_nothing_lost(await run_fault(stack, "API SIGKILL", inject))
+    # Half the recipients are on the first API; they move over to the other.
+    assert_nothing_lost(await run_fault(stack, "API SIGKILL", sigkill_then_restart(stack, stack.apis, 1.5)))
 
 
 @pytest.mark.timeout(240)

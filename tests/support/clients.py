@@ -67,6 +67,11 @@ async def send(http: httpx.AsyncClient, user: User, chat_id: int, content: str, 
     return r.json()  # type: ignore[no-any-return]
 
 
+async def send_many(http: httpx.AsyncClient, user: User, chat_id: int, count: int, prefix: str = "m") -> list[dict[str, Any]]:
+    """Send `count` messages one after another ("m0", "m1", ...) and return them in order."""
+    return [await send(http, user, chat_id, f"{prefix}{i}") for i in range(count)]
+
+
 class Device:
     """A WebSocket device: answers pings, records every frame, tracks inbox events."""
 
@@ -148,3 +153,8 @@ class Device:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+async def connect_devices(*logins: tuple[str, User, str]) -> list[Device]:
+    """Connect one Device per (ws_url, user, device_id), in the order given."""
+    return [await Device.connect(ws_url, user, device_id) for ws_url, user, device_id in logins]

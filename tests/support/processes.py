@@ -24,13 +24,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class Proc:
-    name: str
+class ListeningProcess:
+    """A child process serving HTTP and WebSocket on 127.0.0.1:port (tests' and bench's servers)."""
+
     popen: subprocess.Popen[bytes]
     port: int
-    log_path: Path
-    env: dict[str, str] = field(repr=False, default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -42,6 +40,15 @@ class Proc:
 
     def alive(self) -> bool:
         return self.popen.poll() is None
+
+
+@dataclass
+class Proc(ListeningProcess):
+    name: str
+    popen: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    env: dict[str, str] = field(repr=False, default_factory=dict)
 
     def signal(self, sig: int) -> None:
         if self.alive():

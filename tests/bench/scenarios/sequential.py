@@ -97,11 +97,7 @@ class SequentialRun(Generator):
             "send_time_s": round(send_time, 2),
             "ack_ms": percentiles(self.ack_lat),
             "delivery_ms": percentiles(self.del_lat),
-            "errors": dict(self.errors),
-            "closes": dict(self.closes),
-            "reader_errors": dict(self.reader_errors),
-            "connect_errors": dict(self.connect_errors),
-            "setup_errors": dict(self.setup_errors),
+            **self.error_counts(),
             "frames": dict(self.frames),
             "wall_s": round(time.perf_counter() - started, 1),
         }
