@@ -2,16 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint
 from quart_schema import tag
 
 from app.api.responses import Chat, ChatPage
 from app.api.schemas import AddMembersIn, CreateChatIn, PageQuery
-from app.api.validation import authenticate, body, principal, query, responds, services
+from app.api.validation import authenticated_blueprint, body, principal, query, responds, services
 from app.errors import field_error
 
-bp = Blueprint("chats", __name__, url_prefix="/chats")
-bp.before_request(authenticate)
+bp = authenticated_blueprint("chats", "/chats")
+
 
 @bp.post("")
 @tag(["chats"])
@@ -25,7 +24,9 @@ async def create(data: CreateChatIn) -> tuple[dict[str, Any], int]:
         return chat, 201 if created else 200
     if not data.title:
         raise field_error("title", "A group needs a title.")
-    chat = await services().chats.create_group(user_id=principal().user_id, title=data.title, member_ids=data.member_ids)
+    chat = await services().chats.create_group(
+        user_id=principal().user_id, title=data.title, member_ids=data.member_ids
+    )
     return chat, 201
 
 

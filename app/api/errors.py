@@ -42,7 +42,17 @@ def _is_unavailable(exc: BaseException) -> str | None:
     if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
         return "redis"
     # Out of connections (53300) or shutting down: the server is there but cannot serve now.
-    if isinstance(exc, (DBConnectionError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, ConnectionError, OSError)):
+    if isinstance(
+        exc,
+        (
+            DBConnectionError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.CannotConnectNowError,
+            asyncpg.TooManyConnectionsError,
+            ConnectionError,
+            OSError,
+        ),
+    ):
         return "postgres"
     if isinstance(exc, asyncpg.InterfaceError) and "connection" in str(exc).lower():
         return "postgres"
@@ -70,7 +80,9 @@ def install(app: Quart) -> None:
         # First: a refused value's message quotes the input, which may say "connection".
         bad = input_error(error)
         if bad is not None:
-            log.warning("input refused as data", extra={"request_id": getattr(g, "request_id", None), "error": repr(error)})
+            log.warning(
+                "input refused as data", extra={"request_id": getattr(g, "request_id", None), "error": repr(error)}
+            )
             return envelope(_with_path_fields(bad))
         dependency = _is_unavailable(error)
         if dependency is not None:
@@ -87,11 +99,8 @@ def install(app: Quart) -> None:
 def _with_path_fields(error: ValidationFailed) -> ValidationFailed:
     """Name the path parameters that cannot be a bigint id, when that is what went wrong."""
     fields = [
-        name
-        for name, value in (request.view_args or {}).items()
-        if isinstance(value, int) and not is_bigint(value)
+        name for name, value in (request.view_args or {}).items() if isinstance(value, int) and not is_bigint(value)
     ]
     if fields:
         error.details = [{"field": name, "message": "Out of range for an id."} for name in fields]
     return error
-

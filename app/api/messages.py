@@ -2,15 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint
 from quart_schema import tag
 
 from app.api.responses import Message, MessagePage, ReadState, Receipt
 from app.api.schemas import EditIn, HistoryQuery, ReadIn, SendIn
-from app.api.validation import authenticate, body, principal, query, responds, services
+from app.api.validation import authenticated_blueprint, body, principal, query, responds, services
 
-bp = Blueprint("messages", __name__, url_prefix="/messages")
-bp.before_request(authenticate)
+bp = authenticated_blueprint("messages", "/messages")
 
 
 @bp.post("")
@@ -66,7 +64,9 @@ async def delete(message_id: int) -> dict[str, Any]:
 @responds(ReadState, errors=(404,))
 @body(ReadIn)
 async def read(data: ReadIn) -> dict[str, Any]:
-    return await services().receipts.mark_read(user_id=principal().user_id, chat_id=data.chat_id, up_to_seq=data.up_to_seq)
+    return await services().receipts.mark_read(
+        user_id=principal().user_id, chat_id=data.chat_id, up_to_seq=data.up_to_seq
+    )
 
 
 @bp.get("/<int(signed=True):message_id>/receipts")

@@ -60,7 +60,10 @@ class CreateChatIn(_In):
         extra="forbid",
         json_schema_extra={
             "oneOf": [
-                {"properties": {"type": {"const": "direct"}, "member_ids": {"minItems": 1, "maxItems": 1}}, "required": ["member_ids"]},
+                {
+                    "properties": {"type": {"const": "direct"}, "member_ids": {"minItems": 1, "maxItems": 1}},
+                    "required": ["member_ids"],
+                },
                 {"properties": {"type": {"const": "group"}, "title": {"type": "string"}}, "required": ["title"]},
             ]
         },

@@ -2,16 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint
 from quart_schema import tag
 
 from app.api.auth import client_ip
 from app.api.responses import User, UserPage, UserPublic
 from app.api.schemas import PasswordChangeIn, SearchQuery
-from app.api.validation import authenticate, body, principal, query, responds, services
+from app.api.validation import authenticated_blueprint, body, principal, query, responds, services
 
-bp = Blueprint("users", __name__)
-bp.before_request(authenticate)
+bp = authenticated_blueprint("users")
 
 
 @bp.get("/users/me")

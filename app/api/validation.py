@@ -9,7 +9,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from quart import Response, current_app, g, request
+from quart import Blueprint, Response, current_app, g, request
 from quart_schema import document_querystring, document_request
 
 from app.errors import AppError, Unauthorized, ValidationFailed, field_error
@@ -40,9 +40,7 @@ def services() -> Services:
 
 
 def _details(exc: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()
-    ]
+    return [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()]
 
 
 def parse(model: type[M], data: Any) -> M:
@@ -160,6 +158,14 @@ async def authenticate() -> None:
         raise Unauthorized("Send Authorization: Bearer <access_token>.")
     g.principal = await services().auth.authenticate(header[7:].strip())
     g.user_id = g.principal.user_id
+
+
+def authenticated_blueprint(name: str, url_prefix: str | None = None) -> Blueprint:
+    """A blueprint whose every route runs `authenticate` first (app/api/openapi.py documents
+    the 401 by finding this hook)."""
+    bp = Blueprint(name, f"app.api.{name}", url_prefix=url_prefix)
+    bp.before_request(authenticate)
+    return bp
 
 
 def principal() -> Principal:

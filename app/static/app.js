@@ -95,6 +95,22 @@ let searchSeq = 0;
 
 // ---------------------------------------------------------------- auth
 
+/**
+ * Runs a form's `work` with its submit button disabled (no double submit). What it throws is
+ * shown in `errorId`: the text `known[status]` for an expected API refusal, else the error.
+ */
+async function submitting(form, errorId, work, known = {}) {
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    await work();
+  } catch (e) {
+    formError(errorId, e instanceof ApiError && e.status in known ? known[e.status] : e);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function onLogin(ev) {
   ev.preventDefault();
   const form = ev.currentTarget;
@@ -105,20 +121,16 @@ async function onLogin(ev) {
     return;
   }
   formError("login-error", "");
-  const button = form.querySelector("button[type=submit]");
-  button.disabled = true;
-  try {
-    await api.login(username, password);
-    $("login-password").value = "";
-    await enterApp();
-  } catch (e) {
-    formError(
-      "login-error",
-      e instanceof ApiError && e.status === 401 ? "Wrong username or password." : e,
-    );
-  } finally {
-    button.disabled = false;
-  }
+  await submitting(
+    form,
+    "login-error",
+    async () => {
+      await api.login(username, password);
+      $("login-password").value = "";
+      await enterApp();
+    },
+    { 401: "Wrong username or password." },
+  );
 }
 
 async function onRegister(ev) {
@@ -135,21 +147,17 @@ async function onRegister(ev) {
   const username = $("register-username").value.trim();
   const email = $("register-email").value.trim();
   const password = $("register-password").value;
-  const button = form.querySelector("button[type=submit]");
-  button.disabled = true;
-  try {
-    await api.register(username, email, password);
-    await api.login(username, password);
-    $("register-password").value = "";
-    await enterApp();
-  } catch (e) {
-    formError(
-      "register-error",
-      e instanceof ApiError && e.status === 409 ? "That username or email is already taken." : e,
-    );
-  } finally {
-    button.disabled = false;
-  }
+  await submitting(
+    form,
+    "register-error",
+    async () => {
+      await api.register(username, email, password);
+      await api.login(username, password);
+      $("register-password").value = "";
+      await enterApp();
+    },
+    { 409: "That username or email is already taken." },
+  );
 }
 
 async function onLogout() {
@@ -359,9 +367,7 @@ async function onCreateGroup(ev) {
     return;
   }
   formError("group-error", "");
-  const button = ev.currentTarget.querySelector("button[type=submit]");
-  button.disabled = true;
-  try {
+  await submitting(ev.currentTarget, "group-error", async () => {
     const users = await Promise.all(names.map(resolveUsername));
     const missing = names.filter((n, i) => !users[i]);
     if (missing.length) {
@@ -374,11 +380,7 @@ async function onCreateGroup(ev) {
     $("group-members").value = "";
     ev.target.closest("details").open = false;
     if (chat) openChat(chat.id);
-  } catch (e) {
-    formError("group-error", e);
-  } finally {
-    button.disabled = false;
-  }
+  });
 }
 
 // ---------------------------------------------------------------- opening a chat
