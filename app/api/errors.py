@@ -9,8 +9,8 @@ from werkzeug.exceptions import HTTPException
 
 from app import metrics
 from app.errors import AppError, Unavailable, ValidationFailed, input_error
+from app.ids import is_bigint
 from app.jsonutil import dumps
-from app.storage.ids import is_bigint
 
 log = logging.getLogger("app.errors")
 

@@ -30,7 +30,7 @@ from app.api.validation import (
     RESPONSES_ATTRIBUTE,
     authenticate,
 )
-from app.storage.ids import MAX_ID
+from app.ids import MAX_ID
 
 # The v1 paths the contract v1.1 keeps as aliases of the canonical ones.
 ALIASES = {"/messages/{message_id}/edit", "/messages/{message_id}/delete", "/chats/search"}

@@ -37,12 +37,12 @@ from app import keys, metrics
 from app.config import Settings
 from app.db import transaction
 from app.errors import Conflict, NotFound, RateLimited, Unauthorized, field_error
+from app.ids import possible_id
 from app.realtime.envelopes import SessionRevoked
 from app.services.ratelimit import SlidingWindowLimiter
 from app.services.views import public_session, public_user
 from app.storage import sessions as session_store
 from app.storage import users as user_store
-from app.storage.ids import possible_id
 
 log = logging.getLogger(__name__)
 

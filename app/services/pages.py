@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from app.errors import field_error
-from app.storage.ids import MAX_ID, is_bigint
+from app.ids import MAX_ID, is_bigint
 
 
 @dataclass

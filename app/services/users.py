@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from app.errors import NotFound
+from app.ids import possible_id
 from app.services.pages import Page, encode_cursor, read_cursor, seq_field, text_field
 from app.services.presence import PresenceService
 from app.services.views import public_profile, public_user
 from app.storage import users as user_store
-from app.storage.ids import possible_id
 
 
 class UserService:

@@ -6,7 +6,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Row, execute, fetch, fetchrow
-from app.storage.ids import possible_id
+from app.ids import possible_id
 
 CHAT_COLUMNS = "c.id, c.type, c.title, c.created_at, c.last_seq, c.last_activity_at"
 

@@ -6,7 +6,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
 from app.db import Row, fetch, fetchrow
-from app.storage.ids import possible_id
+from app.ids import possible_id
 
 
 class DuplicateSend(Exception):

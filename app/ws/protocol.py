@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from app.errors import AppError, ValidationFailed
+from app.ids import MAX_ID
 from app.jsonutil import loads
-from app.storage.ids import MAX_ID
 
 ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]

@@ -1,7 +1,8 @@
-"""The fan-out layer knows nothing of the application (STYLE.md 13): no module under
-app/realtime/ imports app.services, app.storage, app.api or app.ws. The application plugs in
-through app/realtime/hooks.py instead. Checked on the source with `ast`, so an import inside a
-function or under TYPE_CHECKING counts too."""
+"""No layer imports upward. The fan-out layer knows nothing of the application (STYLE.md 13):
+no module under app/realtime/ imports app.services, app.storage, app.api or app.ws; the
+application plugs in through app/realtime/hooks.py instead. Storage imports nothing above it
+(services, transports, realtime, workers). Checked on the source with `ast`, so an import
+inside a function or under TYPE_CHECKING counts too."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ from pathlib import Path
 
 import app.realtime
 
-FORBIDDEN = ("app.services", "app.storage", "app.api", "app.ws")
-REALTIME = Path(app.realtime.__file__).parent
+APP = Path(app.realtime.__file__).parent.parent
+REALTIME = APP / "realtime"
+# package -> what it must not import
+FORBIDDEN = {
+    "realtime": ("app.services", "app.storage", "app.api", "app.ws", "workers"),
+    "storage": ("app.services", "app.api", "app.ws", "app.realtime", "workers"),
+}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -39,12 +45,13 @@ def test_realtime_modules_all_import() -> None:
         importlib.import_module(f"app.realtime.{name}")
 
 
-def test_realtime_imports_nothing_of_the_application() -> None:
+def test_no_layer_imports_upward() -> None:
     offenders = {
-        f"{path.name}: {name}"
-        for path in sorted(REALTIME.glob("*.py"))
+        f"{package}/{path.name}: {name}"
+        for package, forbidden in FORBIDDEN.items()
+        for path in sorted((APP / package).glob("*.py"))
         for name in imported_modules(path)
-        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
+        if any(name == bad or name.startswith(bad + ".") for bad in forbidden)
     }
     assert not offenders, offenders
 
