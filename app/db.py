@@ -29,7 +29,7 @@ async def init_db(database_url: str, pool_size: int | None = None) -> None:
         connection = expand_db_url(config["connections"]["default"])
         connection["credentials"]["reset"] = _keep_session
         config["connections"]["default"] = connection
-    # register_tortoise is broken in tortoise 1.1.9 (STACK-NOTES): initialise ourselves.
+    # register_tortoise is broken in tortoise 1.1.9: initialise ourselves.
     await Tortoise.init(config=config, _enable_global_fallback=True)
 
 

@@ -1,4 +1,4 @@
-"""Issue 14 item 11: input that passed validation but that PostgreSQL cannot hold (NUL in
+"""Input that passed validation but that PostgreSQL cannot hold (NUL in
 text, numbers beyond bigint, dates outside what it or asyncpg can convert) answers 422
 `validation_error` in the error envelope, on every route and frame, never 500."""
 

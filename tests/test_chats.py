@@ -1,4 +1,4 @@
-"""Issue 4: chats over REST — direct and group chats, roles, membership, the chat list and
+"""Chats over REST — direct and group chats, roles, membership, the chat list and
 who may see what. Real API processes, PostgreSQL, Redis and the delivery worker."""
 
 from __future__ import annotations

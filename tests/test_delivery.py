@@ -1,4 +1,4 @@
-"""Issue 5: the delivery path over real sockets, a real worker, PostgreSQL and Redis."""
+"""The delivery path over real sockets, a real worker, PostgreSQL and Redis."""
 
 from __future__ import annotations
 

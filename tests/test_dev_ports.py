@@ -1,4 +1,4 @@
-"""Issue 15: a taken worker metrics port (9100 is node_exporter's on many hosts). Outside dev
+"""A taken worker metrics port (9100 is node_exporter's on many hosts). Outside dev
 the worker refuses to start with a message naming WORKER_METRICS_PORT (exit 2, no traceback);
 `messenger dev` (what `make run` ends in) picks a free port instead and says which."""
 

@@ -1,4 +1,4 @@
-"""Issue 14, items 4-8: floods that reach other users are bounded, over real sockets against
+"""Floods that reach other users are bounded, over real sockets against
 the live cluster (two API instances sharing one Redis and one PostgreSQL)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 14 item 11 and issue 15: schemathesis fuzzes every route the live server's
+"""Schemathesis fuzzes every route the live server's
 `/openapi.json` describes (valid and invalid data, authenticated as a real user) with all of
 its checks (`--checks all`): no 5xx, every status, content type, body and header as
 documented, schema-valid input accepted, invalid input rejected, auth enforced exactly where
@@ -37,7 +37,7 @@ set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "messenger-core-hypo
 LOGOUT_SESSIONS = 60  # sessions a generated logout may end (one each), made before fuzzing
 
 
-# Narrowed checks, each for a reason of the contract's (API.md), not of the implementation:
+# Narrowed checks, each for a reason of the contract's, not of the implementation:
 SCHEMATHESIS_CONFIG: dict[str, Any] = {
     "operations": [
         {
@@ -55,13 +55,13 @@ SCHEMATHESIS_CONFIG: dict[str, Any] = {
         },
         {
             # `cursor` is opaque: only a value this server issued is valid, which no schema
-            # can say; any other string is 422 naming `cursor` (API.md, Conventions: pages).
+            # can say; any other string is 422 naming `cursor` (the contract, Conventions: pages).
             "include-path-regex": "^/(chats|users/search|chats/search|messages)$",
             "include-method": "GET",
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "422", "429"]}},
         },
         {
-            # A direct chat with oneself is 422 (API.md, Chats), and the caller's own id is a
+            # A direct chat with oneself is 422 (the contract, Chats), and the caller's own id is a
             # schema-valid member id (the fuzzing user is often id 1, the smallest one).
             "include-path": "/chats",
             "include-method": "POST",

@@ -1,4 +1,4 @@
-"""Issue 14, items 12 and 13: security headers on the web client and Swagger UI served from the
+"""Security headers on the web client and Swagger UI served from the
 app's own files; the embedded dev Redis behind a generated password, with data readable by
 its owner only."""
 

@@ -1,4 +1,4 @@
-"""Issue 15: every arq job run is counted by outcome under label `task`, including the runs
+"""Every arq job run is counted by outcome under label `task`, including the runs
 arq ends by cancelling them (a timeout through asyncio.wait_for, or a worker shutting down);
 the cancel still reaches arq. In-process: the `instrumented` wrapper around small coroutines."""
 

@@ -1,4 +1,4 @@
-"""Issue 4: messages over REST — gapless per-chat seq, idempotent sends, history pages, edit,
+"""Messages over REST — gapless per-chat seq, idempotent sends, history pages, edit,
 soft delete, read marks and receipts, the send rate limit, and who may see what. Real API
 processes (two instances), PostgreSQL, Redis and the delivery worker."""
 

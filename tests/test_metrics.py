@@ -1,4 +1,4 @@
-"""Issue 7: one message to an online device moves every latency stage, counter and gauge an
+"""One message to an online device moves every latency stage, counter and gauge an
 operator reads, on both the API's /metrics and the worker's metrics port."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 15: /openapi.json is the contract's truth (API.md, Conventions), and `responds`
+"""/openapi.json is the contract's truth (the contract, Conventions), and `responds`
 catches a handler that drifts from its declared schema. In-process: the document is built
 from the routes without PostgreSQL or Redis; the live fuzz run is tests/test_fuzz.py."""
 

@@ -1,4 +1,4 @@
-"""Issue 2: start-up refuses a missing secret; /health and /ready tell the truth about the
+"""Start-up refuses a missing secret; /health and /ready tell the truth about the
 backing services; framework errors wear the contract's envelope."""
 
 from __future__ import annotations

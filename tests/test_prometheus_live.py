@@ -1,4 +1,4 @@
-"""Issue 15: a real Prometheus scraping a live API and worker finds every metric and label
+"""A real Prometheus scraping a live API and worker finds every metric and label
 the Grafana dashboard and the alert rules name, as written, and loads every rule healthy.
 
 tests/test_monitoring.py checks names against the registry in-process; only a real server

@@ -1,4 +1,4 @@
-"""Issue 15: logs that correlate. Every line written while serving a request or a WebSocket
+"""Logs that correlate. Every line written while serving a request or a WebSocket
 frame carries `request_id` (the client's X-Request-ID when it is sane, else a generated one),
 echoed in the response; one access line per HTTP request names the route template, never the
 raw path. Live checks read the API's own log file, as an operator's `jq` would."""

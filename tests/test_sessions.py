@@ -1,4 +1,4 @@
-"""Issue 14, items 9 and 10: the caller's sessions (list, revoke one), password changes that
+"""The caller's sessions (list, revoke one), password changes that
 revoke every other session, and sockets that close with 4401 whenever their session ends,
 the refresh lifetime running out included (but not the access token's own expiry)."""
 

@@ -1,4 +1,4 @@
-"""Issue 14, items 2 and 3: the client's address (trusted proxies only), login throttling per
+"""The client's address (trusted proxies only), login throttling per
 (account, address) and per address, and registration limited per address.
 
 Every server in these tests listens on 127.0.0.1, so a second client address is made the way

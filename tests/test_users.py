@@ -1,4 +1,4 @@
-"""Issue 3: profiles and username search over the real cluster. A public profile is
+"""Profiles and username search over the real cluster. A public profile is
 {id, username, online, last_seen_at} and never shows an email; search is by prefix,
 case-insensitive, paged, and leaves the caller out."""
 
@@ -94,7 +94,7 @@ async def test_users_profile_is_public_and_never_shows_the_email(http, http2):
         assert r.status_code == 200, r.text
         profile = r.json()
         assert set(profile) == PUBLIC_KEYS
-        # A stranger: no chat in common, so no presence either (issue 14, item 14).
+        # A stranger: no chat in common, so no presence either.
         assert profile == {"id": target.id, "username": target.username, "online": None, "last_seen_at": None}
         assert_no_email(r, target, viewer)
     own = await http.get(f"/users/{viewer.id}", headers=viewer.headers)
@@ -258,7 +258,7 @@ async def test_users_search_default_page_is_50(http, pg):
     assert "@" not in json.dumps(first) + json.dumps(second)
 
 
-# --- presence is for contacts only (issue 14, item 14) --------------------------------------
+# --- presence is for contacts only --------------------------------------
 async def test_users_profile_hides_presence_from_users_without_a_shared_chat(http, http2, cluster):
     target = await make_user(http)
     contact = await make_user(http)

@@ -1,4 +1,4 @@
-"""Issue 6: every client frame and server event over real sockets, and the gateway's defences."""
+"""Every client frame and server event over real sockets, and the gateway's defences."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Publish/subscribe between processes. Redis pub/sub is at-most-once: it wakes and carries
-payloads, and PostgreSQL stays the only copy that matters (STACK-NOTES)."""
+payloads, and PostgreSQL stays the only copy that matters."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""WebSocket close codes: each with its meaning, in one place (API.md, WebSocket; the browser
+"""WebSocket close codes: each with its meaning, in one place (the contract's WebSocket section; the browser
 client mirrors them in app/static/codes.js)."""
 
 from __future__ import annotations

@@ -165,7 +165,7 @@ function query(params) {
   return s ? `?${s}` : "";
 }
 
-// The routes of API.md, one function each.
+// The contract's REST routes, one function each.
 export const api = {
   register: (username, email, password) =>
     request("POST", "/auth/register", { username, email, password }, { auth: false }),

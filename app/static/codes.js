@@ -52,7 +52,7 @@ export const ClientFrame = Object.freeze({
 export const CloseAction = Object.freeze({ RECONNECT: "reconnect", CHECK_SESSION: "check_session" });
 
 /**
- * Close codes: the gateway's (app/ws/frames.py CLOSE_CODES, API.md) and the client's own.
+ * Close codes: the gateway's (app/realtime/codes.py) and the client's own.
  * `reconnect` tells whether the Connection tries again on its own.
  */
 export const CloseCode = Object.freeze({

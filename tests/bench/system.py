@@ -327,7 +327,7 @@ class System:
             "LOG_LEVEL": "WARNING",
             "ACCESS_TOKEN_TTL": "7200",
             "PYTHONUNBUFFERED": "1",
-            # Creating groups / adding members may be throttled per user (API.md, CHAT_RATE_LIMIT);
+            # Creating groups / adding members may be throttled per user (CHAT_RATE_LIMIT);
             # the group scenario adds 1,000 members in batches from one owner.
             "CHAT_RATE_LIMIT": "1000000",
         }

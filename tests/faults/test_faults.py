@@ -1,4 +1,4 @@
-"""Issue 8: under steady load over two API instances and two workers, inject each fault, then
+"""Under steady load over two API instances and two workers, inject each fault, then
 all of them at once, and prove every acknowledged message reached its recipient's device with
 no gap. Each fault prints: sent, acknowledged, delivered, lost, duplicates, time to recover."""
 

@@ -1,4 +1,4 @@
-"""Issue 8 soak: minutes of moderate load; API and worker memory stay flat, and after the load
+"""Minutes of moderate load; API and worker memory stay flat, and after the load
 stops nothing is left behind (outbox empty, Redis keys back to their idle set)."""
 
 from __future__ import annotations

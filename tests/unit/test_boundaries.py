@@ -1,4 +1,4 @@
-"""No layer imports upward. The fan-out layer knows nothing of the application (STYLE.md 13):
+"""No layer imports upward. The fan-out layer knows nothing of the application (as centrifuge's node):
 no module under app/realtime/ imports app.services, app.storage, app.api or app.ws; the
 application plugs in through app/realtime/hooks.py instead. Storage imports nothing above it
 (services, transports, realtime, workers). Checked on the source with `ast`, so an import

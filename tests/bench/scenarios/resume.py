@@ -1,4 +1,4 @@
-"""Resume after a server close, as a client does (API.md: 4008 "reconnect and resume from its
+"""Resume after a server close, as a client does (the contract: 4008 "reconnect and resume from its
 cursor", 1001 "reconnect"): used by the reconnect storm, so that a device the server closes
 before it has its backlog can still complete, and the close is counted, not hidden."""
 
