@@ -14,21 +14,12 @@ _MESSAGE_FIELDS = [column.strip().removeprefix("m.") for column in MESSAGE_COLUM
 _MESSAGE_AS = ", ".join(f"m.{name} AS m_{name}" for name in _MESSAGE_FIELDS)
 
 
-async def record(
-    *,
-    type: str,
-    chat_id: int | None,
-    payload: dict[str, Any],
-    conn: BaseDBAsyncClient,
-    user_ids: list[int] | None = None,
-) -> None:
-    """user_ids None: every member of chat_id at delivery time."""
+async def record(*, type: str, chat_id: int, payload: dict[str, Any], conn: BaseDBAsyncClient) -> None:
+    """Address the record to the chat's members at delivery time (the drain reads them)."""
     await execute(
-        """INSERT INTO outbox (type, chat_id, user_ids, payload, created_at)
-           VALUES ($1, $2, $3::jsonb, $4::jsonb, now())""",
+        """INSERT INTO outbox (type, chat_id, payload, created_at) VALUES ($1, $2, $3::jsonb, now())""",
         type,
         chat_id,
-        dumps_str(user_ids) if user_ids is not None else None,
         dumps_str(payload),
         conn=conn,
     )
