@@ -31,6 +31,9 @@ class Recipient:
     reconnects: int = 0
     resyncs: int = 0  # the server said "refetch over REST": never expected here
     close_codes: list[int | None] = field(default_factory=list)
+    # One entry per connection, for the diagnosis of a loss: [opened at, url, cursor in
+    # `connected`, first inbox_seq, last inbox_seq, close code].
+    connections: list[list[object]] = field(default_factory=list)
 
     async def run(self, stop: asyncio.Event) -> None:
         urls = itertools.cycle(self.ws_urls)
@@ -40,10 +43,13 @@ class Recipient:
                 async with websockets.connect(
                     f"{url}?device_id={self.device_id}", additional_headers=self.user.headers, ping_interval=None
                 ) as ws:
+                    self.connections.append([round(time.monotonic(), 2), url, None, None, None, None])
                     await self._read(ws, stop)
             except (TimeoutError, OSError, websockets.WebSocketException) as exc:
                 code = getattr(getattr(exc, "rcvd", None), "code", None)
                 self.close_codes.append(code)
+                if self.connections:
+                    self.connections[-1][5] = code
             if stop.is_set():
                 return
             self.reconnects += 1
@@ -65,8 +71,13 @@ class Recipient:
                 data = frame.get("data") or {}
                 if frame["type"] == "resync":
                     self.resyncs += 1
+                if frame["type"] == "connected":
+                    self.connections[-1][2] = data.get("cursor")
                 if "inbox_seq" in data and frame["type"] not in ("connected", "resync"):
                     self.seqs.add(data["inbox_seq"])
+                    this = self.connections[-1]
+                    this[3] = data["inbox_seq"] if this[3] is None else this[3]
+                    this[4] = data["inbox_seq"]
                     acked = max(acked, data["inbox_seq"])
                     if frame["type"] == "message":
                         mid = data["message"]["id"]
@@ -88,6 +99,7 @@ class Sender:
     chat_id: int
     base_urls: list[str]
     acked: dict[int, float] = field(default_factory=dict)  # message id -> time acknowledged
+    trail: dict[int, list[str]] = field(default_factory=dict)  # message id -> each attempt's outcome
     attempts: int = 0
     refusals: dict[int, int] = field(default_factory=dict)  # status -> count
 
@@ -98,6 +110,7 @@ class Sender:
                 if stop.is_set():
                     return
                 key = f"{self.user.id}-{n}"
+                outcomes: list[str] = []
                 for attempt in itertools.count():
                     if stop.is_set() and attempt > 50:
                         break
@@ -109,11 +122,14 @@ class Sender:
                             json={"chat_id": self.chat_id, "content": f"m{n}", "client_msg_id": key},
                             headers=self.user.headers,
                         )
-                    except httpx.HTTPError:
+                    except httpx.HTTPError as exc:
+                        outcomes.append(f"{attempt}:{client.base_url.port}:{type(exc).__name__}")
                         await asyncio.sleep(0.2)
                         continue
+                    outcomes.append(f"{attempt}:{client.base_url.port}:{r.status_code}")
                     if r.status_code in (200, 201):
                         self.acked.setdefault(r.json()["id"], time.monotonic())
+                        self.trail[r.json()["id"]] = outcomes
                         break
                     self.refusals[r.status_code] = self.refusals.get(r.status_code, 0) + 1
                     assert r.status_code == 503, r.text  # the only refusal a fault may cause

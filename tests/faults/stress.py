@@ -31,6 +31,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.faults.stress")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--busy", type=int, default=2, help="busy-loop processes beside the suite")
+    parser.add_argument("-k", dest="only", default=None, help="only the fault tests matching this pytest -k expression")
     args = parser.parse_args()
     totals: dict[str, list[int]] = defaultdict(list)
     failed_runs: list[int] = []
@@ -39,14 +40,15 @@ def main() -> int:
         loops = busy_loops(args.busy, 3600)
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "pytest", "tests/faults/test_faults.py", "-q", "-s", "-p", "no:cacheprovider"],
+                [sys.executable, "-m", "pytest", "tests/faults/test_faults.py", "-q", "-s", "-p", "no:cacheprovider"]
+                + (["-k", args.only] if args.only else []),
                 cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True, timeout=1800,
             )
         finally:
             for loop in loops:
                 loop.kill()
                 loop.wait()
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("FAULT ")]
+        lines = [line for line in proc.stdout.splitlines() if line.startswith(("FAULT ", "LOST "))]
         for line in lines:
             print(f"run {run:>2} {line}", flush=True)
             match = FAULT_LINE.match(line)

@@ -35,15 +35,21 @@ async def system(backing: Backing, stacks: list) -> AsyncIterator[tuple[Stack, T
         proxy.close()
 
 
-async def diagnose(stack: Stack, load: Load) -> str:
-    """Where each lost message stopped: outbox, inbox events, the device's cursor."""
+async def diagnose(stack: Stack, load: Load, injected_at: float) -> str:
+    """Where each lost message stopped: its row, its outbox record, its inbox event, the device's
+    cursor, how the sender got it acknowledged and the recipient's connections. Every line
+    starts with LOST so `make test-faults-stress` can keep them."""
     conn = await asyncpg.connect(stack.env["DATABASE_URL"].replace("postgres://", "postgresql://", 1))
     lines = []
     try:
-        outbox = await conn.fetchval("SELECT count(*) FROM outbox")
-        for sender, recipient in zip(load.senders, load.recipients):
+        lines.append(f"LOST outbox rows left={await conn.fetchval('SELECT count(*) FROM outbox')}")
+        for sender, recipient in zip(load.senders, load.recipients, strict=True):
             for mid in sorted(set(sender.acked) - set(recipient.received)):
-                event = await conn.fetchrow(
+                message = await conn.fetchrow("SELECT chat_id, seq, created_at FROM messages WHERE id = $1", mid)
+                outbox = await conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE (payload->>'message_id')::bigint = $1", mid
+                )
+                events = await conn.fetch(
                     "SELECT inbox_seq FROM inbox_events WHERE user_id = $1 AND message_id = $2 AND type = 'message'",
                     recipient.user.id,
                     mid,
@@ -55,13 +61,20 @@ async def diagnose(stack: Stack, load: Load) -> str:
                 )
                 last = await conn.fetchval("SELECT inbox_seq FROM users WHERE id = $1", recipient.user.id)
                 lines.append(
-                    f"message {mid}: inbox_seq={event and event['inbox_seq']} device cursor={cursor} "
-                    f"user last={last} seen max={max(recipient.seqs, default=0)} reconnects={recipient.reconnects} "
-                    f"closes={recipient.close_codes[-5:]}"
+                    f"LOST message {mid} (chat {message and message['chat_id']} seq {message and message['seq']}): "
+                    f"acked at {sender.acked[mid] - injected_at:+.2f}s after the fault via {sender.trail.get(mid)}; "
+                    f"outbox={outbox} inbox_seqs={[e['inbox_seq'] for e in events]} device cursor={cursor} "
+                    f"user last={last} seen max={max(recipient.seqs, default=0)} seen={len(recipient.seqs)} "
+                    f"reconnects={recipient.reconnects}"
                 )
+                for opened, url, start, first, latest, code in recipient.connections[-6:]:
+                    lines.append(
+                        f"LOST   connection at {float(opened) - injected_at:+.2f}s {url} cursor={start} "
+                        f"first={first} last={latest} closed={code}"
+                    )
     finally:
         await conn.close()
-    return f"outbox={outbox}\n" + "\n".join(lines)
+    return "\n".join(lines)
 
 
 async def run_fault(stack: Stack, name: str, inject: Callable[[], Awaitable[None]]) -> Report:
@@ -76,7 +89,7 @@ async def run_fault(stack: Stack, name: str, inject: Callable[[], Awaitable[None
     REPORTS.append(report)
     print("\nFAULT " + report.line())
     if report.lost:
-        print(await diagnose(stack, load))
+        print(await diagnose(stack, load, injected_at))
     return report
 
 
