@@ -168,6 +168,7 @@ class Load:
         self._stop_send = asyncio.Event()
         self._stop_recv = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.recipients_stopped_at: float | None = None  # monotonic; for the diagnosis of a loss
 
     @classmethod
     async def create(cls, base_urls: list[str], ws_urls: list[str], pairs: int) -> Load:
@@ -191,6 +192,7 @@ class Load:
         while time.monotonic() < deadline and any(self._missing(s, r) for s, r in zip(self.senders, self.recipients)):
             await asyncio.sleep(0.25)
         self._stop_recv.set()
+        self.recipients_stopped_at = time.monotonic()
         await asyncio.gather(*self._tasks)
 
     @staticmethod

@@ -62,7 +62,9 @@ async def diagnose(stack: Stack, load: Load, injected_at: float) -> str:
                 last = await conn.fetchval("SELECT inbox_seq FROM users WHERE id = $1", recipient.user.id)
                 lines.append(
                     f"LOST message {mid} (chat {message and message['chat_id']} seq {message and message['seq']}): "
-                    f"acked at {sender.acked[mid] - injected_at:+.2f}s after the fault via {sender.trail.get(mid)}; "
+                    f"acked at {sender.acked[mid] - injected_at:+.2f}s after the fault, "
+                    f"{sender.acked[mid] - (load.recipients_stopped_at or 0):+.2f}s after the recipients stopped, "
+                    f"via {sender.trail.get(mid)}; "
                     f"outbox={outbox} inbox_seqs={[e['inbox_seq'] for e in events]} device cursor={cursor} "
                     f"user last={last} seen max={max(recipient.seqs, default=0)} seen={len(recipient.seqs)} "
                     f"reconnects={recipient.reconnects}"
