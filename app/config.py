@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MODEL_MODULES = ["app.models", "aerich.models"]
@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     # Where `messenger dev` keeps embedded servers' data and the generated secret.
     data_dir: str = ".data"
     # Outbox partitions drained in parallel (one drainer each at a time); API and workers
-    # must agree on it. More than the workers' total concurrency buys nothing.
+    # must agree on it. More than the workers' total concurrency buys nothing. A power of two
+    # up to 256: a partition is a set of the outbox index's 256 slots (app/storage/outbox.py).
     delivery_partitions: int = Field(default=8, ge=1, le=256)
     # Groups larger than this broadcast no presence and no per-reader receipt events: in a
     # group of 1,000 each connect or ack would cost a frame to 999 members or to every
@@ -84,6 +85,13 @@ class Settings(BaseSettings):
                 f"missing setting(s): {', '.join(missing)} "
                 "(set them in the environment or .env; `messenger dev` provides them itself)"
             )
+
+    @field_validator("delivery_partitions")
+    @classmethod
+    def _partitions_divide_the_slots(cls, value: int) -> int:
+        if 256 % value:
+            raise ValueError("DELIVERY_PARTITIONS must be a power of two up to 256 (1, 2, 4, ... 256)")
+        return value
 
 
 def tortoise_config(database_url: str, pool_size: int | None = None) -> dict[str, Any]:
