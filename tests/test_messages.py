@@ -91,6 +91,22 @@ async def test_send_repeat_of_client_msg_id_returns_the_first_message(http, pg):
     assert await pg.fetchval("SELECT count(*) FROM messages") == 2
 
 
+async def test_send_repeat_after_removal_returns_the_first_message_and_stores_nothing(http, pg):
+    """The send statement finds the repeat itself (no lookup first); a member removed since
+    the first send still gets that message back, and an outsider's new send is a 404."""
+    owner, bob = await make_user(http), await make_user(http)
+    chat = await group_chat(http, owner, bob)
+    first = await post_message(http, bob, chat["id"], "before", "sent-once")
+    assert first.status_code == 201
+    r = await http.delete(f"/chats/{chat['id']}/members/{bob.id}", headers=owner.headers)
+    assert r.status_code in (200, 204), r.text
+    again = await post_message(http, bob, chat["id"], "after", "sent-once")
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert_envelope(await post_message(http, bob, chat["id"], "new", "never-sent"), 404, "not_found")
+    assert await pg.fetchval("SELECT count(*) FROM messages WHERE chat_id = $1", chat["id"]) == 1
+
+
 async def test_send_concurrent_repeats_store_once_and_leave_no_seq_gap(http, http2, pg):
     users = [await make_user(http) for _ in range(3)]
     chat = await group_chat(http, *users)
