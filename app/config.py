@@ -9,6 +9,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MODEL_MODULES = ["app.models", "aerich.models"]
+# The outbox index's slots: chat_id mod OUTBOX_SLOTS (migration 2 writes the same number in
+# its index expression, and take_batch's SQL must match that expression).
+OUTBOX_SLOTS = 256
 
 
 class ConfigError(RuntimeError):
@@ -39,8 +42,8 @@ class Settings(BaseSettings):
     data_dir: str = ".data"
     # Outbox partitions drained in parallel (one drainer each at a time); API and workers
     # must agree on it. More than the workers' total concurrency buys nothing. A power of two
-    # up to 256: a partition is a set of the outbox index's 256 slots (app/storage/outbox.py).
-    delivery_partitions: int = Field(default=8, ge=1, le=256)
+    # up to OUTBOX_SLOTS: a partition is a set of the outbox index's slots (app/storage/outbox.py).
+    delivery_partitions: int = Field(default=8, ge=1, le=OUTBOX_SLOTS)
     # Groups larger than this broadcast no presence and no per-reader receipt events: in a
     # group of 1,000 each connect or ack would cost a frame to 999 members or to every
     # sender. Their members ask GET /users/{id} and GET /messages/{id}/receipts instead.
@@ -89,8 +92,8 @@ class Settings(BaseSettings):
     @field_validator("delivery_partitions")
     @classmethod
     def _partitions_divide_the_slots(cls, value: int) -> int:
-        if 256 % value:
-            raise ValueError("DELIVERY_PARTITIONS must be a power of two up to 256 (1, 2, 4, ... 256)")
+        if OUTBOX_SLOTS % value:
+            raise ValueError(f"DELIVERY_PARTITIONS must be a power of two up to {OUTBOX_SLOTS} (1, 2, 4, ... {OUTBOX_SLOTS})")
         return value
 
 

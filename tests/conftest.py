@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from app.services.delivery import MAX_PARTITIONS
+from app.config import OUTBOX_SLOTS
 from app.storage.outbox import DELIVERY_LOCK_CLASS
 from tests.support.processes import ROOT, Proc, start_api, start_worker
 from tests.support.stack import with_db
@@ -149,7 +149,7 @@ async def clean(request: pytest.FixtureRequest) -> None:
             await conn.execute(
                 "SELECT pg_advisory_xact_lock($1, p) FROM generate_series(0, $2 - 1) AS p",
                 DELIVERY_LOCK_CLASS,
-                MAX_PARTITIONS,
+                OUTBOX_SLOTS,
             )
             await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
     finally:

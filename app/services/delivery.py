@@ -25,7 +25,6 @@ from app.storage import inbox as inbox_store
 from app.storage import messages as message_store
 from app.storage import outbox
 
-MAX_PARTITIONS = 256
 BATCH_LIMIT = 1000
 MESSAGE_EVENTS = ("message", "message_edited", "message_deleted")
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from app.config import OUTBOX_SLOTS
 from app.db import Row, execute, fetch, fetchrow
 from app.jsonutil import dumps_str
 from app.storage.messages import MESSAGE_COLUMNS
 
-SLOTS = 256  # the outbox index's slots (chat_id mod 256); the 256 in take_batch's SQL matches it
 _MESSAGE_FIELDS = [column.strip().removeprefix("m.") for column in MESSAGE_COLUMNS.split(",")]
 _MESSAGE_AS = ", ".join(f"m.{name} AS m_{name}" for name in _MESSAGE_FIELDS)
 
@@ -99,8 +99,8 @@ async def take_batch(*, partition: int, partitions: int, limit: int, conn: BaseD
     no recipients, the chat's members now (`members`). The caller holds the partition's lock
     for this transaction.
 
-    A partition is a set of slots (chat_id mod SLOTS) read through the index on (slot, id)
-    (migration 2): partitions must divide SLOTS, so chat_id mod partitions is the slot's.
+    A partition is a set of slots (chat_id mod OUTBOX_SLOTS) read through the index on (slot, id)
+    (migration 2): partitions must divide OUTBOX_SLOTS, so chat_id mod partitions is the slot's.
     """
     rows = await fetch(
         f"""SELECT o.id AS outbox_id, o.type AS outbox_type, o.chat_id AS outbox_chat_id, o.user_ids,
@@ -109,9 +109,9 @@ async def take_batch(*, partition: int, partitions: int, limit: int, conn: BaseD
                        SELECT coalesce(array_agg(cm.user_id ORDER BY cm.user_id), '{{}}')
                        FROM chat_members cm WHERE cm.chat_id = o.chat_id) END AS members
             FROM outbox o LEFT JOIN messages m ON m.id = (o.payload->>'message_id')::bigint
-            WHERE mod(coalesce(o.chat_id, 0), 256) = ANY($1::int[])
+            WHERE mod(coalesce(o.chat_id, 0), {OUTBOX_SLOTS}) = ANY($1::int[])
             ORDER BY o.id LIMIT $2""",
-        list(range(partition, SLOTS, partitions)),
+        list(range(partition, OUTBOX_SLOTS, partitions)),
         limit,
         conn=conn,
     )
