@@ -20,7 +20,8 @@ from tests.support.frames import frame_errors
 MESSAGE = {
     "id": 7, "chat_id": 3, "seq": 1, "sender_id": 2, "client_msg_id": "c1", "content": "hi",
     "created_at": "2026-11-27T15:00:00.123Z", "edited_at": None, "is_deleted": False,
-    "delivered_at": None, "read_at": None,
+    "delivered_at": None, "read_at": None, "reply_to": None, "mentions": [], "reactions": [],
+    "attachments": [], "pinned": False,
 }  # fmt: skip
 
 
@@ -66,6 +67,8 @@ def test_the_frame_checks_reject_what_the_document_does_not_allow():
         {"type": "presence", "data": {"user_id": 2, "online": True, "last_seen_at": "yesterday"}},
         {"type": "chat_updated", "data": {"inbox_seq": 1, "chat": {"id": 3, "removed": False}}},
         {"type": "error", "data": {"code": "Bad Code", "message": "x"}},
+        {"type": "reactions", "data": {"inbox_seq": 1, "chat_id": 3, "message_id": 7,
+                                       "reactions": [{"emoji": "x", "count": 0, "me": True}]}},
         {"type": "reactions_v9", "data": {}},
         {"type": "ping"},
     ]  # fmt: skip
@@ -90,6 +93,8 @@ async def test_a_conversation_produces_each_frame_type_and_each_matches_the_docu
     await b.next("read_ack")
     await b.send("typing", {"chat_id": chat["id"]})
     await a.next("typing")
+    assert (await http.put(f"/messages/{message_id}/reactions/%F0%9F%91%8D", headers=bob.headers)).status_code == 200
+    await a.next("reactions")
     await a.send("delete_message", {"message_id": message_id}, ref="delete")
     await a.next("message_ack")
     while not {"message_edited", "message_deleted"} <= {f["type"] for f in b.frames}:

@@ -155,7 +155,7 @@ async def test_ws_read_frames_are_coalesced_and_each_gets_a_read_ack(http, clust
     assert marks <= 100, f"{marks} writes for {frames} frames sent in {sent_in:.3f}s"
     # The REST read is unchanged, and a read of a chat the reader is not in still errors.
     r = await http.post("/messages/read", json={"chat_id": chat["id"], "up_to_seq": 5}, headers=bob.headers)
-    assert r.status_code == 200 and r.json() == {"chat_id": chat["id"], "read_seq": frames, "unread_count": 0}
+    assert r.status_code == 200 and r.json() == {"chat_id": chat["id"], "read_seq": frames, "unread_count": 0, "unread_mentions": 0}
     await device.send("read", {"chat_id": chat["id"] + 1000, "up_to_seq": 1}, ref="x")
     error = await device.next("error", "read_ack")
     assert error["type"] == "error" and error["ref"] == "x" and error["data"]["code"] == "not_found"

@@ -45,7 +45,7 @@ async def test_send_returns_201_with_the_stored_message(http, pg):
     m = r.json()
     assert set(m) == {
         "id", "chat_id", "seq", "sender_id", "client_msg_id", "content", "created_at", "edited_at",
-        "is_deleted", "delivered_at", "read_at",
+        "is_deleted", "delivered_at", "read_at", "reply_to", "mentions", "reactions", "attachments", "pinned",
     }  # fmt: skip
     assert (m["chat_id"], m["seq"], m["sender_id"], m["client_msg_id"], m["content"]) == (chat["id"], 1, alice.id, "c-1", "hello bob")
     assert m["created_at"].endswith("Z") and m["edited_at"] is None and m["is_deleted"] is False
@@ -351,15 +351,15 @@ async def test_read_marks_move_unread_counts(http):
     assert (await chat_in_list(http, bob, chat["id"]))["unread_count"] == 5
     r = await http.post("/messages/read", json={"chat_id": chat["id"], "up_to_seq": 3}, headers=bob.headers)
     assert r.status_code == 200, r.text
-    assert r.json() == {"chat_id": chat["id"], "read_seq": 3, "unread_count": 2}
+    assert r.json() == {"chat_id": chat["id"], "read_seq": 3, "unread_count": 2, "unread_mentions": 0}
     assert (await chat_in_list(http, bob, chat["id"]))["unread_count"] == 2
     assert (await http.get(f"/chats/{chat['id']}", headers=bob.headers)).json()["unread_count"] == 2
     # Marks never move back.
     r = await http.post("/messages/read", json={"chat_id": chat["id"], "up_to_seq": 1}, headers=bob.headers)
-    assert r.json() == {"chat_id": chat["id"], "read_seq": 3, "unread_count": 2}
+    assert r.json() == {"chat_id": chat["id"], "read_seq": 3, "unread_count": 2, "unread_mentions": 0}
     # Beyond the end is clamped to the last message.
     r = await http.post("/messages/read", json={"chat_id": chat["id"], "up_to_seq": 10_000}, headers=bob.headers)
-    assert r.json() == {"chat_id": chat["id"], "read_seq": 5, "unread_count": 0}
+    assert r.json() == {"chat_id": chat["id"], "read_seq": 5, "unread_count": 0, "unread_mentions": 0}
     await send(http, alice, chat["id"], "m5")
     assert (await chat_in_list(http, bob, chat["id"]))["unread_count"] == 1
     assert (await chat_in_list(http, alice, chat["id"]))["unread_count"] == 0
@@ -374,7 +374,7 @@ async def test_read_at_is_set_once_every_other_member_read(http):
     items = (await history(http, alice, chat["id"]))["items"]
     assert [i["read_at"] for i in items] == [None, None]  # carol has not read yet
     r = await http.post("/messages/read", json={"chat_id": chat["id"], "up_to_seq": 1}, headers=carol.headers)
-    assert r.json() == {"chat_id": chat["id"], "read_seq": 1, "unread_count": 1}
+    assert r.json() == {"chat_id": chat["id"], "read_seq": 1, "unread_count": 1, "unread_mentions": 0}
     items = (await history(http, alice, chat["id"]))["items"]
     assert items[0]["read_at"] is not None and items[1]["read_at"] is None
     assert items[0]["delivered_at"] is not None  # reading implies delivered

@@ -4,8 +4,8 @@ from typing import Any
 
 from quart_schema import tag
 
-from app.api.responses import Chat, ChatPage
-from app.api.schemas import AddMembersIn, CreateChatIn, PageQuery
+from app.api.responses import Chat, ChatPage, Message, MessagePage
+from app.api.schemas import AddMembersIn, ChatSettingsIn, CreateChatIn, OwnerIn, PageQuery, RenameIn, RoleIn
 from app.api.validation import authenticated_blueprint, body, principal, query, responds, services
 from app.errors import field_error
 
@@ -60,3 +60,62 @@ async def add_members(chat_id: int, data: AddMembersIn) -> dict[str, Any]:
 async def remove_member(chat_id: int, user_id: int) -> tuple[str, int]:
     await services().chats.remove_member(user_id=principal().user_id, chat_id=chat_id, member_id=user_id)
     return "", 204
+
+
+@bp.patch("/<int(signed=True):chat_id>")
+@tag(["chats"])
+@responds(Chat, errors=(403, 404))
+@body(RenameIn)
+async def rename(chat_id: int, data: RenameIn) -> dict[str, Any]:
+    return await services().groups.rename(user_id=principal().user_id, chat_id=chat_id, title=data.title)
+
+
+@bp.put("/<int(signed=True):chat_id>/members/<int(signed=True):user_id>/role")
+@tag(["chats"])
+@responds(Chat, errors=(403, 404))
+@body(RoleIn)
+async def set_role(chat_id: int, user_id: int, data: RoleIn) -> dict[str, Any]:
+    return await services().groups.set_role(
+        user_id=principal().user_id, chat_id=chat_id, member_id=user_id, role=data.role
+    )
+
+
+@bp.post("/<int(signed=True):chat_id>/owner")
+@tag(["chats"])
+@responds(Chat, errors=(403, 404))
+@body(OwnerIn)
+async def transfer_owner(chat_id: int, data: OwnerIn) -> dict[str, Any]:
+    return await services().groups.transfer_owner(user_id=principal().user_id, chat_id=chat_id, member_id=data.user_id)
+
+
+@bp.put("/<int(signed=True):chat_id>/settings")
+@tag(["chats"])
+@responds(Chat, errors=(404,))
+@body(ChatSettingsIn)
+async def settings(chat_id: int, data: ChatSettingsIn) -> dict[str, Any]:
+    return await services().chats.update_settings(user_id=principal().user_id, chat_id=chat_id, changes=data.changes())
+
+
+@bp.get("/<int(signed=True):chat_id>/pins")
+@tag(["chats"])
+@responds(MessagePage, errors=(404,))
+@query(PageQuery)
+async def pins(chat_id: int, query_args: PageQuery) -> dict[str, Any]:
+    page = await services().pins.page(
+        user_id=principal().user_id, chat_id=chat_id, cursor=query_args.cursor, limit=query_args.limit
+    )
+    return page.body()
+
+
+@bp.put("/<int(signed=True):chat_id>/pins/<int(signed=True):message_id>")
+@tag(["chats"])
+@responds(Message, errors=(403, 404, 409))
+async def pin(chat_id: int, message_id: int) -> dict[str, Any]:
+    return await services().pins.set_pinned(user_id=principal().user_id, chat_id=chat_id, message_id=message_id, pinned=True)
+
+
+@bp.delete("/<int(signed=True):chat_id>/pins/<int(signed=True):message_id>")
+@tag(["chats"])
+@responds(Message, errors=(403, 404))
+async def unpin(chat_id: int, message_id: int) -> dict[str, Any]:
+    return await services().pins.set_pinned(user_id=principal().user_id, chat_id=chat_id, message_id=message_id, pinned=False)

@@ -13,7 +13,7 @@ bp = authenticated_blueprint("messages", "/messages")
 
 @bp.post("")
 @tag(["messages"])
-@responds(Message, 201, 200, errors=(404, 429))
+@responds(Message, 201, 200, errors=(404, 422, 429))
 @body(SendIn)
 async def send(data: SendIn) -> tuple[dict[str, Any], int]:
     message, created = await services().messages.send(
@@ -22,6 +22,7 @@ async def send(data: SendIn) -> tuple[dict[str, Any], int]:
         content=data.content,
         client_msg_id=data.client_msg_id,
         transport="rest",
+        reply_to_id=data.reply_to_id,
     )
     return message, 201 if created else 200
 
@@ -74,3 +75,17 @@ async def read(data: ReadIn) -> dict[str, Any]:
 @responds(list[Receipt], errors=(404,))
 async def receipts(message_id: int) -> list[dict[str, Any]]:
     return await services().receipts.receipts(user_id=principal().user_id, message_id=message_id)
+
+
+@bp.put("/<int(signed=True):message_id>/reactions/<emoji>")
+@tag(["messages"])
+@responds(Message, errors=(404, 409, 429))
+async def add_reaction(message_id: int, emoji: str) -> dict[str, Any]:
+    return await services().reactions.react(user_id=principal().user_id, message_id=message_id, emoji=emoji, add=True)
+
+
+@bp.delete("/<int(signed=True):message_id>/reactions/<emoji>")
+@tag(["messages"])
+@responds(Message, errors=(404, 429))
+async def remove_reaction(message_id: int, emoji: str) -> dict[str, Any]:
+    return await services().reactions.react(user_id=principal().user_id, message_id=message_id, emoji=emoji, add=False)

@@ -84,6 +84,32 @@ class Session(_Out):
     current: bool
 
 
+class ReplyPreview(_Out):
+    """The message replied to, in its current state (`preview` is "" once it is deleted)."""
+
+    id: Id
+    seq: Seq
+    sender_id: Id | None
+    preview: str = Field(max_length=100)
+
+
+class Reaction(_Out):
+    emoji: str
+    count: int = Field(ge=1)
+    me: bool = Field(description="The reader reacted with this emoji.")
+
+
+class Attachment(_Out):
+    id: Id
+    name: str
+    content_type: str
+    size: int = Field(ge=0)
+    width: int | None
+    height: int | None
+    url: str
+    thumbnail_url: str | None
+
+
 class Message(_Out):
     id: Id
     chat_id: Id
@@ -96,6 +122,11 @@ class Message(_Out):
     is_deleted: bool
     delivered_at: datetime | None
     read_at: datetime | None
+    reply_to: ReplyPreview | None
+    mentions: list[Id] = Field(description="Members named as @username when it was stored or last edited.")
+    reactions: list[Reaction] = Field(max_length=20, description="In first-reacted order.")
+    attachments: list[Attachment] = Field(max_length=10)
+    pinned: bool
 
 
 class MessagePage(_Out):
@@ -118,6 +149,9 @@ class Chat(_Out):
     last_message: Message | None
     last_seq: Seq
     unread_count: int
+    unread_mentions: int
+    muted_until: datetime | None = Field(description="The caller's own setting.")
+    archived: bool = Field(description="The caller's own setting.")
 
 
 class ChatPage(_Out):
@@ -129,6 +163,7 @@ class ReadState(_Out):
     chat_id: Id
     read_seq: Seq
     unread_count: int
+    unread_mentions: int
 
 
 class Receipt(_Out):

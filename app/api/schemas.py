@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.ids import MAX_ID
 
@@ -81,6 +81,7 @@ class SendIn(_In):
     chat_id: Id
     content: Content
     client_msg_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    reply_to_id: Id | None = None
 
 
 class HistoryQuery(_In):
@@ -93,6 +94,31 @@ class HistoryQuery(_In):
 
 class EditIn(_In):
     content: Content
+
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
+
+
+class RenameIn(_In):
+    title: Title
+
+
+class RoleIn(_In):
+    role: Literal["admin", "member"]
+
+
+class OwnerIn(_In):
+    user_id: Id
+
+
+class ChatSettingsIn(_In):
+    """Only the fields sent change; `muted_until: null` unmutes."""
+
+    muted_until: AwareDatetime | None = None
+    archived: bool = False
+
+    def changes(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class ReadIn(_In):

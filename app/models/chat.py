@@ -27,6 +27,9 @@ class ChatMember(Model):
     joined_at = fields.DatetimeField(auto_now_add=True)
     read_seq = fields.BigIntField(default=0)
     delivered_seq = fields.BigIntField(default=0)
+    # The member's own settings.
+    muted_until = fields.DatetimeField(null=True)
+    archived = fields.BooleanField(default=False)
 
     class Meta:
         table = "chat_members"

@@ -1,6 +1,7 @@
 from typing import Any
 
 from tortoise import fields
+from tortoise.contrib.postgres.fields import ArrayField
 from tortoise.models import Model
 
 
@@ -17,6 +18,13 @@ class Message(Model):
     # When every other member first received / read it.
     delivered_at = fields.DatetimeField(null=True)
     read_at = fields.DatetimeField(null=True)
+    # An earlier message of the same chat (checked in the send's statement).
+    reply_to_id = fields.BigIntField(null=True)
+    # Members named as @username when the content was stored or last edited.
+    mentions: Any = ArrayField(element_type="bigint", default=list)
+    # [{"emoji", "user_ids"}] in first-reacted order, changed under the message's row lock.
+    reactions: Any = fields.JSONField(default=list)
+    pinned_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "messages"

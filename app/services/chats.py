@@ -67,11 +67,22 @@ async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], 
         (row["id"], viewer): chat_body(
             row,
             members=members[row["id"]],
-            last_message=message_body(last[row["id"]]) if is_member and row["id"] in last else None,
-            unread_count=unread.get((row["id"], viewer), 0),
+            last_message=message_body(last[row["id"]], viewer) if is_member and row["id"] in last else None,
+            unread_count=unread.get((row["id"], viewer), (0, 0))[0],
+            unread_mentions=unread.get((row["id"], viewer), (0, 0))[1],
         )
         for row, viewer, is_member in zip(rows, viewers, current)
     }
+
+
+def require_manager(member: Row, what: str = "change its members") -> None:
+    if member["type"] != "group" or member["role"] not in MANAGERS:
+        raise Forbidden(f"Only a group's owner or admins can {what}.")
+
+
+async def record_chat_updated(chat_id: int, conn: BaseDBAsyncClient, also: list[int] | None = None) -> None:
+    """Every member (and `also`, e.g. a member just removed) hears that the chat changed."""
+    await outbox.record_to_members(type="chat_updated", chat_id=chat_id, payload={}, also=also, conn=conn)
 
 
 class ChatService:
@@ -120,7 +131,7 @@ class ChatService:
             row = await chat_store.insert_chat(type="direct", title=None, direct_key=key, conn=conn)
             if row is not None:
                 await chat_store.add_members(row["id"], [(user_id, "member"), (other_id, "member")], conn)
-                await self._record_chat_updated(row["id"], conn)
+                await record_chat_updated(row["id"], conn)
         if row is None:
             existing = await chat_store.chat_by_direct_key(key)
             assert existing is not None
@@ -138,7 +149,7 @@ class ChatService:
             row = await chat_store.insert_chat(type="group", title=title, direct_key=None, conn=conn)
             assert row is not None
             await chat_store.add_members(row["id"], [(user_id, "owner")] + [(o, "member") for o in others], conn)
-            await self._record_chat_updated(row["id"], conn)
+            await record_chat_updated(row["id"], conn)
         await self._dispatcher.after_commit()
         return await self.get(user_id=user_id, chat_id=row["id"])
 
@@ -147,13 +158,13 @@ class ChatService:
         wanted = sorted(set(user_ids))
         async with transaction() as conn:
             member = await require_member(chat_id, user_id, conn)
-            self._require_manager(member)
+            require_manager(member)
             if wanted and len(await chat_store.existing_user_ids(wanted)) != len(wanted):
                 raise NotFound("No such user.")
             added = await chat_store.add_members(chat_id, [(u, "member") for u in wanted], conn)
             if added:
                 await chat_store.touch_chat(chat_id, conn)
-                await self._record_chat_updated(chat_id, conn)
+                await record_chat_updated(chat_id, conn)
         if added:
             await self._dispatcher.after_commit()
         return await self.get(user_id=user_id, chat_id=chat_id)
@@ -164,7 +175,7 @@ class ChatService:
             if member["type"] != "group":
                 raise Forbidden("Nobody leaves a direct chat.")
             if member_id != user_id:
-                self._require_manager(member)
+                require_manager(member)
                 target = await chat_store.membership(chat_id, member_id, conn=conn)
                 if target is None:
                     raise NotFound("No such member.")
@@ -174,14 +185,14 @@ class ChatService:
             await chat_store.promote_successor(chat_id, conn)
             await chat_store.touch_chat(chat_id, conn)
             # The removed user hears it too, so their devices drop the chat.
-            await self._record_chat_updated(chat_id, conn, also=[member_id])
+            await record_chat_updated(chat_id, conn, also=[member_id])
         await self._dispatcher.after_commit()
 
-    @staticmethod
-    def _require_manager(member: Row) -> None:
-        if member["type"] != "group" or member["role"] not in MANAGERS:
-            raise Forbidden("Only a group's owner or admins can change its members.")
-
-    @staticmethod
-    async def _record_chat_updated(chat_id: int, conn: BaseDBAsyncClient, also: list[int] | None = None) -> None:
-        await outbox.record_to_members(type="chat_updated", chat_id=chat_id, payload={}, also=also, conn=conn)
+    async def update_settings(self, *, user_id: int, chat_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """The caller's own muted_until / archived; only the caller's devices hear of it."""
+        async with transaction() as conn:
+            await require_member(chat_id, user_id, conn)
+            await chat_store.update_settings(chat_id, user_id, changes, conn)
+            await outbox.record(type="chat_updated", chat_id=chat_id, payload={}, user_ids=[user_id], conn=conn)
+        await self._dispatcher.after_commit()
+        return await self.get(user_id=user_id, chat_id=chat_id)

@@ -19,7 +19,7 @@ from app import metrics
 from app.db import transaction
 from app.jsonutil import loads
 from app.services.chats import render_chats
-from app.services.views import message_body
+from app.services.views import message_body, reactions_body, viewer_independent
 from app.storage import chats as chat_store
 from app.storage import inbox as inbox_store
 from app.storage import messages as message_store
@@ -106,6 +106,10 @@ async def render_events(rows: list[dict[str, Any]], *, members_known: bool = Fal
         member = (row["chat_id"], row["user_id"]) in current
         if row["type"] in MESSAGE_EVENTS:
             data["message"] = _body(row, messages, bodies) if member else None
+        elif row["type"] == "reactions":
+            source = _source(row, messages) if member else None
+            reactions = reactions_body(_json(source["reactions"]), row["user_id"]) if source else []
+            data.update(chat_id=row["chat_id"], message_id=row["message_id"], reactions=reactions)
         elif row["type"] == "chat_updated":
             data["chat"] = chats.get((row["chat_id"], row["user_id"])) if member else {"id": row["chat_id"], "removed": True}
         else:
@@ -114,15 +118,23 @@ async def render_events(rows: list[dict[str, Any]], *, members_known: bool = Fal
     return frames
 
 
+def _source(row: dict[str, Any], read: dict[int, Any]) -> dict[str, Any] | None:
+    return row.get("message") or read.get(row["message_id"])
+
+
 def _body(row: dict[str, Any], read: dict[int, Any], bodies: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
-    """One body per message however many members it goes to."""
+    """One body per message however many members it goes to, unless its reactions make each
+    member's body differ (`me`)."""
     message_id = row["message_id"]
-    if message_id not in bodies:
-        source = row.get("message") or read.get(message_id)
-        if source is None:
-            return None
-        bodies[message_id] = message_body(source)
-    return bodies[message_id]
+    if message_id in bodies:
+        return bodies[message_id]
+    source = _source(row, read)
+    if source is None:
+        return None
+    body = message_body(source, row["user_id"])
+    if viewer_independent(source):
+        bodies[message_id] = body
+    return body
 
 
 @dataclass

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
-
 from app import keys, metrics
 from app.config import Settings
 from app.db import transaction
 from app.errors import Conflict, Forbidden, RateLimited, field_error
 from app.services.chats import check_text, hidden, require_member
 from app.services.dispatch import Dispatcher
+from app.services.mentions import mention_names
 from app.services.pages import Page, encode_cursor, optional, read_cursor, seq_field
 from app.services.ratelimit import SlidingWindowLimiter
 from app.services.views import message_body
@@ -20,11 +19,10 @@ from app.storage import outbox
 
 
 class MessageService:
-    def __init__(self, settings: Settings, redis: Redis, dispatcher: Dispatcher) -> None:
+    def __init__(self, settings: Settings, send_limiter: SlidingWindowLimiter, dispatcher: Dispatcher) -> None:
         self._max_length = settings.max_message_length
-        self._limiter = SlidingWindowLimiter(
-            redis, limit=settings.rate_limit_messages, window_seconds=settings.rate_limit_window
-        )
+        # RATE_LIMIT_MESSAGES: sends, edits, deletes and reactions count together.
+        self._limiter = send_limiter
         self._dispatcher = dispatcher
 
     def _check_content(self, content: str) -> None:
@@ -33,7 +31,14 @@ class MessageService:
         check_text("content", content)
 
     async def send(
-        self, *, sender_id: int, chat_id: int, content: str, client_msg_id: str | None, transport: str
+        self,
+        *,
+        sender_id: int,
+        chat_id: int,
+        content: str,
+        client_msg_id: str | None,
+        transport: str,
+        reply_to_id: int | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """(message, created). Acknowledge only what is committed; a repeat of the same
         (sender, client_msg_id) returns the first message and stores nothing."""
@@ -46,24 +51,33 @@ class MessageService:
         if wait > 0:
             existing = await self._first_send(sender_id, client_msg_id)
             if existing is not None:
-                return message_body(existing), False
+                return message_body(existing, sender_id), False
             metrics.RATE_LIMITED.labels(scope="send").inc()
             raise RateLimited(wait, "Sending too fast; retry later.")
         try:
             row = await message_store.send_message(
-                chat_id=chat_id, sender_id=sender_id, client_msg_id=client_msg_id, content=content
+                chat_id=chat_id,
+                sender_id=sender_id,
+                client_msg_id=client_msg_id,
+                content=content,
+                reply_to_id=reply_to_id,
+                mention_names=mention_names(content),
             )
         except message_store.DuplicateSend:
             row = None
         if row is None:
-            # A repeat (also from a member removed since), or an outsider.
+            # A repeat (also from a member removed since), an outsider, or a reply to a
+            # message of another chat (told apart only once membership is known).
             existing = await self._first_send(sender_id, client_msg_id)
             if existing is not None:
-                return message_body(existing), False
+                return message_body(existing, sender_id), False
+            await require_member(chat_id, sender_id)
+            if reply_to_id is not None:
+                raise field_error("reply_to_id", "Must be a message of the same chat.")
             raise hidden()
         metrics.MESSAGES.labels(transport=transport).inc()
         await self._dispatcher.after_commit(chat_id)
-        return message_body(row), True
+        return message_body(row, sender_id), True
 
     @staticmethod
     async def _first_send(sender_id: int, client_msg_id: str | None) -> dict[str, Any] | None:
@@ -91,7 +105,7 @@ class MessageService:
                 next_cursor = encode_cursor({"a": rows[-1]["seq"], "b": before_seq})
             elif rows[0]["seq"] > 1:
                 next_cursor = encode_cursor({"b": rows[0]["seq"]})
-        return Page(items=[message_body(row) for row in rows], next_cursor=next_cursor)
+        return Page(items=[message_body(row, user_id) for row in rows], next_cursor=next_cursor)
 
     async def edit(self, *, user_id: int, message_id: int, content: str) -> dict[str, Any]:
         # Edits share the send limit: each one is an inbox event for every member.
@@ -101,10 +115,10 @@ class MessageService:
             row = await self._own_message_for_update(user_id, message_id, conn)
             if row["is_deleted"]:
                 raise Conflict("A deleted message cannot be edited.")
-            row = await message_store.update_content(message_id, content, conn)
+            row = await message_store.update_content(message_id, content, mention_names(content), conn)
             await outbox.record(type="message_edited", chat_id=row["chat_id"], payload={"message_id": message_id}, conn=conn)
         await self._dispatcher.after_commit(row["chat_id"])
-        return message_body(row)
+        return message_body(row, user_id)
 
     async def delete(self, *, user_id: int, message_id: int) -> dict[str, Any]:
         """Soft delete; idempotent (a second delete changes and announces nothing)."""
@@ -112,11 +126,11 @@ class MessageService:
         async with transaction() as conn:
             row = await self._own_message_for_update(user_id, message_id, conn)
             if row["is_deleted"]:
-                return message_body(row)
+                return message_body(row, user_id)
             row = await message_store.soft_delete(message_id, conn)
             await outbox.record(type="message_deleted", chat_id=row["chat_id"], payload={"message_id": message_id}, conn=conn)
         await self._dispatcher.after_commit(row["chat_id"])
-        return message_body(row)
+        return message_body(row, user_id)
 
     @staticmethod
     async def _own_message_for_update(user_id: int, message_id: int, conn: Any) -> dict[str, Any]:

@@ -30,10 +30,10 @@ class ReceiptService:
             for status in ("delivered", "read"):
                 changed |= await self._advance(conn, chat_id=chat_id, user_id=user_id, status=status, up_to_seq=target)
             read_seq = max(member["read_seq"], target)
-            unread = await message_store.count_unread(chat_id, user_id, read_seq, conn=conn)
+            unread, mentions = await message_store.count_unread(chat_id, user_id, read_seq, conn=conn)
         if changed:
             await self._dispatcher.after_commit()
-        return {"chat_id": chat_id, "read_seq": read_seq, "unread_count": unread}
+        return {"chat_id": chat_id, "read_seq": read_seq, "unread_count": unread, "unread_mentions": mentions}
 
     async def mark_read_messages(self, *, user_id: int, chat_id: int, message_ids: list[int]) -> dict[str, Any]:
         await require_member(chat_id, user_id)

@@ -11,9 +11,12 @@ from app.services.auth import AuthService
 from app.services.chats import ChatService
 from app.services.devices import DeviceService
 from app.services.dispatch import Dispatcher
+from app.services.groups import GroupService
 from app.services.messages import MessageService
+from app.services.pins import PinService
 from app.services.presence import PresenceService
 from app.services.ratelimit import SlidingWindowLimiter
+from app.services.reactions import ReactionService
 from app.services.receipts import ReceiptService
 from app.services.users import UserService
 
@@ -23,7 +26,10 @@ class Services:
     auth: AuthService
     users: UserService
     chats: ChatService
+    groups: GroupService
+    pins: PinService
     messages: MessageService
+    reactions: ReactionService
     receipts: ReceiptService
     presence: PresenceService
     devices: DeviceService
@@ -37,13 +43,19 @@ NEW_DEVICE_WINDOW = 24 * 3600.0  # WS_NEW_DEVICES_PER_DAY counts per day
 def build_services(settings: Settings, redis: ArqRedis) -> Services:
     dispatcher = Dispatcher(redis, settings.delivery_partitions)
     presence = PresenceService(redis, heartbeat_interval=settings.heartbeat_interval)
+    # RATE_LIMIT_MESSAGES: one budget for sends, edits, deletes and reactions.
+    sends = SlidingWindowLimiter(redis, limit=settings.rate_limit_messages, window_seconds=settings.rate_limit_window)
+    chats = ChatService(
+        dispatcher, SlidingWindowLimiter(redis, limit=settings.chat_rate_limit, window_seconds=CHAT_RATE_WINDOW)
+    )
     return Services(
         auth=AuthService(settings, redis),
         users=UserService(presence),
-        chats=ChatService(
-            dispatcher, SlidingWindowLimiter(redis, limit=settings.chat_rate_limit, window_seconds=CHAT_RATE_WINDOW)
-        ),
-        messages=MessageService(settings, redis, dispatcher),
+        chats=chats,
+        groups=GroupService(chats, dispatcher),
+        pins=PinService(dispatcher),
+        messages=MessageService(settings, sends, dispatcher),
+        reactions=ReactionService(sends, dispatcher),
         receipts=ReceiptService(dispatcher, large_group_size=settings.large_group_size),
         presence=presence,
         devices=DeviceService(

@@ -6,11 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from app.jsonutil import iso
+from app.jsonutil import iso, loads
 
 
-def message_body(row: dict[str, Any]) -> dict[str, Any]:
-    """`Message`: a deleted message keeps its place with empty content."""
+def message_body(row: dict[str, Any], viewer: int) -> dict[str, Any]:
+    """`Message` as `viewer` sees it (`reactions[].me`): a deleted message keeps its place with
+    empty content."""
+    reactions = _json(row["reactions"])
+    reply_to = _json(row["reply_to"])
     return {
         "id": row["id"],
         "chat_id": row["chat_id"],
@@ -23,7 +26,29 @@ def message_body(row: dict[str, Any]) -> dict[str, Any]:
         "is_deleted": row["is_deleted"],
         "delivered_at": iso(row["delivered_at"]),
         "read_at": iso(row["read_at"]),
+        "reply_to": reply_to,
+        "mentions": list(row["mentions"]),
+        "reactions": reactions_body(reactions, viewer),
+        # Attachments come with the attachments work (issue 18); until then no message has any.
+        "attachments": [],
+        "pinned": row["pinned_at"] is not None,
     }
+
+
+def reactions_body(reactions: list[dict[str, Any]], viewer: int) -> list[dict[str, Any]]:
+    """Stored `[{emoji, user_ids}]` to the contract's `[{emoji, count, me}]`, order kept."""
+    return [{"emoji": r["emoji"], "count": len(r["user_ids"]), "me": viewer in r["user_ids"]} for r in reactions]
+
+
+def viewer_independent(row: dict[str, Any]) -> bool:
+    """True when every viewer gets the same body (no reactions to mark `me` on), so one
+    rendering serves all the members a message goes to."""
+    return not _json(row["reactions"])
+
+
+def _json(value: Any) -> Any:
+    # asyncpg hands jsonb over as text (the pool registers no codec).
+    return loads(value) if isinstance(value, (str, bytes)) else value
 
 
 def chat_body(
@@ -32,8 +57,10 @@ def chat_body(
     members: list[dict[str, Any]],
     last_message: dict[str, Any] | None,
     unread_count: int,
+    unread_mentions: int,
 ) -> dict[str, Any]:
-    """`Chat` as one viewer sees it; members and last_message are bodies already."""
+    """`Chat` as one viewer sees it (row carries the viewer's own settings); members and
+    last_message are bodies already."""
     return {
         "id": row["id"],
         "type": row["type"],
@@ -43,6 +70,9 @@ def chat_body(
         "last_message": last_message,
         "last_seq": row["last_seq"],
         "unread_count": unread_count,
+        "unread_mentions": unread_mentions,
+        "muted_until": iso(row["muted_until"]),
+        "archived": row["archived"],
     }
 
 

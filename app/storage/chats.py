@@ -121,7 +121,8 @@ async def chats_of_user(
         cursor_sql = "AND (c.last_activity_at, c.id) < ($3, $4)"
         args += list(after)
     return await fetch(
-        f"""SELECT {CHAT_COLUMNS}, cm.read_seq FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
+        f"""SELECT {CHAT_COLUMNS}, cm.read_seq, cm.muted_until, cm.archived
+            FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
             WHERE cm.user_id = $1 {cursor_sql}
             ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $2""",
         *args,
@@ -132,6 +133,7 @@ async def chats_for_viewers(pairs: list[tuple[int, int]]) -> list[Row]:
     """(chat_id, viewer) pairs to chat rows with the viewer's read_seq (0 for a former member)."""
     return await fetch(
         f"""SELECT {CHAT_COLUMNS}, coalesce(cm.read_seq, 0) AS read_seq, p.user_id AS viewer_id,
+                   cm.muted_until, coalesce(cm.archived, FALSE) AS archived,
                    cm.user_id IS NOT NULL AS is_member
             FROM unnest($1::bigint[], $2::bigint[]) AS p(chat_id, user_id)
             JOIN chats c ON c.id = p.chat_id
@@ -150,25 +152,57 @@ async def members_of(chat_ids: list[int]) -> list[Row]:
     )
 
 
-async def unread_counts(pairs: list[tuple[int, int, int, int]]) -> dict[tuple[int, int], int]:
-    """(chat_id, user_id, read_seq, last_seq) to unread counts: others' live messages after
-    read_seq, up to the last_seq the caller rendered (a message committing meanwhile is not
-    counted before it is shown)."""
+async def unread_counts(pairs: list[tuple[int, int, int, int]]) -> dict[tuple[int, int], tuple[int, int]]:
+    """(chat_id, user_id, read_seq, last_seq) to (unread messages, unread mentions of the
+    user): others' live messages after read_seq, up to the last_seq the caller rendered (a
+    message committing meanwhile is not counted before it is shown)."""
     if not pairs:
         return {}
     rows = await fetch(
-        """SELECT p.chat_id, p.user_id, (
-               SELECT count(*) FROM messages m
-               WHERE m.chat_id = p.chat_id AND m.seq > p.read_seq AND m.seq <= p.last_seq
-                 AND m.sender_id <> p.user_id AND NOT m.is_deleted) AS unread
+        """SELECT p.chat_id, p.user_id, u.unread, u.mentions
            FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])
-             AS p(chat_id, user_id, read_seq, last_seq)""",
+             AS p(chat_id, user_id, read_seq, last_seq)
+           CROSS JOIN LATERAL (
+               SELECT count(*) AS unread, count(*) FILTER (WHERE p.user_id = ANY(m.mentions)) AS mentions
+               FROM messages m
+               WHERE m.chat_id = p.chat_id AND m.seq > p.read_seq AND m.seq <= p.last_seq
+                 AND m.sender_id <> p.user_id AND NOT m.is_deleted) u""",
         [p[0] for p in pairs],
         [p[1] for p in pairs],
         [p[2] for p in pairs],
         [p[3] for p in pairs],
     )
-    return {(row["chat_id"], row["user_id"]): int(row["unread"]) for row in rows}
+    return {(row["chat_id"], row["user_id"]): (int(row["unread"]), int(row["mentions"])) for row in rows}
+
+
+async def rename(chat_id: int, title: str, conn: BaseDBAsyncClient) -> None:
+    await execute("UPDATE chats SET title = $2, last_activity_at = now() WHERE id = $1", chat_id, title, conn=conn)
+
+
+async def set_role(chat_id: int, user_id: int, role: str, conn: BaseDBAsyncClient) -> None:
+    await execute(
+        "UPDATE chat_members SET role = $3 WHERE chat_id = $1 AND user_id = $2", chat_id, user_id, role, conn=conn
+    )
+
+
+async def lock_chat(chat_id: int, conn: BaseDBAsyncClient) -> None:
+    """Serialise changes of roles and ownership in one chat (two owners must never appear)."""
+    await execute("SELECT 1 FROM chats WHERE id = $1 FOR NO KEY UPDATE", chat_id, conn=conn)
+
+
+async def update_settings(chat_id: int, user_id: int, changes: dict[str, Any], conn: BaseDBAsyncClient) -> None:
+    """The member's own settings; `changes` holds only the fields the caller sent."""
+    allowed = [name for name in ("muted_until", "archived") if name in changes]
+    if not allowed:
+        return
+    assignments = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(allowed))
+    await execute(
+        f"UPDATE chat_members SET {assignments} WHERE chat_id = $1 AND user_id = $2",
+        chat_id,
+        user_id,
+        *[changes[name] for name in allowed],
+        conn=conn,
+    )
 
 
 async def existing_user_ids(user_ids: list[int]) -> set[int]:

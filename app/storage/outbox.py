@@ -9,18 +9,21 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.config import OUTBOX_SLOTS
 from app.db import Row, execute, fetch, fetchrow
 from app.jsonutil import dumps_str
-from app.storage.messages import MESSAGE_COLUMNS
+from app.storage.messages import MESSAGE_FIELDS, message_columns_as
 
-_MESSAGE_FIELDS = [column.strip().removeprefix("m.") for column in MESSAGE_COLUMNS.split(",")]
-_MESSAGE_AS = ", ".join(f"m.{name} AS m_{name}" for name in _MESSAGE_FIELDS)
+_MESSAGE_AS = message_columns_as("m_")
 
 
-async def record(*, type: str, chat_id: int, payload: dict[str, Any], conn: BaseDBAsyncClient) -> None:
-    """Address the record to the chat's members at delivery time (the drain reads them)."""
+async def record(
+    *, type: str, chat_id: int, payload: dict[str, Any], conn: BaseDBAsyncClient, user_ids: list[int] | None = None
+) -> None:
+    """Address the record to `user_ids`, or by default to the chat's members at delivery time
+    (the drain reads them)."""
     await execute(
-        """INSERT INTO outbox (type, chat_id, payload, created_at) VALUES ($1, $2, $3::jsonb, now())""",
+        """INSERT INTO outbox (type, chat_id, user_ids, payload, created_at) VALUES ($1, $2, $3::jsonb, $4::jsonb, now())""",
         type,
         chat_id,
+        dumps_str(user_ids) if user_ids is not None else None,
         dumps_str(payload),
         conn=conn,
     )
@@ -124,7 +127,7 @@ async def take_batch(*, partition: int, partitions: int, limit: int, conn: BaseD
             "members": row["members"],
             "payload": row["payload"],
             "committed_at": row["committed_at"],
-            "message": {name: row[f"m_{name}"] for name in _MESSAGE_FIELDS} if row["m_id"] is not None else None,
+            "message": {name: row[f"m_{name}"] for name in MESSAGE_FIELDS} if row["m_id"] is not None else None,
         }
         for row in rows
     ]

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.responses import Chat, Id, Message, Seq
+from app.api.responses import Chat, Id, Message, Reaction, Seq
 
 
 class _Data(BaseModel):
@@ -55,6 +55,16 @@ class RemovedChat(_Data):
 class ChatUpdatedData(_Data):
     inbox_seq: Seq
     chat: Chat | RemovedChat | None
+
+
+class ReactionsData(_Data):
+    """A message's reactions changed; `me` is the receiver's. Empty for a user no longer in the
+    chat (a replay after leaving shows nothing of it)."""
+
+    inbox_seq: Seq
+    chat_id: Id
+    message_id: Id
+    reactions: list[Reaction]
 
 
 class MessageAckData(_Data):
@@ -102,6 +112,7 @@ SERVER_FRAMES: dict[str, type[BaseModel]] = {
     "message_deleted": MessageEventData,
     "receipt": ReceiptData,
     "chat_updated": ChatUpdatedData,
+    "reactions": ReactionsData,
     "message_ack": MessageAckData,
     "read_ack": ReadAckData,
     "typing": TypingEventData,

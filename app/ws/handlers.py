@@ -35,6 +35,7 @@ async def send_message(session: Session, data: protocol.SendData, ref: str | Non
         content=data.content,
         client_msg_id=data.client_msg_id,
         transport="ws",
+        reply_to_id=data.reply_to_id,
     )
     return {"type": "message_ack", "data": {"message": message}}
 

@@ -32,6 +32,8 @@ class SendData(_Data):
     chat_id: Id
     content: str
     client_msg_id: ClientMsgId
+    # As REST's: an earlier message of the same chat.
+    reply_to_id: Id | None = None
 
 
 class EditData(_Data):

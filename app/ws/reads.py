@@ -78,8 +78,7 @@ class ReadCoalescer:
                 up_to_seq=pending.up_to_seq,
                 message_ids=sorted(pending.message_ids),
             )
-            # Mentions do not exist yet: nothing can be an unread mention.
-            return {"type": "read_ack", "data": {**result, "unread_mentions": 0}}
+            return {"type": "read_ack", "data": result}
         except AppError as error:
             return error_frame(error, None)
         except Exception as exc:
