@@ -56,7 +56,7 @@ SCHEMATHESIS_CONFIG: dict[str, Any] = {
         {
             # `cursor` is opaque: only a value this server issued is valid, which no schema
             # can say; any other string is 422 naming `cursor` (the contract, Conventions: pages).
-            "include-path-regex": "^/(chats|users/search|chats/search|messages)$",
+            "include-path-regex": "^/(chats|users/search|chats/search|messages|chats/[^/]+/pins)$",
             "include-method": "GET",
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "422", "429"]}},
         },
@@ -66,6 +66,18 @@ SCHEMATHESIS_CONFIG: dict[str, Any] = {
             "include-path": "/chats",
             "include-method": "POST",
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "422", "429"]}},
+        },
+        {
+            # "One emoji" is Unicode's emoji data, which no JSON Schema pattern carries: any
+            # other string is 422 naming `emoji` (the contract, Messages).
+            "include-path-regex": "^/messages/[^/]+/reactions/",
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "409", "422", "429"]}},
+        },
+        {
+            # `reply_to_id` must name an earlier message of the same chat: any other id is 422.
+            "include-path": "/messages",
+            "include-method": "POST",
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "422", "429"]}},
         },
     ],
 }

@@ -79,6 +79,9 @@ class ContractOpenAPI(OpenAPIProvider):
             parameter["schema"] = {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
         elif name == "session_id":
             parameter["schema"] = {"type": "string", "format": "uuid"}
+        elif name == "emoji":
+            parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": 32}
+            parameter["description"] = "One emoji (a single grapheme cluster of Unicode emoji, at most 32 bytes), URL-encoded."
         return parameter
 
     def build_querystring_parameters(self, model: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints
 
 from app.ids import MAX_ID
 
@@ -115,7 +115,7 @@ class ChatSettingsIn(_In):
     """Only the fields sent change; `muted_until: null` unmutes."""
 
     muted_until: AwareDatetime | None = None
-    archived: bool = False
+    archived: StrictBool = False
 
     def changes(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.model_fields_set}
