@@ -136,3 +136,20 @@ async def test_reactions_share_the_send_rate_limit(http, cluster):
     assert statuses.count(429) >= 10 and set(statuses) == {200, 429}, statuses
     r = await http.post("/messages", json={"chat_id": chat["id"], "content": "more"}, headers=alice.headers)
     assert_error(r, 429, "rate_limited")
+
+
+async def test_a_removed_member_replays_reactions_events_without_the_reactions(http, cluster, pg):
+    owner, member = await make_user(http), await make_user(http)
+    chat = await group_chat(http, owner, member)
+    message = await send(http, owner, chat["id"], "hi")
+    await react(http, owner, message["id"], THUMBS)
+    await poll_rows(
+        pg, "SELECT 1 FROM inbox_events WHERE user_id = $1 AND type = 'reactions'", member.id, until=bool
+    )
+    assert (await http.delete(f"/chats/{chat['id']}/members/{member.id}", headers=owner.headers)).status_code == 204
+    # A new device of the removed member replays everything it was sent, showing nothing of the chat.
+    device = await Device.connect(cluster.apis[0].ws_url, member, "new")
+    frame = await device.next("reactions")
+    assert frame["data"] == {"inbox_seq": frame["data"]["inbox_seq"], "chat_id": chat["id"], "message_id": message["id"], "reactions": []}
+    assert (await device.next("chat_updated"))["data"]["chat"] == {"id": chat["id"], "removed": True}
+    await device.close()
