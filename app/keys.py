@@ -19,6 +19,7 @@ SEND_RATE = "mc:rate:send:{user_id}"
 LOGIN_FAILURES = "mc:rate:login:{scope}:{key}"
 PRESENCE = "mc:presence:{user_id}"  # hash connection id -> expiry; online while non-empty
 DELIVERY_EPOCH = "mc:deliver:epoch:{partition}"  # see app/services/dispatch.py: collapses delivery jobs
+UPLOAD_RATE = "mc:rate:upload:{user_id}"  # attachments uploaded per hour
 CHAT_RATE = "mc:rate:chat:{user_id}"  # groups created and member additions
 NEW_DEVICE_RATE = "mc:rate:device:{user_id}"  # device ids seen for the first time
 WS_PENDING = "mc:ws:pending:{user_id}"  # sorted set: handshakes holding a socket slot -> expiry

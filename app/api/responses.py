@@ -100,6 +100,8 @@ class Reaction(_Out):
 
 
 class Attachment(_Out):
+    """`url` and `thumbnail_url` are paths on this API (GET them with the bearer token)."""
+
     id: Id
     name: str
     content_type: str
