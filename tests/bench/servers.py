@@ -8,7 +8,6 @@ import contextlib
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from typing import Any
 
 import redis
 
-from tests.support.processes import ROOT, ListeningProcess, free_port, wait_http
+from tests.support.processes import ROOT, ListeningProcess, free_port, stop_process, wait_http
 
 
 def log(*parts: Any) -> None:
@@ -47,10 +46,7 @@ class Server(ListeningProcess):
         return self.popen.pid
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return super().log_tail(lines)
 
     def new_log_lines(self) -> list[str]:
         """Log lines written since the last call."""
@@ -62,15 +58,6 @@ class Server(ListeningProcess):
         except OSError:
             return []
         return data.decode(errors="replace").splitlines()
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            return self.popen.wait(5)
 
 
 def spawn(name: str, args: list[str], env: dict[str, str], port: int, ready_path: str, log_dir: Path) -> Server:
@@ -154,10 +141,4 @@ class PrivateRedis:
         raise RuntimeError(f"private redis-server on port {port} did not answer")
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
+        stop_process(self.popen, 10)
