@@ -48,6 +48,14 @@ class Channels:
         """Wakes a delivery job lingering on one outbox partition (workers/wakes.py)."""
         return f"{self.prefix}deliver:{partition}"
 
+    def partition_of(self, channel: str) -> int | None:
+        """The partition a `partition()` channel names; None for any other channel. The wake's
+        payload is a bare b"1" (app/services/dispatch.py), so the name is all that says which."""
+        head, _, number = channel.rpartition(":")
+        if head + ":" != f"{self.prefix}deliver:" or not (number.isascii() and number.isdigit()):
+            return None
+        return int(number)
+
     def instance(self, instance_id: str) -> str:
         """Replays addressed to one API instance."""
         return f"{self.prefix}instance:{instance_id}"

@@ -28,8 +28,10 @@ import httpx
 
 from tests.bench import report
 from tests.bench import summary as targets
+from tests.bench.meters import CpuMeter, RssSampler, listen_drops
 from tests.bench.presets import PRESET_HELP, PRESETS, Scenario
-from tests.bench.system import ROOT, CpuMeter, RssSampler, System, listen_drops, log
+from tests.bench.servers import log
+from tests.bench.system import ROOT, System
 
 METRIC_PREFIXES = (
     "messenger_ws_disconnects_total", "messenger_dependency_errors_total", "messenger_jobs_total",
