@@ -10,6 +10,7 @@ DELIVER_JOB = "deliver"  # drain one outbox partition (app/services/dispatch.py 
 FLUSH_JOB = "flush"  # replay a batch of connections' events (app/realtime/node.py enqueues it)
 SWEEP_JOB = "sweep"  # cron: retry whatever was committed but not delivered
 PRUNE_JOB = "prune"  # cron: drop inbox events past their retention
+MEDIA_CLEANUP_JOB = "media_cleanup"  # cron: remove unattached uploads and deleted messages' files
 
 # Keys
 REVOKED_SESSION = "mc:revoked:{session_id}"  # present while the session's access tokens live

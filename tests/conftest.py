@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
@@ -47,6 +49,7 @@ def backing() -> Iterator[Backing]:
     assert database_url and redis_url
     admin_url = database_url
     name, test_url = asyncio.run(create_database(admin_url, "mc_test"))
+    media = tempfile.mkdtemp(prefix="mc-test-media-")  # the session's attachments, shared by its processes
     env = {
         "DATABASE_URL": test_url,
         "REDIS_URL": redis_url,
@@ -56,11 +59,13 @@ def backing() -> Iterator[Backing]:
         "DB_POOL_SIZE": "10",  # every process of every stack shares one server's 100 connections
         # The suite registers hundreds of users from 127.0.0.1; tests of the limit use a stack.
         "REGISTER_RATE_LIMIT": "1000000",
+        "STORAGE_URL": f"file://{media}",
     }
     try:
         yield Backing(database_url=test_url, redis_url=redis_url, admin_url=admin_url, env=env)
     finally:
         asyncio.run(drop_database(admin_url, name))
+        shutil.rmtree(media, ignore_errors=True)
         if embedded is not None:
             embedded.stop()
 

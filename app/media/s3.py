@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from app.media.store import CHUNK, PRESIGN_SECONDS
@@ -29,8 +30,10 @@ class S3Store:
         async with self._lock:
             if self._client is None:
                 session = get_session()
+                # SigV4 everywhere: presigned URLs then state their lifetime (X-Amz-Expires).
+                config = AioConfig(signature_version="s3v4")
                 self._client = await self._stack.enter_async_context(
-                    session.create_client("s3", endpoint_url=self._endpoint_url, region_name=self._region)
+                    session.create_client("s3", endpoint_url=self._endpoint_url, region_name=self._region, config=config)
                 )
         return self._client
 

@@ -82,7 +82,6 @@ class AttachmentService:
     def __init__(self, settings: Settings, limiter: SlidingWindowLimiter) -> None:
         self._max_bytes = settings.upload_max_bytes
         self._quota = settings.user_storage_quota
-        self._orphan_hours = settings.upload_orphan_hours
         self._limiter = limiter
         self.store: MediaStore = open_store(settings.media_url())
 
@@ -162,16 +161,18 @@ class AttachmentService:
         redirect = await self.store.presigned_url(key, content_type=content_type, disposition=header)
         return Download(content_type=content_type, disposition=header, size=size, key=key, redirect=redirect)
 
-    async def remove_expired(self, limit: int = 500) -> int:
-        """Delete the files, then the rows, of uploads no message took in time and of deleted
-        messages; a crash between the two leaves rows whose files are gone, removed next run."""
-        rows = await attachment_store.expired(orphan_hours=self._orphan_hours, limit=limit)
-        for row in rows:
-            await self.store.delete(row["storage_key"])
-            if row["thumbnail_key"]:
-                await self.store.delete(row["thumbnail_key"])
-        await attachment_store.delete_rows([row["id"] for row in rows])
-        return len(rows)
+
+async def remove_expired(store: MediaStore, *, orphan_hours: float, limit: int = 500) -> int:
+    """Delete the files, then the rows, of uploads no message took within orphan_hours and of
+    deleted messages; a crash between the two leaves rows whose files are gone, which the next
+    run removes (a missing file is no error)."""
+    rows = await attachment_store.expired(orphan_hours=orphan_hours, limit=limit)
+    for row in rows:
+        await store.delete(row["storage_key"])
+        if row["thumbnail_key"]:
+            await store.delete(row["thumbnail_key"])
+    await attachment_store.delete_rows([row["id"] for row in rows])
+    return len(rows)
 
 
 async def _receive_multipart(body: AsyncIterator[bytes], boundary: str | None, receiver: _Receiver) -> str | None:
