@@ -17,7 +17,7 @@ from quart import Quart, Response, g, request, websocket
 from quart_schema import QuartSchema
 
 from app import metrics
-from app.api import auth, chats, docs, errors, health, messages, users
+from app.api import auth, chats, docs, errors, health, messages, search, users
 from app.api.openapi import ContractOpenAPI
 from app.clientaddr import client_address, parse_networks
 from app.config import ConfigError, Settings
@@ -86,7 +86,7 @@ def create_app(settings: Settings) -> Quart:
         # Each operation states its own security: bearer, or [] on the public routes.
         openapi_provider_class=ContractOpenAPI,
     )
-    for blueprint in (health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, ws_endpoint.bp):
+    for blueprint in (health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, search.bp, ws_endpoint.bp):
         app.register_blueprint(blueprint)
     errors.install(app)
     metrics.prime("api")
