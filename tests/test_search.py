@@ -212,3 +212,40 @@ async def test_search_openapi_documents_the_route():
     assert page == {"$ref": "#/components/schemas/SearchPage"}
     hit = doc["components"]["schemas"]["SearchHit"]
     assert set(hit["required"]) == {"message", "highlight"}
+
+
+async def test_search_pages_across_the_walk_and_the_index_in_order(http, pg):
+    """More messages than the walk covers (app/storage/search.py WALK_WINDOW), written by SQL:
+    matches above and below the walk's floor come back newest first, page after page, in all
+    chats and in one, and never from a chat of others or a deleted row."""
+    from app.storage.search import WALK_WINDOW
+
+    alice, bob, chat = await pair(http)
+    carol, dave, other = await pair(http)
+    total = 2 * WALK_WINDOW + 6_000  # the one chat alone holds more than the walk too
+    # Rows alternate between the two chats; every 997th is a needle, every 3,001st deleted.
+    await pg.execute(
+        """INSERT INTO messages (chat_id, seq, sender_id, content, created_at, is_deleted)
+           SELECT CASE WHEN g % 2 = 0 THEN $1::bigint ELSE $2::bigint END, g / 2 + 1,
+                  CASE WHEN g % 2 = 0 THEN $3::bigint ELSE $4::bigint END,
+                  CASE WHEN g % 997 = 0 THEN 'needle ' || g ELSE 'hay ' || g END, now(), g % 3001 = 0
+           FROM generate_series(0, $5 - 1) AS g""",
+        chat["id"], other["id"], alice.id, carol.id, total,
+    )  # fmt: skip
+    await pg.execute(
+        "UPDATE chats SET last_seq = (SELECT max(seq) FROM messages m WHERE m.chat_id = chats.id) WHERE id = ANY($1::bigint[])",
+        [chat["id"], other["id"]],
+    )
+    expected = [f"needle {g}" for g in reversed(range(total)) if g % 997 == 0 and g % 2 == 0 and g % 3001 != 0]
+    assert len(expected) > 10
+    for params in ({}, {"chat_id": chat["id"]}):
+        seen: list[str] = []
+        cursor = None
+        while True:
+            body = await search(http, bob, "needle", limit=4, **params, **({"cursor": cursor} if cursor else {}))
+            seen += contents(body)
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == expected, params
+    assert (await search(http, dave, "needle", limit=200))["items"][0]["message"]["chat_id"] == other["id"]

@@ -28,25 +28,46 @@ BEFORE_ALL = 2**63 - 1
 
 _MATCH = "m.chat_id = ANY((SELECT ids FROM scope)::bigint[]) AND NOT m.is_deleted AND m.search_tsv @@ (SELECT q FROM scope)"
 
-_SEARCH = f"""
+
+def _statement(*, floor: str, walk: str, older: str, order: str) -> str:
+    """The search in two branches (module docstring). `walk` is a subquery with its own
+    ORDER BY and LIMIT, so the planner cannot push the match into it and answer branch 1 from
+    the GIN index (which costs as much as the word is frequent); `older` is branch 2's range."""
+    return f"""
 WITH scope AS MATERIALIZED (
   SELECT ARRAY(SELECT c.chat_id FROM chat_members c WHERE c.user_id = $1 AND ($2::bigint IS NULL OR c.chat_id = $2)) AS ids,
          to_tsquery('simple', $3) AS q,
-         (SELECT max(id) FROM messages WHERE id < $4) - {WALK_WINDOW} AS floor
+         ({floor}) AS floor
 )
 SELECT r.*, ts_headline('simple', r.content, (SELECT q FROM scope), $6) AS marked
 FROM (
-  (SELECT {MESSAGE_COLUMNS} FROM messages m
-   WHERE m.id < $4 AND m.id > (SELECT floor FROM scope) AND {_MATCH}
-   ORDER BY m.id DESC)
+  (SELECT {MESSAGE_COLUMNS} FROM ({walk}) m WHERE {_MATCH} ORDER BY m.{order} DESC)
   UNION ALL
-  (SELECT {MESSAGE_COLUMNS} FROM messages m
-   WHERE m.id <= (SELECT floor FROM scope) AND {_MATCH}
-   ORDER BY m.id + 0 DESC)
+  (SELECT {MESSAGE_COLUMNS} FROM messages m WHERE {older} AND {_MATCH} ORDER BY m.{order} + 0 DESC)
   LIMIT $5
 ) r
 ORDER BY r.id DESC
 """
+
+
+# Every chat of the caller: the walk is the newest WALK_WINDOW ids of the whole table.
+SEARCH_SQL = _statement(
+    floor=f"SELECT max(id) - {WALK_WINDOW} FROM messages WHERE id < $4",
+    walk=f"SELECT * FROM messages WHERE id < $4 AND id > (SELECT floor FROM scope) ORDER BY id DESC LIMIT {WALK_WINDOW}",
+    older="m.id <= (SELECT floor FROM scope)",
+    order="id",
+)
+# One chat ($2): the walk is that chat's newest WALK_WINDOW messages, along (chat_id, seq);
+# within a chat seq rises with id (both are taken under the chat row's lock).
+SEARCH_CHAT_SQL = _statement(
+    floor=f"SELECT max(seq) - {WALK_WINDOW} FROM messages WHERE chat_id = $2 AND id < $4",
+    walk=(
+        "SELECT * FROM messages WHERE chat_id = $2 AND id < $4 AND seq > (SELECT floor FROM scope)"
+        f" ORDER BY seq DESC LIMIT {WALK_WINDOW}"
+    ),
+    older="m.chat_id = $2 AND m.seq <= (SELECT floor FROM scope)",
+    order="seq",
+)
 
 
 async def search(
@@ -56,7 +77,7 @@ async def search(
     `tsquery` (to_tsquery syntax, `simple` configuration), newest first, ids below before_id;
     each row also has `marked`: its content with ts_headline's markers around the matches."""
     return await fetch(
-        _SEARCH,
+        SEARCH_SQL if chat_id is None else SEARCH_CHAT_SQL,
         user_id,
         chat_id,
         tsquery,
