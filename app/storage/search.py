@@ -32,21 +32,24 @@ _MATCH = "m.chat_id = ANY((SELECT ids FROM scope)::bigint[]) AND NOT m.is_delete
 def _statement(*, floor: str, walk: str, older: str, order: str) -> str:
     """The search in two branches (module docstring). `walk` is a subquery with its own
     ORDER BY and LIMIT, so the planner cannot push the match into it and answer branch 1 from
-    the GIN index (which costs as much as the word is frequent); `older` is branch 2's range."""
+    the GIN index (which costs as much as the word is frequent); `older` is branch 2's range.
+    The branches pick ids only: the message's columns (and whatever they grow to compute) and
+    ts_headline are worked out for the page's rows alone, after the LIMIT."""
     return f"""
 WITH scope AS MATERIALIZED (
   SELECT ARRAY(SELECT c.chat_id FROM chat_members c WHERE c.user_id = $1 AND ($2::bigint IS NULL OR c.chat_id = $2)) AS ids,
          to_tsquery('simple', $3) AS q,
          ({floor}) AS floor
 )
-SELECT r.*, ts_headline('simple', r.content, (SELECT q FROM scope), $6) AS marked
+SELECT {MESSAGE_COLUMNS}, ts_headline('simple', m.content, (SELECT q FROM scope), $6) AS marked
 FROM (
-  (SELECT {MESSAGE_COLUMNS} FROM ({walk}) m WHERE {_MATCH} ORDER BY m.{order} DESC)
+  (SELECT m.id FROM ({walk}) m WHERE {_MATCH} ORDER BY m.{order} DESC)
   UNION ALL
-  (SELECT {MESSAGE_COLUMNS} FROM messages m WHERE {older} AND {_MATCH} ORDER BY m.{order} + 0 DESC)
+  (SELECT m.id FROM messages m WHERE {older} AND {_MATCH} ORDER BY m.{order} + 0 DESC)
   LIMIT $5
 ) r
-ORDER BY r.id DESC
+JOIN messages m ON m.id = r.id
+ORDER BY m.id DESC
 """
 
 
