@@ -172,3 +172,16 @@ class Receipt(_Out):
     user_id: Id
     delivered_at: datetime | None
     read_at: datetime | None
+
+
+class SearchHit(_Out):
+    """One search result: the message, and its content HTML-escaped with the matches in
+    <mark>…</mark>."""
+
+    message: Message
+    highlight: str
+
+
+class SearchPage(_Out):
+    items: list[SearchHit]
+    next_cursor: str | None

@@ -131,3 +131,10 @@ class ReadIn(_In):
 class PasswordChangeIn(_In):
     current_password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     new_password: Password
+
+
+class MessageSearchQuery(PageQuery):
+    """GET /messages/search: words of any language; the last one matches as a prefix."""
+
+    q: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    chat_id: Id | None = None
