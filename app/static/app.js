@@ -98,7 +98,7 @@ const views = createViews(state, {
   startReply: (id) => startReply(id),
   toggleReaction: (id, emoji) => reactTo(id, emoji),
   setPinned: (id, pinned) => setPinned(id, pinned),
-  openSearchResult: (chatId, messageId) => openSearchResult(chatId, messageId),
+  openSearchResult: (chatId, messageId, seq) => openSearchResult(chatId, messageId, seq),
   muteChat: (choice) => changeOpenChat((id) => api.chatSettings(id, { muted_until: muteUntil(choice) })),
   archiveChat: (archived) => changeOpenChat((id) => api.chatSettings(id, { archived })),
   renameChat: (title) => changeOpenChat((id) => api.renameChat(id, title)),
@@ -851,9 +851,27 @@ async function runMessageSearch() {
   }
 }
 
-async function openSearchResult(chatId, messageId) {
+/**
+ * Opens a found message's chat and shows the message. One older than the latest page is
+ * fetched with its neighbours; fillGap then brings what lies between, so the history stays
+ * whole.
+ */
+async function openSearchResult(chatId, messageId, seq) {
   await openChat(chatId, { focus: false });
-  if (state.openChatId === chatId) views.revealMessage(messageId);
+  const convo = state.convo;
+  if (state.openChatId !== chatId || !convo || views.revealMessage(messageId)) return;
+  if (!convo.loaded || seq == null) return;
+  try {
+    const page = await api.messages(chatId, { beforeSeq: seq + Math.floor(PAGE / 2), limit: PAGE });
+    if (state.convo !== convo) return;
+    for (const m of page.items || []) storeMessage(convo, m);
+    convo.hasMore = (seqBounds(convo).min || 1) > 1;
+    views.drawMessages();
+    views.revealMessage(messageId);
+    fillGap();
+  } catch (e) {
+    showError(`Could not load that message: ${describeError(e)}`);
+  }
 }
 
 // ---------------------------------------------------------------- read marks, receipts, typing, presence

@@ -122,7 +122,7 @@ function statusEl(status) {
 /**
  * actions: openChat(id), startDirect(user), retry(item), discard(clientMsgId),
  * editMessage(id, text), deleteMessage(id) (both return promises), startReply(id),
- * toggleReaction(id, emoji), setPinned(id, pinned), openSearchResult(chatId, messageId),
+ * toggleReaction(id, emoji), setPinned(id, pinned), openSearchResult(chatId, messageId, seq),
  * muteChat(choice), archiveChat(archived), renameChat(title), setRole(userId, role),
  * transferOwner(userId) (the last five return promises).
  */
@@ -382,7 +382,7 @@ export function createViews(state, actions) {
               "data-testid": "message-search-result",
               "data-chat-id": message.chat_id,
               "data-message-id": message.id,
-              onclick: () => actions.openSearchResult(message.chat_id, message.id),
+              onclick: () => actions.openSearchResult(message.chat_id, message.id, message.seq),
             },
             h(
               "span",
