@@ -71,6 +71,19 @@ class Settings(BaseSettings):
     # Address the worker's metrics server (WORKER_METRICS_PORT) binds: loopback unless a
     # scraper on another host needs it (docker-compose.yml sets 0.0.0.0).
     worker_metrics_host: str = "127.0.0.1"
+    # Attachments: file://<path> (default DATA_DIR/media) or s3://<bucket>?endpoint_url=&region=
+    # with credentials from the standard AWS environment variables (app/media/).
+    storage_url: str | None = None
+    upload_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    # Bytes of attachments one user may keep stored at once.
+    user_storage_quota: int = Field(default=1024 * 1024 * 1024, gt=0)
+    # Uploads per user per hour (each may be UPLOAD_MAX_BYTES of disk and a thumbnail's CPU).
+    upload_rate_limit: int = Field(default=200, gt=0)
+    # Hours an upload no message took is kept before the cleanup job removes it.
+    upload_orphan_hours: float = Field(default=24, gt=0)
+
+    def media_url(self) -> str:
+        return self.storage_url or f"file://{os.path.abspath(os.path.join(self.data_dir, 'media'))}"
 
     def require_runtime(self) -> None:
         """Refuse to start without what every process needs; no silent defaults for secrets."""

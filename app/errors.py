@@ -39,6 +39,10 @@ class Conflict(AppError):
     status, code, message = 409, "conflict", "This conflicts with the current state."
 
 
+class PayloadTooLarge(AppError):
+    status, code, message = 413, "payload_too_large", "The request body is too large."
+
+
 class RateLimited(AppError):
     status, code, message = 429, "rate_limited", "Too many requests; retry later."
 

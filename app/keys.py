@@ -10,6 +10,7 @@ DELIVER_JOB = "deliver"  # drain one outbox partition (app/services/dispatch.py 
 FLUSH_JOB = "flush"  # replay a batch of connections' events (app/realtime/node.py enqueues it)
 SWEEP_JOB = "sweep"  # cron: retry whatever was committed but not delivered
 PRUNE_JOB = "prune"  # cron: drop inbox events past their retention
+MEDIA_CLEANUP_JOB = "media_cleanup"  # cron: remove unattached uploads and deleted messages' files
 
 # Keys
 REVOKED_SESSION = "mc:revoked:{session_id}"  # present while the session's access tokens live
@@ -19,6 +20,7 @@ SEND_RATE = "mc:rate:send:{user_id}"
 LOGIN_FAILURES = "mc:rate:login:{scope}:{key}"
 PRESENCE = "mc:presence:{user_id}"  # hash connection id -> expiry; online while non-empty
 DELIVERY_EPOCH = "mc:deliver:epoch:{partition}"  # see app/services/dispatch.py: collapses delivery jobs
+UPLOAD_RATE = "mc:rate:upload:{user_id}"  # attachments uploaded per hour
 CHAT_RATE = "mc:rate:chat:{user_id}"  # groups created and member additions
 NEW_DEVICE_RATE = "mc:rate:device:{user_id}"  # device ids seen for the first time
 WS_PENDING = "mc:ws:pending:{user_id}"  # sorted set: handshakes holding a socket slot -> expiry
@@ -46,6 +48,14 @@ class Channels:
     def partition(self, partition: int) -> str:
         """Wakes a delivery job lingering on one outbox partition (workers/wakes.py)."""
         return f"{self.prefix}deliver:{partition}"
+
+    def partition_of(self, channel: str) -> int | None:
+        """The partition a `partition()` channel names; None for any other channel. The wake's
+        payload is a bare b"1" (app/services/dispatch.py), so the name is all that says which."""
+        head, _, number = channel.rpartition(":")
+        if head + ":" != f"{self.prefix}deliver:" or not (number.isascii() and number.isdigit()):
+            return None
+        return int(number)
 
     def instance(self, instance_id: str) -> str:
         """Replays addressed to one API instance."""

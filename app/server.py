@@ -8,16 +8,17 @@ import logging
 import re
 import signal
 import time
+from typing import Any
 
 import uvloop
 from arq.connections import RedisSettings, create_pool
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
-from quart import Quart, Response, g, request, websocket
+from quart import Quart, Request, Response, g, request, websocket
 from quart_schema import QuartSchema
 
 from app import metrics
-from app.api import auth, chats, docs, errors, health, messages, users
+from app.api import attachments, auth, chats, docs, errors, health, messages, search, users
 from app.api.openapi import ContractOpenAPI
 from app.clientaddr import client_address, parse_networks
 from app.config import ConfigError, Settings
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("app.access")
 
 MAX_BODY = 1024 * 1024
+MULTIPART_ENVELOPE = 64 * 1024  # headers and boundaries around an uploaded file
 MAX_FRAME = 64 * 1024
 
 # Security headers on every response. The web client (/, /static/) and everything else: its
@@ -64,6 +66,22 @@ def content_security_policy(path: str, host: str) -> str:
     return _CSP.format(ws=ws)
 
 
+def upload_aware_request(upload_max_bytes: int) -> type[Request]:
+    """Quart fixes a request's body limit when it creates the request, before any route runs:
+    the upload route alone may carry a file (plus a multipart envelope); its service counts
+    the file's bytes exactly and answers 413 past UPLOAD_MAX_BYTES."""
+    limit = upload_max_bytes + MULTIPART_ENVELOPE
+
+    class UploadAwareRequest(Request):
+        def __init__(self, method: str, scheme: str, path: str, *args: Any, **kwargs: Any) -> None:
+            if method == "POST" and path == attachments.UPLOAD_PATH:
+                kwargs["max_content_length"] = limit
+                kwargs["body_timeout"] = None  # a large file on a slow link may take minutes
+            super().__init__(method, scheme, path, *args, **kwargs)
+
+    return UploadAwareRequest
+
+
 def create_app(settings: Settings) -> Quart:
     settings.require_runtime()
     try:
@@ -72,6 +90,7 @@ def create_app(settings: Settings) -> Quart:
         raise ConfigError(str(exc)) from None
     app = Quart(__name__, static_folder="static", static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.request_class = upload_aware_request(settings.upload_max_bytes)
     # The web client must never run stale after a deploy: browsers revalidate every time.
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 0
     app.extensions["settings"] = settings
@@ -86,7 +105,8 @@ def create_app(settings: Settings) -> Quart:
         # Each operation states its own security: bearer, or [] on the public routes.
         openapi_provider_class=ContractOpenAPI,
     )
-    for blueprint in (health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, ws_endpoint.bp):
+    blueprints = (health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, search.bp, attachments.bp, ws_endpoint.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     errors.install(app)
     metrics.prime("api")
@@ -116,6 +136,7 @@ def create_app(settings: Settings) -> Quart:
         # The node's last ack flush may have committed receipts: let their hand-off to the
         # delivery workers finish before Redis closes (else only the retry sweep delivers them).
         await app.extensions["services"].dispatcher.drain()
+        await app.extensions["services"].attachments.close()
         await app.extensions["redis"].aclose()
         await close_db()
 

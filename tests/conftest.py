@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
@@ -17,8 +18,8 @@ import redis.asyncio as aioredis
 
 from app.config import OUTBOX_SLOTS
 from app.storage.outbox import DELIVERY_LOCK_CLASS
+from tests.support.databases import asyncpg_url, create_database, drop_database
 from tests.support.processes import ROOT, Proc, start_api, start_worker
-from tests.support.stack import with_db
 
 TABLES = [
     "inbox_events", "outbox", "receipt_marks", "messages", "chat_members", "chats",
@@ -34,10 +35,6 @@ class Backing:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def _asyncpg_url(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
-
-
 @pytest.fixture(scope="session")
 def backing() -> Iterator[Backing]:
     embedded = None
@@ -50,10 +47,9 @@ def backing() -> Iterator[Backing]:
         database_url = database_url or embedded.database_url
         redis_url = redis_url or embedded.redis_url
     assert database_url and redis_url
-    name = f"mc_test_{uuid.uuid4().hex[:10]}"
     admin_url = database_url
-    asyncio.run(_create_database(admin_url, name))
-    test_url = with_db(database_url, name)
+    name, test_url = asyncio.run(create_database(admin_url, "mc_test"))
+    media = tempfile.mkdtemp(prefix="mc-test-media-")  # the session's attachments, shared by its processes
     env = {
         "DATABASE_URL": test_url,
         "REDIS_URL": redis_url,
@@ -63,32 +59,15 @@ def backing() -> Iterator[Backing]:
         "DB_POOL_SIZE": "10",  # every process of every stack shares one server's 100 connections
         # The suite registers hundreds of users from 127.0.0.1; tests of the limit use a stack.
         "REGISTER_RATE_LIMIT": "1000000",
+        "STORAGE_URL": f"file://{media}",
     }
-    from app.migrate import migrate
-
-    asyncio.run(migrate(test_url))
     try:
         yield Backing(database_url=test_url, redis_url=redis_url, admin_url=admin_url, env=env)
     finally:
-        asyncio.run(_drop_database(admin_url, name))
+        asyncio.run(drop_database(admin_url, name))
+        shutil.rmtree(media, ignore_errors=True)
         if embedded is not None:
             embedded.stop()
-
-
-async def _create_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(_asyncpg_url(admin_url))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def _drop_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(_asyncpg_url(admin_url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 @dataclass
@@ -119,7 +98,7 @@ def live_server(cluster: Cluster) -> Proc:
 
 @pytest.fixture
 async def pg(backing: Backing) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(_asyncpg_url(backing.database_url))
+    conn = await asyncpg.connect(asyncpg_url(backing.database_url))
     try:
         yield conn
     finally:
@@ -141,7 +120,7 @@ async def clean(request: pytest.FixtureRequest) -> None:
     if "backing" not in request.fixturenames and "cluster" not in request.fixturenames:
         return
     backing: Backing = request.getfixturevalue("backing")
-    conn = await asyncpg.connect(_asyncpg_url(backing.database_url))
+    conn = await asyncpg.connect(asyncpg_url(backing.database_url))
     try:
         async with conn.transaction():
             # The workers may still be delivering the last test's events: take every partition's lock first

@@ -48,8 +48,11 @@ async def test_openapi_every_route_documents_its_answers_and_the_error_envelope(
         for status, response in op["responses"].items():
             if int(status) >= 400:
                 assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+            elif int(status) == 302:
+                assert "content" not in response, (method, path, status)
             elif int(status) != 204:
-                assert "schema" in response["content"]["application/json"], (method, path, status)
+                media = "*/*" if path.startswith("/attachments/") else "application/json"
+                assert "schema" in response["content"][media], (method, path, status)
     ops = {(m, p): op for m, p, op in _operations(doc)}
     assert {"404", "409", "422", "401"} <= set(ops[("patch", "/messages/{message_id}")]["responses"])
     assert {"201", "200", "429"} <= set(ops[("post", "/messages")]["responses"])
@@ -88,7 +91,8 @@ async def test_openapi_marks_required_parameters_and_states_the_server_limits():
         return ops[(method, path)]["requestBody"]["content"]["application/json"]["schema"]["properties"]  # type: ignore[no-any-return]
 
     for method, path in (("post", "/messages"), ("patch", "/messages/{message_id}"), ("patch", "/messages/{message_id}/edit")):
-        assert body(method, path)["content"]["minLength"] == 1
+        # A send may be "" when it carries attachments (the service checks across the fields).
+        assert body(method, path)["content"].get("minLength", 0) == (0 if method == "post" else 1)
         assert body(method, path)["content"]["maxLength"] == 777
     register = body("post", "/auth/register")
     assert (register["username"]["minLength"], register["username"]["maxLength"]) == (3, 32)

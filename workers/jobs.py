@@ -16,6 +16,7 @@ from arq.connections import ArqRedis
 from app import keys, metrics
 from app.realtime.envelopes import InboxEvents, InboxFrame, Replay, Replays
 from app.services import delivery
+from app.services.attachments import remove_expired
 from app.services.dispatch import enqueue_delivery
 from app.storage import inbox as inbox_store
 from app.storage import outbox
@@ -183,3 +184,13 @@ async def flush(ctx: dict[str, Any], instance_id: str, requests: list[list[Any]]
 async def prune(ctx: dict[str, Any]) -> int:
     retention_days: int = ctx["settings"].inbox_retention_days
     return await inbox_store.prune_before(datetime.now(UTC) - timedelta(days=retention_days))
+
+
+@instrumented(keys.MEDIA_CLEANUP_JOB)
+async def media_cleanup(ctx: dict[str, Any]) -> int:
+    """Until a run finds nothing left: uploads no message took within UPLOAD_ORPHAN_HOURS and
+    the files of deleted messages (app/services/attachments.py)."""
+    removed = 0
+    while found := await remove_expired(ctx["media"], orphan_hours=ctx["settings"].upload_orphan_hours):
+        removed += found
+    return removed

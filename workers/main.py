@@ -22,6 +22,7 @@ from app import keys, metrics
 from app.config import ConfigError, Settings
 from app.db import close_db, init_db
 from app.logs import setup_logging
+from app.media.store import open_store
 from workers import jobs
 from workers.wakes import PartitionWakes
 
@@ -103,11 +104,13 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     await init_db(settings.database_url, settings.db_pool_size)
     ctx["wakes"] = PartitionWakes(ctx["redis"])
     ctx["wakes"].start()
+    ctx["media"] = open_store(settings.media_url())
     start_metrics_server(settings)
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
     await ctx["wakes"].stop()
+    await ctx["media"].close()
     await close_db()
 
 
@@ -120,6 +123,10 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     cron_jobs = [
         cron(cast(WorkerCoroutine, jobs.sweep), name=keys.SWEEP_JOB, second=set(range(0, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT),
         cron(cast(WorkerCoroutine, jobs.prune), name=keys.PRUNE_JOB, minute=17, second=0, keep_result=0, timeout=600),
+        cron(
+            cast(WorkerCoroutine, jobs.media_cleanup), name=keys.MEDIA_CLEANUP_JOB,
+            minute=set(range(5, 60, 10)), second=30, keep_result=0, timeout=600,
+        ),
     ]
     # jobs.instrumented tells a timeout from a shutdown cancel by the task's timeout.
     all_jobs: list[Function | CronJob] = [*functions, *cron_jobs]

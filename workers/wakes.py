@@ -50,7 +50,8 @@ class PartitionWakes:
                 await self._broker.unsubscribe(self._channels.partition(partition))
 
     async def _on_message(self, channel: str, data: bytes) -> None:
-        event = self._events.get(int(channel.rsplit(":", 1)[1]))
+        partition = self._channels.partition_of(channel)
+        event = None if partition is None else self._events.get(partition)
         if event is not None:
             event.set()
 

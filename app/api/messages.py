@@ -23,6 +23,7 @@ async def send(data: SendIn) -> tuple[dict[str, Any], int]:
         client_msg_id=data.client_msg_id,
         transport="rest",
         reply_to_id=data.reply_to_id,
+        attachment_ids=data.attachment_ids,
     )
     return message, 201 if created else 200
 

@@ -28,6 +28,7 @@ from app.api.validation import (
     FORM_ATTRIBUTE,
     OPTIONAL_BODY_ATTRIBUTE,
     RESPONSES_ATTRIBUTE,
+    Binary,
     authenticate,
 )
 from app.ids import MAX_ID
@@ -35,10 +36,12 @@ from app.ids import MAX_ID
 # The v1 paths the contract v1.1 keeps as aliases of the canonical ones.
 ALIASES = {"/messages/{message_id}/edit", "/messages/{message_id}/delete", "/chats/search"}
 _DESCRIPTIONS = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No content",
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 206: "Partial content (a Range)",
+    302: "Found: `Location` is a presigned URL of the file, valid at most 5 minutes (S3 storage)",
+    416: "`range_not_satisfiable`: the Range starts past the end of the file",
     401: "`unauthorized`: missing, invalid or expired credentials",
     403: "`forbidden`", 404: "`not_found` (also for what the caller may not see)",
-    409: "`conflict`", 413: "`payload_too_large`: the body is over 1 MiB",
+    409: "`conflict`", 413: "`payload_too_large`: the body is over 1 MiB (an upload: over UPLOAD_MAX_BYTES or the quota)",
     422: "`validation_error`: `details` lists each bad field",
     429: "`rate_limited`, with `Retry-After`",
     500: "`internal`", 503: "`unavailable`: PostgreSQL or Redis cannot serve now",
@@ -118,7 +121,10 @@ class ContractOpenAPI(OpenAPIProvider):
                 responses: dict[str, Any] = {}
                 for status, model in sorted(declared.items()):
                     response: dict[str, Any] = {"description": _DESCRIPTIONS.get(status, "")}
-                    if model is not None:
+                    if model is Binary:
+                        if status != 302:
+                            response["content"] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+                    elif model is not None:
                         body, defs = self._schema_of(model)
                         components.update(defs)
                         response["content"] = {"application/json": {"schema": body}}

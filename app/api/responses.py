@@ -100,6 +100,8 @@ class Reaction(_Out):
 
 
 class Attachment(_Out):
+    """`url` and `thumbnail_url` are paths on this API (GET them with the bearer token)."""
+
     id: Id
     name: str
     content_type: str
@@ -170,3 +172,16 @@ class Receipt(_Out):
     user_id: Id
     delivered_at: datetime | None
     read_at: datetime | None
+
+
+class SearchHit(_Out):
+    """One search result: the message, and its content HTML-escaped with the matches in
+    <mark>…</mark>."""
+
+    message: Message
+    highlight: str
+
+
+class SearchPage(_Out):
+    items: list[SearchHit]
+    next_cursor: str | None

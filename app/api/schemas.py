@@ -79,9 +79,11 @@ class AddMembersIn(_In):
 
 class SendIn(_In):
     chat_id: Id
-    content: Content
+    # "" only with attachments (the service checks; the schema cannot say it across fields).
+    content: Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
     client_msg_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     reply_to_id: Id | None = None
+    attachment_ids: Annotated[list[Id], Field(min_length=1, max_length=10)] | None = None
 
 
 class HistoryQuery(_In):
@@ -129,3 +131,10 @@ class ReadIn(_In):
 class PasswordChangeIn(_In):
     current_password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     new_password: Password
+
+
+class MessageSearchQuery(PageQuery):
+    """GET /messages/search: words of any language; the last one matches as a prefix."""
+
+    q: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    chat_id: Id | None = None

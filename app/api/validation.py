@@ -103,14 +103,19 @@ class ResponseDrift(AppError):
     """A handler answered with a status or body its `responds` declaration does not allow."""
 
 
+class Binary:
+    """`responds(Binary, ...)`: the route answers a file's bytes (documented as binary, never
+    checked as JSON); a 302 among its statuses is a redirect with no body."""
+
+
 def responds(model: Any, *statuses: int, errors: Iterable[int] = ()) -> Callable[[F], F]:
     """Declare a route's success answers (`model` for each of `statuses`, default 200; model
     None: no body) and the error statuses particular to it. /openapi.json documents them
     (app/api/openapi.py adds the statuses every route shares, each with the error envelope);
     with RESPONSE_VALIDATION on, every answer is checked against them, strictly (JSON types,
     no unknown fields), so a handler cannot drift from its documented schema unnoticed."""
-    declared: dict[int, TypeAdapter[Any] | None] = {
-        status: None if model is None else TypeAdapter(model) for status in statuses or (200,)
+    declared: dict[int, TypeAdapter[Any] | type[Binary] | None] = {
+        status: model if model is None or model is Binary else TypeAdapter(model) for status in statuses or (200,)
     }
 
     def decorator(func: F) -> F:
@@ -133,16 +138,18 @@ def responds(model: Any, *statuses: int, errors: Iterable[int] = ()) -> Callable
     return decorator
 
 
-def _drift(declared: dict[int, TypeAdapter[Any] | None], result: Any) -> str | None:
+def _drift(declared: dict[int, TypeAdapter[Any] | type[Binary] | None], result: Any) -> str | None:
     value, status = (result[0], result[1]) if isinstance(result, tuple) else (result, 200)
     if isinstance(value, Response):
         status = value.status_code
     if status not in declared:
         return f"status {status} is not declared"
     adapter = declared[status]
+    if adapter is Binary:
+        return None if isinstance(value, Response) else "a JSON body where a file is declared"
     if adapter is None:
         return None if value in ("", b"") else "a body where none is declared"
-    if isinstance(value, Response):
+    if isinstance(value, Response) or not isinstance(adapter, TypeAdapter):
         return "a prepared Response where a model is declared"
     try:
         adapter.validate_json(dumps(value), strict=True)

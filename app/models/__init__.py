@@ -1,11 +1,13 @@
 """Tortoise models: the schema Aerich migrates. Hot paths query with SQL in app/storage."""
 
+from app.models.attachment import Attachment
 from app.models.chat import Chat, ChatMember
 from app.models.inbox import Device, InboxEvent, OutboxEvent
 from app.models.message import Message, ReceiptMark
 from app.models.user import AuthSession, RefreshToken, User
 
 __all__ = [
+    "Attachment",
     "AuthSession",
     "Chat",
     "ChatMember",

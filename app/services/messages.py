@@ -14,6 +14,7 @@ from app.services.mentions import mention_names
 from app.services.pages import Page, encode_cursor, optional, read_cursor, seq_field
 from app.services.ratelimit import SlidingWindowLimiter
 from app.services.views import message_body
+from app.storage import attachments as attachment_store
 from app.storage import messages as message_store
 from app.storage import outbox
 
@@ -25,8 +26,8 @@ class MessageService:
         self._limiter = send_limiter
         self._dispatcher = dispatcher
 
-    def _check_content(self, content: str) -> None:
-        if not 1 <= len(content) <= self._max_length:
+    def _check_content(self, content: str, *, may_be_empty: bool = False) -> None:
+        if not (0 if may_be_empty else 1) <= len(content) <= self._max_length:
             raise field_error("content", f"Must be 1 to {self._max_length} characters.")
         check_text("content", content)
 
@@ -39,10 +40,12 @@ class MessageService:
         client_msg_id: str | None,
         transport: str,
         reply_to_id: int | None = None,
+        attachment_ids: list[int] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """(message, created). Acknowledge only what is committed; a repeat of the same
-        (sender, client_msg_id) returns the first message and stores nothing."""
-        self._check_content(content)
+        (sender, client_msg_id) returns the first message and stores nothing. `content` may
+        be empty when the message carries attachments."""
+        self._check_content(content, may_be_empty=bool(attachment_ids))
         check_text("client_msg_id", client_msg_id)
         # A repeat always gets its first message back (it spends a slot of the limit, as any
         # attempt does). The send itself detects it (unique key, whole statement rolled back, no
@@ -55,14 +58,24 @@ class MessageService:
             metrics.RATE_LIMITED.labels(scope="send").inc()
             raise RateLimited(wait, "Sending too fast; retry later.")
         try:
-            row = await message_store.send_message(
-                chat_id=chat_id,
-                sender_id=sender_id,
-                client_msg_id=client_msg_id,
-                content=content,
-                reply_to_id=reply_to_id,
-                mention_names=mention_names(content),
-            )
+            if attachment_ids:
+                row = await self._send_with_attachments(
+                    chat_id=chat_id,
+                    sender_id=sender_id,
+                    client_msg_id=client_msg_id,
+                    content=content,
+                    reply_to_id=reply_to_id,
+                    attachment_ids=attachment_ids,
+                )
+            else:
+                row = await message_store.send_message(
+                    chat_id=chat_id,
+                    sender_id=sender_id,
+                    client_msg_id=client_msg_id,
+                    content=content,
+                    reply_to_id=reply_to_id,
+                    mention_names=mention_names(content),
+                )
         except message_store.DuplicateSend:
             row = None
         if row is None:
@@ -78,6 +91,38 @@ class MessageService:
         metrics.MESSAGES.labels(transport=transport).inc()
         await self._dispatcher.after_commit(chat_id)
         return message_body(row, sender_id), True
+
+    @staticmethod
+    async def _send_with_attachments(
+        *,
+        chat_id: int,
+        sender_id: int,
+        client_msg_id: str | None,
+        content: str,
+        reply_to_id: int | None,
+        attachment_ids: list[int],
+    ) -> dict[str, Any] | None:
+        """The send's statement inside a transaction that first locks the attachments: each
+        must be the sender's own and carried by no message yet (a concurrent send naming one
+        waits for the lock, then finds it taken). None, with nothing stored, as the plain send."""
+        async with transaction() as conn:
+            if not await attachment_store.claim(attachment_ids, sender_id, conn):
+                if client_msg_id is not None and await message_store.by_client_id(sender_id, client_msg_id, conn):
+                    return None  # a repeat: its first send took them; the caller answers with it
+                raise field_error("attachment_ids", "Each must be an upload of yours that no message carries yet.")
+            row = await message_store.send_message(
+                chat_id=chat_id,
+                sender_id=sender_id,
+                client_msg_id=client_msg_id,
+                content=content,
+                reply_to_id=reply_to_id,
+                mention_names=mention_names(content),
+                conn=conn,
+            )
+            if row is None:
+                return None
+            await attachment_store.attach(attachment_ids, row["id"], conn)
+            return await message_store.get_message(row["id"], conn)
 
     @staticmethod
     async def _first_send(sender_id: int, client_msg_id: str | None) -> dict[str, Any] | None:

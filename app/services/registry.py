@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from arq.connections import ArqRedis
 
 from app.config import Settings
+from app.services.attachments import UPLOAD_WINDOW, AttachmentService
 from app.services.auth import AuthService
 from app.services.chats import ChatService
 from app.services.devices import DeviceService
@@ -30,6 +31,7 @@ class Services:
     pins: PinService
     messages: MessageService
     reactions: ReactionService
+    attachments: AttachmentService
     receipts: ReceiptService
     presence: PresenceService
     devices: DeviceService
@@ -56,6 +58,9 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
         pins=PinService(dispatcher),
         messages=MessageService(settings, sends, dispatcher),
         reactions=ReactionService(sends, dispatcher),
+        attachments=AttachmentService(
+            settings, SlidingWindowLimiter(redis, limit=settings.upload_rate_limit, window_seconds=UPLOAD_WINDOW)
+        ),
         receipts=ReceiptService(dispatcher, large_group_size=settings.large_group_size),
         presence=presence,
         devices=DeviceService(

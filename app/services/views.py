@@ -29,9 +29,24 @@ def message_body(row: dict[str, Any], viewer: int) -> dict[str, Any]:
         "reply_to": reply_to,
         "mentions": list(row["mentions"]),
         "reactions": reactions_body(reactions, viewer),
-        # Attachments come with the attachments work (issue 18); until then no message has any.
-        "attachments": [],
+        "attachments": [] if row["is_deleted"] else [attachment_body(a) for a in _json(row["attachments"])],
         "pinned": row["pinned_at"] is not None,
+    }
+
+
+def attachment_body(row: dict[str, Any]) -> dict[str, Any]:
+    """`Attachment`, from its row or the object message reads build (app/storage/messages.py)."""
+    base = f"/attachments/{row['id']}"
+    has_thumbnail = row["has_thumbnail"] if "has_thumbnail" in row else row["thumbnail_key"] is not None
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "content_type": row["content_type"],
+        "size": row["size"],
+        "width": row["width"],
+        "height": row["height"],
+        "url": base,
+        "thumbnail_url": f"{base}/thumbnail" if has_thumbnail else None,
     }
 
 

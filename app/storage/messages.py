@@ -9,6 +9,7 @@ from tortoise.exceptions import IntegrityError
 from app.db import Row, fetch, fetchrow
 from app.ids import possible_id
 from app.jsonutil import dumps_str
+from app.storage.attachments import ATTACHMENTS_OF_MESSAGE
 
 
 class DuplicateSend(Exception):
@@ -28,6 +29,7 @@ _COLUMNS = [
             FROM messages r WHERE r.id = m.reply_to_id)""",
         "reply_to",
     ),
+    (ATTACHMENTS_OF_MESSAGE, "attachments"),
 ]
 MESSAGE_FIELDS = [name for _, name in _COLUMNS]
 MESSAGE_COLUMNS = ", ".join(f"{expression} AS {name}" for expression, name in _COLUMNS)
@@ -66,6 +68,7 @@ async def send_message(
     content: str,
     reply_to_id: int | None = None,
     mention_names: list[str] | None = None,
+    conn: BaseDBAsyncClient | None = None,
 ) -> Row | None:
     """Store a message in one statement, committed on its own: the membership check, the
     reply's check (an earlier message of the same chat), the next seq (under the chat row's
@@ -102,6 +105,7 @@ async def send_message(
             content,
             reply_to_id,
             mention_names or [],
+            conn=conn,
         )
     except IntegrityError as exc:
         raise DuplicateSend from exc
@@ -115,10 +119,10 @@ async def lock_message(message_id: int, conn: BaseDBAsyncClient) -> Row | None:
     )
 
 
-async def get_message(message_id: int) -> Row | None:
+async def get_message(message_id: int, conn: BaseDBAsyncClient | None = None) -> Row | None:
     if not possible_id(message_id):
         return None
-    return await fetchrow(f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = $1", message_id)
+    return await fetchrow(f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = $1", message_id, conn=conn)
 
 
 async def get_messages(message_ids: list[int]) -> list[Row]:

@@ -36,6 +36,7 @@ async def send_message(session: Session, data: protocol.SendData, ref: str | Non
         client_msg_id=data.client_msg_id,
         transport="ws",
         reply_to_id=data.reply_to_id,
+        attachment_ids=data.attachment_ids,
     )
     return {"type": "message_ack", "data": {"message": message}}
 

@@ -32,8 +32,9 @@ class SendData(_Data):
     chat_id: Id
     content: str
     client_msg_id: ClientMsgId
-    # As REST's: an earlier message of the same chat.
+    # As REST's: an earlier message of the same chat; the sender's own unused uploads.
     reply_to_id: Id | None = None
+    attachment_ids: Annotated[list[Id], Field(min_length=1, max_length=10)] | None = None
 
 
 class EditData(_Data):

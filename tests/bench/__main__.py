@@ -28,8 +28,11 @@ import httpx
 
 from tests.bench import report
 from tests.bench import summary as targets
+from tests.bench.meters import CpuMeter, RssSampler, listen_drops
 from tests.bench.presets import PRESET_HELP, PRESETS, Scenario
-from tests.bench.system import ROOT, CpuMeter, RssSampler, System, listen_drops, log
+from tests.bench.scenarios import search as search_bench
+from tests.bench.servers import log
+from tests.bench.system import ROOT, System
 
 METRIC_PREFIXES = (
     "messenger_ws_disconnects_total", "messenger_dependency_errors_total", "messenger_jobs_total",
@@ -291,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
             if system.scale_workers(scenario.workers):
                 sampler.set_pids({s.name: s.pid for s in system.servers()})
             row["workers"] = len(system.workers())
+            if scenario.kind == "search":  # no load generator: tests/bench/scenarios/search.py
+                row["messenger"] = search_bench.run(system, scenario)
+                continue
             row["messenger"] = run_loadgen(system, scenario, "messenger", sampler, args, artifacts)
             if not all(row["messenger"]["server_alive"].values()):
                 aborted = f"a server died during {scenario.name}: {row['messenger']['server_alive']}"
@@ -357,6 +363,8 @@ def render(rows: list[dict[str, Any]], command: str, stamp: str, aborted: str | 
         parts += ["## Large group", "", targets.group_table(group_rows), ""]
     if recon_rows:
         parts += ["## Reconnect storm", "", report.reconnect_table(recon_rows), ""]
+    if search_rows := [r for r in rows if r["scenario"]["kind"] == "search"]:
+        parts += ["## Search (issue 17)", "", search_bench.table(search_rows), ""]
     profiles = {}
     for row in rows:
         for name, summary in (row.get("messenger", {}).get("profile_summary") or {}).items():

@@ -68,6 +68,7 @@ PRESETS: dict[str, list[Scenario]] = {
         Scenario("8: 2 workers, rate 1500 × 20 s, 50 pairs", "rate", rate=1500, duration=20, pairs=50, workers=2,
                  relay=False, goal="workers"),
     ],
+    "search": [Scenario("9: search, 1,000,000 messages in 1,000 chats, a user in 50", "search", relay=False)],
 }
 # Tiny versions of every scenario above, to check the bench itself in a few minutes; their
 # loads are not the targets' loads, so the rate rows get no verdict.
@@ -84,9 +85,9 @@ PRESETS["smoke"] = [
     Scenario("smoke 8: 2 workers, rate 300 × 3 s, 20 pairs", "rate", rate=300, duration=3, pairs=20, workers=2,
              relay=False, goal="workers"),
 ]
-PRESETS["all"] = [s for key in ("seq", "a20", "a", "chat", "b", "group", "d", "c", "workers") for s in PRESETS[key]]
+PRESETS["all"] = [s for key in ("seq", "a20", "a", "chat", "b", "group", "d", "c", "workers", "search") for s in PRESETS[key]]
 PRESET_HELP = (
     "seq = one pair, 300 sequential sends; a20/a = 500 msg/s × 30 s over 20/50 pairs; chat = 300 msg/s in one chat; "
     "b = 1500 msg/s × 60 s; group = 1000-member group; d = 2000 devices reconnecting with 20 events each; "
-    "c = 5000 idle sockets; workers = 1 vs 2 workers at 1500 msg/s; quick = small versions; smoke = tiny versions of all (checks the bench); all = issue 13's table"
+    "c = 5000 idle sockets; search = GET /messages/search over 1M messages; workers = 1 vs 2 workers at 1500 msg/s; quick = small versions; smoke = tiny versions of all (checks the bench); all = issue 13's table"
 )

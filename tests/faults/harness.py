@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import httpx
 import websockets
 
 from tests.support.clients import User, direct_chat, make_user
+from tests.support.wsclient import WsClient, close_code
 
 
 @dataclass
@@ -40,13 +40,14 @@ class Recipient:
         url = next(urls)
         while not stop.is_set():
             try:
-                async with websockets.connect(
-                    f"{url}?device_id={self.device_id}", additional_headers=self.user.headers, ping_interval=None
-                ) as ws:
+                client = await WsClient.open(url, token=self.user.token, device_id=self.device_id, max_size=2**20)
+                try:
                     self.connections.append([round(time.monotonic(), 2), url, None, None, None, None])
-                    await self._read(ws, stop)
+                    await self._read(client, stop)
+                finally:
+                    await client.close()
             except (TimeoutError, OSError, websockets.WebSocketException) as exc:
-                code = getattr(getattr(exc, "rcvd", None), "code", None)
+                code = close_code(exc)
                 self.close_codes.append(code)
                 if self.connections:
                     self.connections[-1][5] = code
@@ -56,18 +57,15 @@ class Recipient:
             url = next(urls)  # the instance we were on may be gone: try the other one
             await asyncio.sleep(0.2)
 
-    async def _read(self, ws: websockets.ClientConnection, stop: asyncio.Event) -> None:
+    async def _read(self, client: WsClient, stop: asyncio.Event) -> None:
         acked = 0
         last_ack = 0.0
         while not stop.is_set():
             try:
-                raw = await asyncio.wait_for(ws.recv(), 0.5)
+                frame = await client.recv(0.5)  # pings are answered inside
             except TimeoutError:
-                raw = None
-            if raw is not None:
-                frame = json.loads(raw)
-                if frame["type"] == "ping":
-                    await ws.send('{"type":"pong","data":{}}')
+                frame = None
+            if frame is not None:
                 data = frame.get("data") or {}
                 if frame["type"] == "resync":
                     self.resyncs += 1
@@ -84,7 +82,7 @@ class Recipient:
                         self.received[mid] = self.received.get(mid, 0) + 1
                         self.first_seen.setdefault(mid, time.monotonic())
             if acked and time.monotonic() - last_ack > 0.05:
-                await ws.send(json.dumps({"type": "ack", "data": {"inbox_seq": acked}}))
+                await client.ack(acked)
                 last_ack = time.monotonic()
 
     def gaps(self) -> list[int]:

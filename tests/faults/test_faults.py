@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import Backing, make_stack
 from tests.faults.harness import Load, Report
+from tests.support.databases import asyncpg_url
 from tests.support.proxy import TcpProxy, proxy_for
 from tests.support.stack import Stack
 
@@ -39,7 +40,7 @@ async def diagnose(stack: Stack, load: Load, injected_at: float) -> str:
     """Where each lost message stopped: its row, its outbox record, its inbox event, the device's
     cursor, how the sender got it acknowledged and the recipient's connections. Every line
     starts with LOST so `make test-faults-stress` can keep them."""
-    conn = await asyncpg.connect(stack.env["DATABASE_URL"].replace("postgres://", "postgresql://", 1))
+    conn = await asyncpg.connect(asyncpg_url(stack.env["DATABASE_URL"]))
     lines = []
     try:
         lines.append(f"LOST outbox rows left={await conn.fetchval('SELECT count(*) FROM outbox')}")

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from app.config import Settings
 from tests.conftest import make_stack
 from tests.faults.harness import Load
+from tests.support.databases import asyncpg_url
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "120"))
 PAIRS = 10
@@ -49,7 +50,7 @@ async def test_soak_memory_flat_and_nothing_left_behind(backing, stacks):
         ttls = {key: await client.pttl(key) for key in keys}
     finally:
         await client.aclose()
-    conn = await asyncpg.connect(stack.database_url.replace("postgres://", "postgresql://", 1))
+    conn = await asyncpg.connect(asyncpg_url(stack.database_url))
     try:
         outbox = await conn.fetchval("SELECT count(*) FROM outbox")
         unacked = await conn.fetchval(

@@ -1,19 +1,19 @@
-"""Test clients over real sockets: users with tokens, and a WebSocket device."""
+"""Test clients over real sockets: users with tokens, and a WebSocket device (on the shared
+low-level client of tests/support/wsclient.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import websockets
 from websockets.asyncio.client import ClientConnection
 
 from tests.support.frames import check_frame
+from tests.support.wsclient import WsClient
 
 PASSWORD = "correct horse battery"
 _names = itertools.count(1)
@@ -72,11 +72,12 @@ async def send_many(http: httpx.AsyncClient, user: User, chat_id: int, count: in
     return [await send(http, user, chat_id, f"{prefix}{i}") for i in range(count)]
 
 
-class Device:
-    """A WebSocket device: answers pings, records every frame, tracks inbox events."""
+class Device(WsClient):
+    """A WebSocket device: answers pings, checks every frame against /asyncapi.json, records
+    it, and tracks inbox events."""
 
     def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
+        super().__init__(ws)
         self.frames: list[dict[str, Any]] = []
         self.inbox_seqs: list[int] = []
         self.connected: dict[str, Any] | None = None
@@ -85,31 +86,24 @@ class Device:
     async def connect(
         cls, ws_url: str, user: User | None = None, device_id: str | None = None, *, ticket: str | None = None
     ) -> Device:
-        params = []
-        if device_id:
-            params.append(f"device_id={device_id}")
-        if ticket:
-            params.append(f"ticket={ticket}")
-        url = ws_url + ("?" + "&".join(params) if params else "")
-        headers = user.headers if user and not ticket else None
-        ws = await websockets.connect(url, additional_headers=headers, max_size=2**24, ping_interval=None)
-        device = cls(ws)
-        first = await device.recv()
-        assert first["type"] == "connected", first
-        device.connected = first["data"]
+        token = user.token if user and not ticket else None
+        device = await cls.open(ws_url, token=token, device_id=device_id, ticket=ticket)
+        assert isinstance(device, Device)
+        device.connected = await device.expect_connected(10.0)
         return device
 
-    async def recv(self, timeout: float = 10.0) -> dict[str, Any]:
-        while True:
-            frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-            check_frame(frame)
-            if frame["type"] == "ping":
-                await self.send("pong", {})
-                continue
-            self.frames.append(frame)
-            if isinstance(frame.get("data"), dict) and "inbox_seq" in frame["data"] and frame["type"] != "connected" and frame["type"] != "resync":
-                self.inbox_seqs.append(frame["data"]["inbox_seq"])
-            return frame  # type: ignore[no-any-return]
+    def decode(self, raw: str | bytes) -> dict[str, Any]:
+        frame = super().decode(raw)
+        check_frame(frame)
+        return frame
+
+    async def recv(self, timeout: float | None = 10.0) -> dict[str, Any]:
+        frame = await super().recv(timeout)
+        self.frames.append(frame)
+        data = frame.get("data")
+        if isinstance(data, dict) and "inbox_seq" in data and frame["type"] not in ("connected", "resync"):
+            self.inbox_seqs.append(data["inbox_seq"])
+        return frame
 
     async def next(self, *types: str, timeout: float = 10.0) -> dict[str, Any]:
         """The next frame of one of these types, skipping others (they stay in .frames)."""
@@ -123,15 +117,6 @@ class Device:
             if not types or frame["type"] in types:
                 return frame
 
-    async def send(self, type: str, data: Any, ref: str | None = None) -> None:
-        frame: dict[str, Any] = {"type": type, "data": data}
-        if ref is not None:
-            frame["ref"] = ref
-        await self.ws.send(json.dumps(frame))
-
-    async def ack(self, inbox_seq: int) -> None:
-        await self.send("ack", {"inbox_seq": inbox_seq})
-
     async def messages_until(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
         """Collect `message` events until `count` distinct message ids arrived."""
         seen: dict[int, dict[str, Any]] = {}
@@ -143,16 +128,10 @@ class Device:
         return list(seen.values())
 
     async def closed_with(self, timeout: float = 10.0) -> int | None:
-        try:
-            while True:
-                frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-                check_frame(frame)
-                self.frames.append(frame)
-        except websockets.ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd else None
-
-    async def close(self) -> None:
-        await self.ws.close()
+        """Read until the server closes (frames kept in .frames); its close code."""
+        frames, code = await self.frames_until_closed(timeout)
+        self.frames.extend(frames)
+        return code
 
 
 async def connect_devices(*logins: tuple[str, User, str]) -> list[Device]:

@@ -29,6 +29,7 @@ class ListeningProcess:
 
     popen: subprocess.Popen[bytes]
     port: int
+    log_path: Path
 
     @property
     def base_url(self) -> str:
@@ -40,6 +41,27 @@ class ListeningProcess:
 
     def alive(self) -> bool:
         return self.popen.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM (a graceful shutdown), SIGKILL after `timeout`: the exit code."""
+        return stop_process(self.popen, timeout)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def stop_process(popen: subprocess.Popen[bytes], timeout: float = 15.0) -> int | None:
+    """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds: its exit code."""
+    if popen.poll() is None:
+        popen.terminate()
+    try:
+        return popen.wait(timeout)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        return popen.wait(5)
 
 
 @dataclass
@@ -54,23 +76,9 @@ class Proc(ListeningProcess):
         if self.alive():
             self.popen.send_signal(sig)
 
-    def stop(self, timeout: float = 15.0) -> int | None:
-        self.signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            return self.popen.wait(5)
-
     def kill(self) -> None:
         self.signal(signal.SIGKILL)
         self.popen.wait(5)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str], port: int) -> Proc:

@@ -6,22 +6,13 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-import uuid
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import redis
 
 from app.embedded import redis_server_binary
-from app.migrate import migrate
+from tests.support.databases import create_database, drop_database
 from tests.support.processes import Proc, free_port, start_api, start_worker
-
-
-def with_db(url: str, name: str) -> str:
-    """The same server URL naming another database."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 class RedisServer:
@@ -89,14 +80,7 @@ class Stack:
 
 
 async def create_stack(admin_url: str, base_env: dict[str, str], **env: str) -> Stack:
-    name = f"mc_stack_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    database_url = with_db(admin_url, name)
-    await migrate(database_url)
+    name, database_url = await create_database(admin_url, "mc_stack")
     redis_server = RedisServer()
     redis_server.start()
     full_env = {**base_env, "DATABASE_URL": database_url, "REDIS_URL": redis_server.url, **env}
@@ -105,8 +89,4 @@ async def create_stack(admin_url: str, base_env: dict[str, str], **env: str) -> 
 
 async def drop_stack(stack: Stack) -> None:
     await asyncio.to_thread(stack.stop)
-    conn = await asyncpg.connect(stack.admin_url.replace("postgres://", "postgresql://", 1))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{stack.db_name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await drop_database(stack.admin_url, stack.db_name)

@@ -26,7 +26,9 @@ import httpx
 import orjson
 import websockets
 
-from tests.bench.loadgen import Device, Generator, Identity, emit, log, now_ns, percentiles
+from tests.bench.devices import Device, Identity
+from tests.bench.generator import Generator
+from tests.bench.measure import emit, log, now_ns, percentiles
 from tests.bench.scenarios.resume import Resumer
 
 MEMBER_BATCH = 200  # app/api/schemas.py: CreateChatIn.member_ids and AddMembersIn.user_ids, max_length=200
@@ -53,15 +55,8 @@ class GroupRun(Generator):
         self.resumer = Resumer(self, open_timeout=float(spec.get("connect_timeout", 120.0)))
 
     # --- callbacks ---------------------------------------------------------------------------
-    def on_ack(self, frame: dict[str, Any]) -> None:
-        entry = self.pending.pop(frame.get("ref") or "", None)
-        if entry is None:
-            return
-        sent_ns, phase = entry
-        self.last_ack_ns = now_ns()
-        self.ack_lat.append(self.last_ack_ns - sent_ns)
-        self.acked += 1
-        message = frame["data"]["message"]
+    def count_ack(self, owner: Any, message: dict[str, Any]) -> None:
+        phase: Phase = owner
         phase.acked_ids[int(message["id"])] = int(message["sender_id"])
 
     def on_delivered(self, device: Device, message: dict[str, Any]) -> None:

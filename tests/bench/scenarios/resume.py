@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tests.bench.loadgen import Device, Generator
+    from tests.bench.devices import Device
+    from tests.bench.generator import Generator
 
 MAX_RESUMES = 3  # per device and storm
 

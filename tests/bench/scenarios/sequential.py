@@ -12,7 +12,9 @@ import asyncio
 import time
 from typing import Any
 
-from tests.bench.loadgen import Device, Generator, Pair, emit, log, now_ns, percentiles
+from tests.bench.devices import Device, Pair
+from tests.bench.generator import Generator
+from tests.bench.measure import emit, log, now_ns, percentiles
 
 
 class SequentialRun(Generator):
@@ -43,11 +45,6 @@ class SequentialRun(Generator):
         await asyncio.sleep(float(self.spec.get("settle", 1.0)))  # chat_updated replays settle
         return pair
 
-    async def ack_now(self, device: Device) -> None:
-        if device.last_seq > device.acked_seq:
-            device.acked_seq = device.last_seq
-            await device.send_frame('{"type":"ack","data":{"inbox_seq":%d}}' % device.last_seq)
-
     async def run(self) -> dict[str, Any]:
         sends = int(self.spec.get("sends", 300))
         gap, timeout = float(self.spec.get("gap", 0.02)), float(self.spec.get("send_timeout", 5.0))
@@ -69,7 +66,7 @@ class SequentialRun(Generator):
                 await asyncio.wait_for(self.arrived.wait(), timeout)
             except TimeoutError:
                 timeouts += 1
-            await self.ack_now(pair.recipient)  # as a client does, before the next send
+            await pair.recipient.ack()  # as a client does, before the next send
             await asyncio.sleep(gap)
         send_time = time.perf_counter() - t0
         emit({"phase": "drain"})
