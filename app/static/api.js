@@ -198,13 +198,36 @@ export const api = {
       "GET",
       `/messages${query({ chat_id: chatId, before_seq: beforeSeq, after_seq: afterSeq, limit })}`,
     ),
-  sendMessage: (chatId, content, clientMsgId) =>
-    request("POST", "/messages", { chat_id: chatId, content, client_msg_id: clientMsgId }),
+  sendMessage: (chatId, content, clientMsgId, replyToId = null) =>
+    request("POST", "/messages", {
+      chat_id: chatId,
+      content,
+      client_msg_id: clientMsgId,
+      ...(replyToId != null ? { reply_to_id: replyToId } : {}),
+    }),
   editMessage: (id, content) =>
     request("PATCH", `/messages/${encodeURIComponent(id)}/edit`, { content }),
   deleteMessage: (id) => request("DELETE", `/messages/${encodeURIComponent(id)}/delete`),
   markRead: (chatId, upToSeq) =>
     request("POST", "/messages/read", { chat_id: chatId, up_to_seq: upToSeq }),
+  react: (messageId, emoji) =>
+    request("PUT", `/messages/${encodeURIComponent(messageId)}/reactions/${encodeURIComponent(emoji)}`),
+  unreact: (messageId, emoji) =>
+    request("DELETE", `/messages/${encodeURIComponent(messageId)}/reactions/${encodeURIComponent(emoji)}`),
+  searchMessages: (q, { chatId, cursor } = {}) =>
+    request("GET", `/messages/search${query({ q, chat_id: chatId, cursor, limit: 20 })}`),
+  pins: (chatId) => request("GET", `/chats/${encodeURIComponent(chatId)}/pins${query({ limit: 50 })}`),
+  pin: (chatId, messageId) =>
+    request("PUT", `/chats/${encodeURIComponent(chatId)}/pins/${encodeURIComponent(messageId)}`),
+  unpin: (chatId, messageId) =>
+    request("DELETE", `/chats/${encodeURIComponent(chatId)}/pins/${encodeURIComponent(messageId)}`),
+  renameChat: (chatId, title) => request("PATCH", `/chats/${encodeURIComponent(chatId)}`, { title }),
+  setRole: (chatId, userId, role) =>
+    request("PUT", `/chats/${encodeURIComponent(chatId)}/members/${encodeURIComponent(userId)}/role`, { role }),
+  transferOwner: (chatId, userId) =>
+    request("POST", `/chats/${encodeURIComponent(chatId)}/owner`, { user_id: userId }),
+  /** The caller's own settings: {muted_until?: ISO|null, archived?: bool}; only those given change. */
+  chatSettings: (chatId, settings) => request("PUT", `/chats/${encodeURIComponent(chatId)}/settings`, settings),
 };
 
 /** A person-readable sentence for an error, with the bad fields of a validation_error. */

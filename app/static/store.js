@@ -18,6 +18,8 @@ export function createState() {
     typingSentAt: new Map(), // chat id -> ms
     readSent: new Map(), // chat id -> highest up_to_seq sent
     chatFetches: new Map(), // chat id -> promise, for chats we heard of but do not have
+    pins: new Map(), // chat id -> [Message], most recently pinned first (the open chat's)
+    replyTo: null, // the composer's quoted message: {chat_id, id, seq, sender_id, preview}
   };
 }
 
@@ -36,6 +38,8 @@ export function resetState(state) {
   state.typingSentAt.clear();
   state.readSent.clear();
   state.chatFetches.clear();
+  state.pins.clear();
+  state.replyTo = null;
 }
 
 export function newConvo(chatId) {
@@ -108,8 +112,10 @@ export function mergeChat(cur, incoming) {
     chat.last_seq = cur.last_seq;
     chat.last_message = cur.last_message;
     chat.unread_count = cur.unread_count;
+    chat.unread_mentions = cur.unread_mentions;
   }
   if (incoming.unread_count === undefined) chat.unread_count = cur.unread_count;
+  if (incoming.unread_mentions === undefined) chat.unread_mentions = cur.unread_mentions;
   return chat;
 }
 
@@ -222,11 +228,12 @@ export function statusOf(msg, chat, receipts, meId) {
 
 // ---------------------------------------------------------------- outbox
 
-export function newOutboxItem(chatId, content, clientMsgId, now = new Date()) {
+export function newOutboxItem(chatId, content, clientMsgId, now = new Date(), replyTo = null) {
   return {
     client_msg_id: clientMsgId,
     chat_id: chatId,
     content,
+    reply_to: replyTo, // the quoted preview ({id, seq, sender_id, preview}) or null
     created_at: now.toISOString(),
     status: "sending",
     error: null,
@@ -245,8 +252,8 @@ export function outboxRemove(outbox, clientMsgId) {
 /** The outbox as stored (without in-memory fields); null when empty. */
 export function serializeOutbox(outbox) {
   if (!outbox.length) return null;
-  const keep = outbox.map(({ client_msg_id, chat_id, content, created_at, status, error }) => ({
-    client_msg_id, chat_id, content, created_at, status, error,
+  const keep = outbox.map(({ client_msg_id, chat_id, content, reply_to, created_at, status, error }) => ({
+    client_msg_id, chat_id, content, reply_to: reply_to || null, created_at, status, error,
   }));
   return JSON.stringify(keep);
 }
@@ -261,4 +268,155 @@ export function parseOutbox(text) {
   } catch {
     return [];
   }
+}
+
+// ---------------------------------------------------------------- replies, reactions, mentions
+
+/** The emoji the reaction picker offers. */
+export const QUICK_REACTIONS = Object.freeze(["👍", "❤️", "😂", "😮", "😢", "🎉"]);
+
+/**
+ * Toggling my reaction `emoji` on a message: whether that adds or removes it, and the
+ * reactions to show until the server answers (counts never below zero; an emptied one goes).
+ */
+export function toggleReaction(reactions, emoji) {
+  const list = Array.isArray(reactions) ? reactions : [];
+  const cur = list.find((r) => r.emoji === emoji);
+  const add = !cur || !cur.me;
+  let next;
+  if (add) {
+    next = cur
+      ? list.map((r) => (r.emoji === emoji ? { ...r, count: r.count + 1, me: true } : r))
+      : [...list, { emoji, count: 1, me: true }];
+  } else {
+    next = list
+      .map((r) => (r.emoji === emoji ? { ...r, count: Math.max(0, r.count - 1), me: false } : r))
+      .filter((r) => r.count > 0);
+  }
+  return { add, reactions: next };
+}
+
+/** A `reactions` event applied to a message we hold: the aggregate replaces what we had. */
+export function applyReactions(msg, reactions) {
+  if (!msg) return null;
+  return { ...msg, reactions: Array.isArray(reactions) ? reactions.map((r) => ({ ...r })) : [] };
+}
+
+/** Whether a message names the user among its mentions. */
+export function mentionsUser(msg, userId) {
+  return !!msg && Array.isArray(msg.mentions) && msg.mentions.includes(userId);
+}
+
+// The server's rule (app/services/mentions.py): a username after an @ that does not continue
+// a word or an email address; trailing dots and dashes may end the sentence instead.
+const MENTION_RE = /(?<![A-Za-z0-9_.@-])@([A-Za-z0-9_.-]{3,32})/g;
+
+/**
+ * The message text cut into pieces for display: plain text, and `@name` of a member the
+ * message mentions ({text, userId, me}). Only names the server resolved (msg.mentions) count.
+ */
+export function mentionSegments(msg, chat, meId) {
+  const text = msg?.content || "";
+  const ids = new Set(Array.isArray(msg?.mentions) ? msg.mentions : []);
+  if (!ids.size || !text.includes("@")) return [{ text }];
+  const byName = new Map();
+  for (const m of chat?.members || []) {
+    if (ids.has(m.user_id) && m.username) byName.set(m.username.toLowerCase(), m.user_id);
+  }
+  const out = [];
+  let at = 0;
+  for (const match of text.matchAll(MENTION_RE)) {
+    let name = match[1];
+    let userId = byName.get(name.toLowerCase());
+    if (userId === undefined) {
+      name = name.replace(/[.-]+$/, "");
+      userId = name.length >= 3 ? byName.get(name.toLowerCase()) : undefined;
+    }
+    if (userId === undefined) continue;
+    if (match.index > at) out.push({ text: text.slice(at, match.index) });
+    out.push({ text: `@${name}`, userId, me: userId === meId });
+    at = match.index + 1 + name.length;
+  }
+  if (at < text.length) out.push({ text: text.slice(at) });
+  return out.length ? out : [{ text }];
+}
+
+/** A new message counted into its chat: one more unread, one more mention when it names me. */
+export function countIncoming(chat, msg, meId) {
+  chat.unread_count = (chat.unread_count || 0) + 1;
+  if (mentionsUser(msg, meId)) chat.unread_mentions = (chat.unread_mentions || 0) + 1;
+}
+
+/** A read_ack (or our own read elsewhere) for a chat: the server's counts once it covers what we hold. */
+export function applyReadAck(chat, data) {
+  if (!chat) return false;
+  if ((Number(data.read_seq) || 0) < (chat.last_seq || 0)) return false;
+  chat.unread_count = Number(data.unread_count) || 0;
+  chat.unread_mentions = Number(data.unread_mentions) || 0;
+  return true;
+}
+
+/** The quoted preview of a message we reply to, as a reply_to would carry it. */
+export function replyPreviewOf(msg) {
+  return { id: msg.id, seq: msg.seq, sender_id: msg.sender_id, preview: (msg.content || "").slice(0, 100) };
+}
+
+// ---------------------------------------------------------------- roles, pins, settings
+
+export function roleOf(chat, userId) {
+  return (chat?.members || []).find((m) => m.user_id === userId)?.role || null;
+}
+
+/** Owner or admin of a group. */
+export function canManage(chat, userId) {
+  if (!chat || chat.type !== "group") return false;
+  const role = roleOf(chat, userId);
+  return role === "owner" || role === "admin";
+}
+
+/** Any member of a direct chat pins; in a group only its owner and admins. */
+export function canPin(chat, userId) {
+  if (!chat) return false;
+  return chat.type === "direct" ? true : canManage(chat, userId);
+}
+
+/** Sets each held message's `pinned` from the chat's pin list; true when any changed. */
+export function applyPins(convo, pins) {
+  const ids = new Set(pins.map((m) => m.id));
+  let changed = false;
+  for (const [id, m] of convo.messages) {
+    const pinned = ids.has(id);
+    if (!!m.pinned !== pinned) {
+      convo.messages.set(id, { ...m, pinned });
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** "Forever" as the API takes it: a time no one lives to see. */
+export const MUTED_FOREVER = "9999-01-01T00:00:00.000Z";
+
+/** The muted_until for a choice: a number of hours from now, "forever", or null to unmute. */
+export function muteUntil(choice, now = new Date()) {
+  if (choice === null || choice === "off") return null;
+  if (choice === "forever") return MUTED_FOREVER;
+  return new Date(now.getTime() + Number(choice) * 3_600_000).toISOString();
+}
+
+export function isMuted(chat, now = Date.now()) {
+  return ts(chat?.muted_until) > now;
+}
+
+/** Muted with no end a person would care about (the year 9000 or later). */
+export function isMutedForever(chat) {
+  return ts(chat?.muted_until) >= Date.UTC(9000, 0, 1);
+}
+
+/** The chat list in two: the active chats and the archived ones, each latest activity first. */
+export function splitArchived(chats) {
+  const active = [];
+  const archived = [];
+  for (const chat of sortChats(chats)) (chat.archived ? archived : active).push(chat);
+  return { active, archived };
 }

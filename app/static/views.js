@@ -1,14 +1,23 @@
-// DOM rendering. Everything the server sends is inserted as text (textContent), never as HTML.
+// DOM rendering. Everything the server sends is inserted as text (textContent), never as HTML;
+// the one exception, a search result's `highlight`, is rebuilt from text and <mark> only
+// (highlightNodes below).
 // createViews(state, actions) reads the store's state and calls back into app.js (`actions`)
 // for what a click means; its own timers (the error toast, the next animation frame, typing
 // expiry) live in its closure, not at module level.
 
 import { describeError } from "./api.js";
 import {
+  QUICK_REACTIONS,
+  canManage,
+  canPin,
   chatTitle,
+  isMuted,
+  isMutedForever,
+  mentionSegments,
   orderedMessages,
   otherMember,
-  sortChats,
+  roleOf,
+  splitArchived,
   statusOf as statusOfIn,
   usernameOf as usernameIn,
 } from "./store.js";
@@ -43,6 +52,34 @@ export function fmtTime(iso) {
     : d.toLocaleDateString([], { month: "short", day: "numeric" }) +
         " " +
         d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+/**
+ * The server's search `highlight` (content HTML-escaped, matches in <mark>) as DOM nodes made
+ * here from its text and <mark> elements only: whatever else it might hold (a server bug) is
+ * reduced to its text. The template element parses without running or loading anything.
+ */
+export function highlightNodes(html) {
+  const template = document.createElement("template");
+  template.innerHTML = String(html ?? "");
+  const rebuild = (from, inMark) => {
+    const out = [];
+    for (const node of from.childNodes) {
+      if (node.nodeType === Node.TEXT_NODE) {
+        out.push(document.createTextNode(node.data));
+      } else if (node.nodeType === Node.ELEMENT_NODE) {
+        if (node.localName === "mark" && !inMark) {
+          const mark = document.createElement("mark");
+          mark.append(...rebuild(node, true));
+          out.push(mark);
+        } else {
+          out.push(...rebuild(node.localName === "template" ? node.content : node, inMark));
+        }
+      }
+    }
+    return out;
+  };
+  return rebuild(template.content, false);
 }
 
 export function isVisible() {
@@ -84,11 +121,15 @@ function statusEl(status) {
 
 /**
  * actions: openChat(id), startDirect(user), retry(item), discard(clientMsgId),
- * editMessage(id, text), deleteMessage(id) (both return promises).
+ * editMessage(id, text), deleteMessage(id) (both return promises), startReply(id),
+ * toggleReaction(id, emoji), setPinned(id, pinned), openSearchResult(chatId, messageId, seq),
+ * muteChat(choice), archiveChat(archived), renameChat(title), setRole(userId, role),
+ * transferOwner(userId) (the last five return promises).
  */
 export function createViews(state, actions) {
   let toastTimer = null;
   let chatListFrame = 0;
+  let pickerFor = null; // the message id whose reaction picker is open
   const typingTimers = new Map(); // chat id -> timer that redraws when typing expires
 
   const meId = () => state.me?.id;
@@ -157,7 +198,17 @@ export function createViews(state, actions) {
     $("search-results").replaceChildren();
     $("search-input").value = "";
     $("message-input").value = "";
+    $("archived-list").replaceChildren();
+    $("message-search-results").replaceChildren();
+    $("message-search-input").value = "";
+    $("message-search-status").textContent = "";
+    $("pinned-list").replaceChildren();
+    $("chat-settings-body").replaceChildren();
+    delete $("chat-settings-body").dataset.sig;
+    pickerFor = null;
     renderConversationHeader();
+    renderReplyBar();
+    renderPins();
   }
 
   // ------------------------------------------------------------ chat list
@@ -185,6 +236,8 @@ export function createViews(state, actions) {
     }
     const other = otherMember(chat, meId());
     const online = other ? state.presence.get(other.user_id)?.online : false;
+    const mentions = chat.unread_mentions || 0;
+    const muted = isMuted(chat);
     return [
       h(
         "span",
@@ -194,25 +247,57 @@ export function createViews(state, actions) {
       ),
       h("time", { class: "chat-time", datetime: last?.created_at || chat.created_at }, fmtTime(last?.created_at)),
       h("span", { class: "chat-preview", "data-testid": "chat-item-preview" }, preview),
-      unread > 0
-        ? h(
-            "span",
-            { class: "badge", "data-testid": "unread-count", "data-count": unread },
-            h("span", { "aria-hidden": "true" }, String(unread)),
-            h("span", { class: "visually-hidden" }, `${unread} unread`),
-          )
-        : h("span", {}),
+      h(
+        "span",
+        { class: "badges" },
+        muted
+          ? h("span", { class: "muted-icon", "data-testid": "muted-icon", role: "img", "aria-label": "muted", title: "Muted" }, "🔕")
+          : null,
+        mentions > 0
+          ? h(
+              "span",
+              { class: "badge mention-badge", "data-testid": "mention-count", "data-count": mentions },
+              h("span", { "aria-hidden": "true" }, `@${mentions}`),
+              h("span", { class: "visually-hidden" }, `${mentions} unread ${mentions === 1 ? "mention" : "mentions"}`),
+            )
+          : null,
+        unread > 0
+          ? h(
+              "span",
+              { class: `badge${muted ? " quiet" : ""}`, "data-testid": "unread-count", "data-count": unread },
+              h("span", { "aria-hidden": "true" }, String(unread)),
+              h("span", { class: "visually-hidden" }, `${unread} unread`),
+            )
+          : null,
+      ),
     ];
   }
 
-  /** Updates the list in place, keyed by chat id: buttons under the pointer or focus survive. */
+  /**
+   * Updates the lists in place, keyed by chat id: buttons under the pointer or focus survive.
+   * Archived chats go to their own collapsed section.
+   */
   function drawChatList() {
     const list = $("chat-list");
-    const chats = sortChats(state.chats.values());
-    const existing = new Map([...list.children].map((li) => [li.dataset.chatId, li]));
+    const archivedList = $("archived-list");
+    const { active, archived } = splitArchived(state.chats.values());
+    const existing = new Map(
+      [...list.children, ...archivedList.children].map((li) => [li.dataset.chatId, li]),
+    );
     let totalUnread = 0;
+    for (const chat of [...active, ...archived]) if (!isMuted(chat)) totalUnread += chat.unread_count || 0;
+    drawChatsInto(list, active, existing);
+    drawChatsInto(archivedList, archived, existing);
+    for (const li of existing.values()) li.remove();
+    $("chat-list-empty").hidden = active.length + archived.length > 0;
+    $("archived-section").hidden = archived.length === 0;
+    $("archived-count").textContent = String(archived.length);
+    $("chats-more").hidden = !state.chatsCursor;
+    document.title = totalUnread > 0 ? `(${totalUnread}) Messenger` : "Messenger";
+  }
+
+  function drawChatsInto(list, chats, existing) {
     chats.forEach((chat, i) => {
-      totalUnread += chat.unread_count || 0;
       const key = String(chat.id);
       let li = existing.get(key);
       if (li) {
@@ -241,10 +326,6 @@ export function createViews(state, actions) {
       }
       if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
     });
-    for (const li of existing.values()) li.remove();
-    $("chat-list-empty").hidden = chats.length > 0;
-    $("chats-more").hidden = !state.chatsCursor;
-    document.title = totalUnread > 0 ? `(${totalUnread}) Messenger` : "Messenger";
   }
 
   // ------------------------------------------------------------ people search
@@ -282,6 +363,48 @@ export function createViews(state, actions) {
     $("search-status").textContent = "";
   }
 
+  // ------------------------------------------------------------ message search
+
+  /** results: [{message, highlight}], newest first; status: a sentence, or null to count them. */
+  function renderMessageSearch(results, status = null) {
+    $("message-search-results").replaceChildren(
+      ...results.map(({ message, highlight }) => {
+        const chat = state.chats.get(message.chat_id);
+        const where = chat ? chatTitle(chat, meId()) : `Chat ${message.chat_id}`;
+        return h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              type: "button",
+              class: "secondary message-search-result",
+              "data-testid": "message-search-result",
+              "data-chat-id": message.chat_id,
+              "data-message-id": message.id,
+              onclick: () => actions.openSearchResult(message.chat_id, message.id, message.seq),
+            },
+            h(
+              "span",
+              { class: "result-meta" },
+              h("span", { class: "result-chat", "data-testid": "message-search-chat" }, where),
+              h("span", {}, ` · ${usernameOf(chat, message.sender_id)} · `),
+              h("time", { datetime: message.created_at }, fmtTime(message.created_at)),
+            ),
+            h("span", { class: "result-text", "data-testid": "message-search-highlight" }, highlightNodes(highlight)),
+          ),
+        );
+      }),
+    );
+    $("message-search-status").textContent =
+      status ?? (results.length ? `${results.length} ${results.length === 1 ? "message" : "messages"} found` : "No messages found");
+  }
+
+  function clearMessageSearch() {
+    $("message-search-results").replaceChildren();
+    $("message-search-status").textContent = "";
+  }
+
   // ------------------------------------------------------------ conversation
 
   function renderConversationHeader() {
@@ -309,6 +432,204 @@ export function createViews(state, actions) {
     }
     $("chat-members").textContent =
       chat && chat.type === "group" ? (chat.members || []).map((m) => m.username).join(", ") : "";
+    const mutedFlag = $("chat-muted");
+    mutedFlag.hidden = !isMuted(chat);
+    mutedFlag.textContent = !isMuted(chat)
+      ? ""
+      : isMutedForever(chat)
+        ? "🔕 Muted"
+        : `🔕 Muted until ${fmtTime(chat.muted_until)}`;
+    renderChatSettings(chat);
+  }
+
+  // ------------------------------------------------------------ chat settings: mute, archive, group
+
+  function settingsSig(chat) {
+    return JSON.stringify([chat.id, chat.title, chat.muted_until, chat.archived, meId(),
+      (chat.members || []).map((m) => [m.user_id, m.username, m.role])]);
+  }
+
+  /** The settings panel of the open chat, rebuilt only when what it shows changed. */
+  function renderChatSettings(chat) {
+    const panel = $("chat-settings");
+    const body = $("chat-settings-body");
+    if (!chat) {
+      panel.hidden = true;
+      panel.open = false;
+      body.replaceChildren();
+      delete body.dataset.sig;
+      return;
+    }
+    panel.hidden = false;
+    const sig = settingsSig(chat);
+    if (body.dataset.sig === sig) return;
+    body.dataset.sig = sig;
+    const me = meId();
+    const run = (button, work, what) => async () => {
+      button.disabled = true;
+      try {
+        await work();
+      } catch (e) {
+        showError(`Could not ${what}: ${describeError(e)}`);
+      } finally {
+        button.disabled = false;
+      }
+    };
+    const muted = isMuted(chat);
+    const mute8 = h("button", { type: "button", class: "secondary", "data-testid": "mute-8h" }, "Mute for 8 hours");
+    const muteAll = h("button", { type: "button", class: "secondary", "data-testid": "mute-forever" }, "Mute forever");
+    const unmute = muted ? h("button", { type: "button", class: "secondary", "data-testid": "unmute" }, "Unmute") : null;
+    mute8.addEventListener("click", run(mute8, () => actions.muteChat(8), "mute the chat"));
+    muteAll.addEventListener("click", run(muteAll, () => actions.muteChat("forever"), "mute the chat"));
+    unmute?.addEventListener("click", run(unmute, () => actions.muteChat(null), "unmute the chat"));
+    const archive = h(
+      "button",
+      { type: "button", class: "secondary", "data-testid": "archive-button", "aria-pressed": chat.archived ? "true" : "false" },
+      chat.archived ? "Unarchive chat" : "Archive chat",
+    );
+    archive.addEventListener("click", run(archive, () => actions.archiveChat(!chat.archived), "change the archive"));
+    const sections = [
+      h(
+        "section",
+        { "aria-label": "Notifications" },
+        h("p", { class: "hint", "data-testid": "mute-status" },
+          !muted ? "Notifications on" : isMutedForever(chat) ? "Muted" : `Muted until ${fmtTime(chat.muted_until)}`),
+        h("div", { class: "row wrap" }, mute8, muteAll, unmute, archive),
+      ),
+    ];
+    if (chat.type === "group") sections.push(...groupSections(chat, me, run));
+    body.replaceChildren(...sections);
+  }
+
+  function groupSections(chat, me, run) {
+    const out = [];
+    if (canManage(chat, me)) {
+      const inputId = `rename-${chat.id}`;
+      const input = h("input", { id: inputId, "data-testid": "rename-input", maxlength: 128, required: true });
+      input.value = chat.title || "";
+      const save = h("button", { type: "submit", "data-testid": "rename-submit" }, "Rename");
+      const form = h(
+        "form",
+        { class: "rename-form", novalidate: true },
+        h("label", { for: inputId }, "Group name"),
+        h("div", { class: "row" }, input, save),
+      );
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        const title = input.value.trim();
+        if (!title || title === chat.title) return;
+        run(save, () => actions.renameChat(title), "rename the group")();
+      });
+      out.push(form);
+    }
+    const iAmOwner = roleOf(chat, me) === "owner";
+    const ROLE = { owner: "owner", admin: "admin", member: "member" };
+    const items = (chat.members || []).map((m) => {
+      const buttons = [];
+      if (iAmOwner && m.user_id !== me) {
+        const toggle =
+          m.role === "admin"
+            ? h("button", { type: "button", class: "link", "data-testid": "revoke-admin", "aria-label": `Revoke admin from ${m.username}` }, "Revoke admin")
+            : h("button", { type: "button", class: "link", "data-testid": "make-admin", "aria-label": `Make ${m.username} an admin` }, "Make admin");
+        toggle.addEventListener(
+          "click",
+          run(toggle, () => actions.setRole(m.user_id, m.role === "admin" ? "member" : "admin"), "change the role"),
+        );
+        const owner = h("button", { type: "button", class: "link", "data-testid": "make-owner", "aria-label": `Make ${m.username} the owner` }, "Make owner");
+        owner.addEventListener(
+          "click",
+          run(owner, async () => {
+            if (await confirmAction(`Hand ownership of ${chat.title || "this group"} to ${m.username}? You become an admin.`, "Transfer")) {
+              await actions.transferOwner(m.user_id);
+            }
+          }, "transfer ownership"),
+        );
+        buttons.push(toggle, owner);
+      }
+      return h(
+        "li",
+        { "data-testid": "member", "data-user-id": m.user_id, "data-role": m.role },
+        h("span", { class: "member-name" }, m.user_id === me ? `${m.username} (you)` : m.username),
+        h("span", { class: `role role-${m.role}`, "data-testid": "member-role" }, ROLE[m.role] || m.role),
+        ...buttons,
+      );
+    });
+    out.push(
+      h(
+        "section",
+        { "aria-label": "Members" },
+        h("h3", { class: "settings-heading" }, "Members"),
+        h("ul", { class: "member-list", "data-testid": "member-list" }, items),
+      ),
+    );
+    return out;
+  }
+
+  // ------------------------------------------------------------ pins
+
+  /** The open chat's pinned messages (state.pins), most recently pinned first. */
+  function renderPins() {
+    const bar = $("pinned-bar");
+    const chatId = state.openChatId;
+    const pins = chatId != null ? state.pins.get(chatId) || [] : [];
+    bar.hidden = pins.length === 0;
+    if (!pins.length) {
+      $("pinned-list").replaceChildren();
+      $("pinned-summary").textContent = "";
+      return;
+    }
+    const chat = state.chats.get(chatId);
+    const text = (m) => (m.is_deleted ? "Message deleted" : m.content);
+    $("pinned-summary").replaceChildren(
+      h("span", { "aria-hidden": "true" }, "📌 "),
+      `${pins.length} pinned: `,
+      h("span", { class: "pinned-latest" }, text(pins[0])),
+    );
+    $("pinned-list").replaceChildren(
+      ...pins.map((m) =>
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              type: "button",
+              class: "link pinned-item",
+              "data-testid": "pinned-item",
+              "data-message-id": m.id,
+              onclick: () => revealMessage(m.id),
+            },
+            h("span", { class: "sender" }, `${usernameOf(chat, m.sender_id)}: `),
+            text(m),
+          ),
+        ),
+      ),
+    );
+  }
+
+  /** Scrolls to a shown message and marks it for a moment; false when it is not shown. */
+  function revealMessage(id) {
+    const el = $("message-list").querySelector(`[data-message-id="${Number(id)}"]`);
+    if (!el) return false;
+    el.scrollIntoView({ block: "center" });
+    el.classList.add("flash");
+    setTimeout(() => el.classList.remove("flash"), 1600);
+    return true;
+  }
+
+  // ------------------------------------------------------------ reply bar
+
+  function renderReplyBar() {
+    const bar = $("reply-bar");
+    const r = state.replyTo;
+    if (!r || r.chat_id !== state.openChatId) {
+      bar.hidden = true;
+      return;
+    }
+    const chat = state.chats.get(r.chat_id);
+    $("reply-bar-who").textContent = `Replying to ${usernameOf(chat, r.sender_id)}:`;
+    $("reply-bar-preview").textContent = r.preview || "Message deleted";
+    bar.hidden = false;
   }
 
   function isNearBottom() {
@@ -348,13 +669,120 @@ export function createViews(state, actions) {
 
   function messageSig(msg, chat, mine) {
     return JSON.stringify([msg.content, msg.edited_at, msg.is_deleted, msg.created_at,
-      usernameOf(chat, msg.sender_id), mine ? statusOf(msg, chat) : ""]);
+      usernameOf(chat, msg.sender_id), mine ? statusOf(msg, chat) : "", msg.reply_to || null,
+      msg.reactions || [], msg.mentions || [], !!msg.pinned, canPin(chat, meId()), pickerFor === msg.id,
+      msg.reply_to ? usernameOf(chat, msg.reply_to.sender_id) : ""]);
+  }
+
+  /** The quoted message above a reply: who wrote it and its first words; a click shows it. */
+  function quoteEl(reply, chat) {
+    return h(
+      "button",
+      {
+        type: "button",
+        class: "quote",
+        "data-testid": "reply-quote",
+        "data-reply-to-id": reply.id,
+        "aria-label": `In reply to ${usernameOf(chat, reply.sender_id)}: ${reply.preview || "deleted message"}`,
+        onclick: () => revealMessage(reply.id),
+      },
+      h("span", { class: "quote-sender" }, usernameOf(chat, reply.sender_id)),
+      h("span", { class: "quote-text", "data-testid": "reply-quote-text" }, reply.preview || "Message deleted"),
+    );
+  }
+
+  /** The text with each @mention of a member in its own span; mine stands out. */
+  function contentChildren(msg, chat) {
+    if (msg.is_deleted) return ["Message deleted"];
+    return mentionSegments(msg, chat, meId()).map((seg) =>
+      seg.userId === undefined
+        ? seg.text
+        : h(
+            "span",
+            {
+              class: seg.me ? "mention mention-me" : "mention",
+              "data-testid": seg.me ? "mention-me" : "mention",
+              "data-user-id": seg.userId,
+            },
+            seg.text,
+          ),
+    );
+  }
+
+  function reactionsEl(msg) {
+    const reactions = msg.reactions || [];
+    if (!reactions.length || msg.is_deleted) return null;
+    return h(
+      "div",
+      { class: "reactions", "data-testid": "reactions", role: "group", "aria-label": "Reactions" },
+      reactions.map((r) =>
+        h(
+          "button",
+          {
+            type: "button",
+            class: `reaction${r.me ? " me" : ""}`,
+            "data-testid": "reaction",
+            "data-emoji": r.emoji,
+            "data-count": r.count,
+            "aria-pressed": r.me ? "true" : "false",
+            "aria-label": `${r.emoji} ${r.count}${r.me ? ", yours: click to take it back" : ", click to add yours"}`,
+            onclick: () => actions.toggleReaction(msg.id, r.emoji),
+          },
+          h("span", { class: "emoji" }, r.emoji),
+          h("span", { class: "count" }, String(r.count)),
+        ),
+      ),
+    );
+  }
+
+  function pickerEl(msg) {
+    return h(
+      "div",
+      { class: "picker", role: "group", "aria-label": "Pick a reaction", "data-testid": "reaction-picker" },
+      QUICK_REACTIONS.map((emoji) =>
+        h(
+          "button",
+          {
+            type: "button",
+            class: "link",
+            "data-testid": "pick-reaction",
+            "data-emoji": emoji,
+            "aria-label": `React with ${emoji}`,
+            onclick: () => {
+              setPicker(null);
+              actions.toggleReaction(msg.id, emoji);
+            },
+          },
+          emoji,
+        ),
+      ),
+    );
+  }
+
+  /** Opens the reaction picker of one message (null closes it); one at a time. */
+  function setPicker(id) {
+    const before = pickerFor;
+    pickerFor = id;
+    for (const mid of [before, id]) {
+      if (mid == null) continue;
+      const msg = state.convo?.messages.get(mid);
+      const li = $("message-list").querySelector(`[data-message-id="${Number(mid)}"]`);
+      if (msg && li && li.dataset.editing !== "true") {
+        fillMessageEl(li, msg, state.chats.get(msg.chat_id), msg.sender_id === meId());
+      }
+    }
+    if (id != null) $("message-list").querySelector(`[data-message-id="${Number(id)}"] [data-testid=pick-reaction]`)?.focus();
   }
 
   function fillMessageEl(li, msg, chat, mine) {
     li.dataset.sig = messageSig(msg, chat, mine);
-    li.className = `message ${mine ? "mine" : "theirs"}${msg.is_deleted ? " deleted" : ""}`;
+    li.className = `message ${mine ? "mine" : "theirs"}${msg.is_deleted ? " deleted" : ""}${msg.pinned ? " pinned" : ""}`;
     li.dataset.deleted = msg.is_deleted ? "true" : "false";
+    li.dataset.pinned = msg.pinned ? "true" : "false";
+    const me = meId();
+    const mentioned = !msg.is_deleted && Array.isArray(msg.mentions) && msg.mentions.includes(me);
+    if (mentioned) li.dataset.mentionsMe = "true";
+    else delete li.dataset.mentionsMe;
     const bubble = h(
       "div",
       { class: "bubble" },
@@ -363,8 +791,12 @@ export function createViews(state, actions) {
         { class: "meta" },
         h("span", { class: "sender", "data-testid": "message-sender" }, usernameOf(chat, msg.sender_id)),
         h("time", { datetime: msg.created_at, title: new Date(msg.created_at).toLocaleString() }, fmtTime(msg.created_at)),
+        msg.pinned
+          ? h("span", { class: "pin-mark", "data-testid": "pinned-mark", role: "img", "aria-label": "Pinned", title: "Pinned" }, "📌")
+          : null,
       ),
-      h("p", { class: "content", "data-testid": "message-content" }, msg.is_deleted ? "Message deleted" : msg.content),
+      msg.reply_to && !msg.is_deleted ? quoteEl(msg.reply_to, chat) : null,
+      h("p", { class: "content", "data-testid": "message-content" }, contentChildren(msg, chat)),
       h(
         "div",
         { class: "footer" },
@@ -372,16 +804,62 @@ export function createViews(state, actions) {
         mine ? statusEl(statusOf(msg, chat)) : null,
       ),
     );
-    const actionsEl =
-      mine && !msg.is_deleted
-        ? h(
-            "div",
-            { class: "actions" },
-            h("button", { type: "button", class: "link", "data-testid": "edit-button", "aria-label": "Edit message", onclick: () => startEdit(li) }, "Edit"),
-            h("button", { type: "button", class: "link", "data-testid": "delete-button", "aria-label": "Delete message", onclick: () => confirmDelete(li) }, "Delete"),
-          )
-        : null;
-    li.replaceChildren(bubble, ...(actionsEl ? [actionsEl] : []));
+    const buttons = [];
+    if (!msg.is_deleted) {
+      const who = usernameOf(chat, msg.sender_id);
+      buttons.push(
+        h("button", { type: "button", class: "link", "data-testid": "reply-button", "aria-label": `Reply to ${who}`, onclick: () => actions.startReply(msg.id) }, "Reply"),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "link",
+            "data-testid": "react-button",
+            "aria-label": "Add a reaction",
+            "aria-expanded": pickerFor === msg.id ? "true" : "false",
+            onclick: () => setPicker(pickerFor === msg.id ? null : msg.id),
+          },
+          "React",
+        ),
+      );
+      if (canPin(chat, me)) {
+        buttons.push(
+          msg.pinned
+            ? h("button", { type: "button", class: "link", "data-testid": "unpin-button", "aria-label": "Unpin message", onclick: () => actions.setPinned(msg.id, false) }, "Unpin")
+            : h("button", { type: "button", class: "link", "data-testid": "pin-button", "aria-label": "Pin message", onclick: () => actions.setPinned(msg.id, true) }, "Pin"),
+        );
+      }
+      if (mine) {
+        buttons.push(
+          h("button", { type: "button", class: "link", "data-testid": "edit-button", "aria-label": "Edit message", onclick: () => startEdit(li) }, "Edit"),
+          h("button", { type: "button", class: "link", "data-testid": "delete-button", "aria-label": "Delete message", onclick: () => confirmDelete(li) }, "Delete"),
+        );
+      }
+    }
+    const picker = pickerFor === msg.id && !msg.is_deleted ? pickerEl(msg) : null;
+    if (picker) {
+      picker.addEventListener("keydown", (ev) => {
+        if (ev.key === "Escape") {
+          ev.preventDefault();
+          setPicker(null);
+          li.querySelector("[data-testid=react-button]")?.focus();
+        }
+      });
+    }
+    li.replaceChildren(
+      bubble,
+      ...[reactionsEl(msg), picker, buttons.length ? h("div", { class: "actions" }, buttons) : null].filter(Boolean),
+    );
+  }
+
+  /** Every shown message drawn again where what it shows changed (roles, names, pins). */
+  function refreshMessages() {
+    const convo = state.convo;
+    if (!convo) return;
+    for (const el of $("message-list").querySelectorAll("[data-message-id]")) {
+      const msg = convo.messages.get(Number(el.dataset.messageId));
+      if (msg) upsertMessageEl(msg);
+    }
   }
 
   function upsertMessageEl(msg) {
@@ -453,6 +931,7 @@ export function createViews(state, actions) {
         "div",
         { class: "bubble" },
         h("div", { class: "meta" }, h("span", { class: "sender" }, "You")),
+        item.reply_to ? quoteEl(item.reply_to, state.chats.get(item.chat_id)) : null,
         h("p", { class: "content", "data-testid": "message-content" }, item.content),
         h("div", { class: "footer" }, item.error ? h("span", { class: "error" }, item.error) : null, statusEl(status)),
       ),
@@ -546,27 +1025,30 @@ export function createViews(state, actions) {
     textarea.focus();
   }
 
-  function confirmDelete(li) {
-    const id = Number(li.dataset.messageId);
+  /** The confirm dialog with this question; resolves true when the person confirms. */
+  function confirmAction(text, okLabel) {
     const dialog = $("confirm-dialog");
+    $("confirm-text").textContent = text;
+    $("confirm-ok").textContent = okLabel;
     dialog.returnValue = "";
-    dialog.addEventListener(
-      "close",
-      async () => {
-        if (dialog.returnValue !== "ok") {
-          li.querySelector("[data-testid=delete-button]")?.focus();
-          return;
-        }
-        try {
-          await actions.deleteMessage(id);
-          $("message-input").focus();
-        } catch (e) {
-          showError(`Could not delete: ${describeError(e)}`);
-        }
-      },
-      { once: true },
-    );
-    dialog.showModal();
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+      dialog.showModal();
+    });
+  }
+
+  async function confirmDelete(li) {
+    const id = Number(li.dataset.messageId);
+    if (!(await confirmAction("Delete this message for everyone?", "Delete"))) {
+      li.querySelector("[data-testid=delete-button]")?.focus();
+      return;
+    }
+    try {
+      await actions.deleteMessage(id);
+      $("message-input").focus();
+    } catch (e) {
+      showError(`Could not delete: ${describeError(e)}`);
+    }
   }
 
   // ------------------------------------------------------------ typing
@@ -611,6 +1093,12 @@ export function createViews(state, actions) {
     renderChatList,
     renderSearchResults,
     clearSearch,
+    renderMessageSearch,
+    clearMessageSearch,
+    renderPins,
+    renderReplyBar,
+    revealMessage,
+    refreshMessages,
     renderConversationHeader,
     isNearBottom,
     scrollToBottom,
