@@ -368,7 +368,7 @@ export function applyReadAck(chat, data) {
 
 /** The quoted preview of a message we reply to, as a reply_to would carry it. */
 export function replyPreviewOf(msg) {
-  return { id: msg.id, seq: msg.seq, sender_id: msg.sender_id, preview: (msg.content || "").slice(0, 100) };
+  return { id: msg.id, seq: msg.seq, sender_id: msg.sender_id, preview: messagePreview(msg).slice(0, 100) };
 }
 
 // ---------------------------------------------------------------- roles, pins, settings
