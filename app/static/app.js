@@ -8,8 +8,11 @@ import {
   ApiError,
   clearTokens,
   describeError,
+  describeUploadError,
+  fetchBlob,
   getTokens,
   setUnauthorizedHandler,
+  uploadAttachment,
   uuid,
 } from "./api.js";
 import { ClientFrame, RETRYABLE, ServerEvent } from "./codes.js";
@@ -21,21 +24,26 @@ import {
   applyReceiptTo,
   canPin,
   chatTitle,
+  composerReadiness,
   countIncoming,
   createState,
   dropBefore,
   firstGapAfter,
   isMember,
+  MAX_ATTACHMENTS,
   mergeChat,
   mergeMessage,
+  messagePreview,
   muteUntil,
   newConvo,
   newOutboxItem,
+  newUpload,
   otherMember,
   outboxRemove,
   parseOutbox,
   placeNewMessage,
   readCandidate,
+  removeUpload,
   replyPreviewOf,
   resetState,
   seqBounds,
@@ -43,6 +51,11 @@ import {
   storeMessage,
   toggleReaction,
   ts,
+  uploadDone,
+  uploadFailed,
+  uploadProgress,
+  uploadRoom,
+  uploadsOf,
   usernameOf,
 } from "./store.js";
 import { $, createViews, formError, isVisible } from "./views.js";
@@ -104,10 +117,14 @@ const views = createViews(state, {
   renameChat: (title) => changeOpenChat((id) => api.renameChat(id, title)),
   setRole: (userId, role) => changeOpenChat((id) => api.setRole(id, userId, role)),
   transferOwner: (userId) => changeOpenChat((id) => api.transferOwner(id, userId)),
+  fetchBlob: (path) => fetchBlob(path),
+  removeUpload: (key) => cancelUpload(key),
 });
 const { showError, renderChatList, renderConversationHeader } = views;
 
 const meId = () => state.me?.id;
+const uploadAborts = new Map(); // upload key -> abort(), while its bytes are going out
+let uploadCount = 0;
 let ending = false;
 let searchSeq = 0;
 let messageSearchSeq = 0;
@@ -205,6 +222,8 @@ function sessionEnded(text = "Your session has ended. Please log in again.") {
 
 function teardown() {
   const me = state.me;
+  for (const abort of uploadAborts.values()) abort();
+  uploadAborts.clear();
   resetState(state);
   timers.clearAll();
   if (me) localStorage.removeItem(outboxKey(me.id));
@@ -421,6 +440,8 @@ function closeChat() {
   state.openChatId = null;
   state.convo = null;
   state.replyTo = null;
+  state.sendWaiting = null;
+  views.renderUploads();
   views.renderReplyBar();
   views.renderPins();
   views.clearMessages();
@@ -439,6 +460,9 @@ async function openChat(chatId, { focus = true } = {}) {
   const convo = newConvo(chatId);
   state.convo = convo;
   if (state.replyTo && state.replyTo.chat_id !== chatId) state.replyTo = null;
+  // A send waiting for uploads would take the text typed for another chat: it stops.
+  if (state.sendWaiting !== chatId) state.sendWaiting = null;
+  views.renderUploads();
   views.renderReplyBar();
   views.renderPins();
   if (chatIdFromHash() !== chatId) history.pushState(null, "", `#chat/${chatId}`);
@@ -514,7 +538,7 @@ function applyMessage(msg, { live = false } = {}) {
   const isNew = !chat || (msg.seq || 0) > (chat.last_seq || 0);
   if (live && isNew && msg.sender_id !== state.me.id && !msg.is_deleted && Date.now() - ts(msg.created_at) < 60_000) {
     const where = chat && chat.type === "group" ? ` in ${chatTitle(chat, meId())}` : "";
-    views.announce(`${usernameOf(chat, msg.sender_id, meId())}${where}: ${msg.content}`);
+    views.announce(`${usernameOf(chat, msg.sender_id, meId())}${where}: ${messagePreview(msg)}`);
   }
   if (!chat) {
     ensureChat(msg.chat_id); // the fetched chat already counts this message
@@ -645,8 +669,8 @@ function removeFromOutbox(clientMsgId) {
   views.removePending(clientMsgId);
 }
 
-function sendMessage(chatId, content, replyTo = null) {
-  const item = newOutboxItem(chatId, content, uuid(), new Date(), replyTo);
+function sendMessage(chatId, content, replyTo = null, attachments = []) {
+  const item = newOutboxItem(chatId, content, uuid(), new Date(), replyTo, attachments);
   state.outbox.push(item);
   saveOutbox();
   if (state.convo?.chatId === chatId) views.appendPending(item);
@@ -662,8 +686,10 @@ async function deliver(item, manual = false) {
   item.error = null;
   views.redrawPending(item);
   const replyToId = item.reply_to ? item.reply_to.id : null;
+  const attachmentIds = (item.attachments || []).map((a) => a.id);
   const data = { chat_id: item.chat_id, content: item.content, client_msg_id: item.client_msg_id };
   if (replyToId != null) data.reply_to_id = replyToId;
+  if (attachmentIds.length) data.attachment_ids = attachmentIds;
   try {
     let message = null;
     const conn = state.conn;
@@ -674,7 +700,9 @@ async function deliver(item, manual = false) {
         if (!(e instanceof FrameError) || !RETRYABLE.has(e.code)) throw e;
       }
     }
-    if (!message) message = await api.sendMessage(item.chat_id, item.content, item.client_msg_id, replyToId);
+    if (!message) {
+      message = await api.sendMessage(item.chat_id, item.content, item.client_msg_id, replyToId, attachmentIds);
+    }
     item.inflight = false;
     applyMessage(message);
     removeFromOutbox(item.client_msg_id);
@@ -699,16 +727,131 @@ function flushOutbox() {
 
 function onComposerSubmit(ev) {
   ev.preventDefault();
+  submitComposer();
+  $("message-input").focus();
+}
+
+/**
+ * Sends the composer's text with its chat's finished uploads. While uploads are still going
+ * the send waits (the button says so) and happens when the last one finishes; a failed upload
+ * stops it until the person removes that file.
+ */
+function submitComposer() {
+  const chatId = state.openChatId;
+  if (chatId == null) return;
   const input = $("message-input");
-  const content = input.value;
-  if (!content.trim() || state.openChatId == null) return;
+  const ready = composerReadiness(input.value, uploadsOf(state.uploads, chatId));
+  if (ready.action === "wait") {
+    state.sendWaiting = chatId;
+  } else {
+    state.sendWaiting = null;
+    if (ready.action === "blocked") showError(ready.reason);
+  }
+  if (ready.action !== "send") {
+    views.renderSendState();
+    return;
+  }
   input.value = "";
-  const reply = state.replyTo && state.replyTo.chat_id === state.openChatId ? state.replyTo : null;
+  for (const key of ready.keys) removeUpload(state.uploads, key);
+  views.renderUploads();
+  const reply = state.replyTo && state.replyTo.chat_id === chatId ? state.replyTo : null;
   const { chat_id: _chat, ...replyTo } = reply || {};
   state.replyTo = null;
   views.renderReplyBar();
-  sendMessage(state.openChatId, content, reply ? replyTo : null);
-  input.focus();
+  sendMessage(chatId, ready.content, reply ? replyTo : null, ready.attachments);
+}
+
+// ---------------------------------------------------------------- attachments
+
+/** Files picked or dropped: each starts uploading into the open chat's composer. */
+function attachFiles(fileList) {
+  const chatId = state.openChatId;
+  const files = [...(fileList || [])];
+  if (chatId == null || !state.me || !files.length) return;
+  const room = uploadRoom(state.uploads, chatId, files.length);
+  if (room < files.length) {
+    showError(`A message carries at most ${MAX_ATTACHMENTS} files: ${files.length - room} left out.`);
+  }
+  for (const file of files.slice(0, room)) startUpload(chatId, file);
+  views.renderUploads();
+}
+
+function startUpload(chatId, file) {
+  const upload = newUpload(`u${++uploadCount}`, chatId, file);
+  state.uploads.push(upload);
+  const { promise, abort } = uploadAttachment(file, (loaded, total) => {
+    uploadProgress(upload, loaded, total);
+    views.renderUploadProgress(upload);
+  });
+  uploadAborts.set(upload.key, abort);
+  promise
+    .then(
+      (attachment) => uploadDone(upload, attachment),
+      (e) => uploadFailed(upload, describeUploadError(e)),
+    )
+    .finally(() => {
+      uploadAborts.delete(upload.key);
+      if (!state.uploads.includes(upload)) return; // removed, or the session ended
+      views.renderUploads();
+      uploadSettled(chatId);
+    });
+}
+
+/** The remove button of a chip: an upload still going is cancelled. */
+function cancelUpload(key) {
+  const upload = removeUpload(state.uploads, key);
+  if (!upload) return;
+  uploadAborts.get(key)?.();
+  uploadAborts.delete(key);
+  views.renderUploads();
+  uploadSettled(upload.chat_id);
+  $("message-input").focus();
+}
+
+/** An upload ended or went: a send that waited for it goes now (or learns why it cannot). */
+function uploadSettled(chatId) {
+  if (state.sendWaiting !== chatId || state.openChatId !== chatId) return;
+  const ready = composerReadiness($("message-input").value, uploadsOf(state.uploads, chatId));
+  if (ready.action !== "wait") submitComposer();
+}
+
+/** Whether a drag carries files (not text or a link dragged within the page). */
+function dragHasFiles(ev) {
+  return !!ev.dataTransfer && [...ev.dataTransfer.types].includes("Files");
+}
+
+function wireDropZone() {
+  const zone = $("conversation");
+  let depth = 0; // dragenter/dragleave fire for every child crossed
+  zone.addEventListener("dragenter", (ev) => {
+    if (!dragHasFiles(ev) || state.openChatId == null) return;
+    ev.preventDefault();
+    depth++;
+    views.setDropTarget(true);
+  });
+  zone.addEventListener("dragover", (ev) => {
+    if (!dragHasFiles(ev) || state.openChatId == null) return;
+    ev.preventDefault(); // allows the drop
+    ev.dataTransfer.dropEffect = "copy";
+  });
+  zone.addEventListener("dragleave", (ev) => {
+    if (!dragHasFiles(ev)) return;
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) views.setDropTarget(false);
+  });
+  zone.addEventListener("drop", (ev) => {
+    if (!dragHasFiles(ev)) return;
+    ev.preventDefault(); // the browser would otherwise open the file
+    depth = 0;
+    views.setDropTarget(false);
+    attachFiles(ev.dataTransfer.files);
+  });
+  // A file dropped anywhere else must not replace the app with the file.
+  for (const type of ["dragover", "drop"]) {
+    window.addEventListener(type, (ev) => {
+      if (dragHasFiles(ev) && !zone.contains(ev.target)) ev.preventDefault();
+    });
+  }
 }
 
 function onComposerKeydown(ev) {
@@ -1022,6 +1165,18 @@ function wire() {
     loadChats({ more: true }).catch((e) => showError(describeError(e))),
   );
   $("composer").addEventListener("submit", onComposerSubmit);
+  $("attach-button").addEventListener("click", () => $("file-input").click());
+  $("message-input").addEventListener("paste", (ev) => {
+    const files = ev.clipboardData?.files;
+    if (!files || !files.length) return; // text pastes as text
+    ev.preventDefault();
+    attachFiles(files);
+  });
+  $("file-input").addEventListener("change", (ev) => {
+    attachFiles(ev.target.files);
+    ev.target.value = ""; // the same file may be picked again
+  });
+  wireDropZone();
   $("message-input").addEventListener("keydown", onComposerKeydown);
   $("message-input").addEventListener("input", onComposerInput);
   $("load-older").addEventListener("click", loadOlder);

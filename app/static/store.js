@@ -20,6 +20,8 @@ export function createState() {
     chatFetches: new Map(), // chat id -> promise, for chats we heard of but do not have
     pins: new Map(), // chat id -> [Message], most recently pinned first (the open chat's)
     replyTo: null, // the composer's quoted message: {chat_id, id, seq, sender_id, preview}
+    uploads: [], // files attached in the composer, see newUpload(); each remembers its chat
+    sendWaiting: null, // the chat id whose send waits for its uploads to finish
   };
 }
 
@@ -40,6 +42,8 @@ export function resetState(state) {
   state.chatFetches.clear();
   state.pins.clear();
   state.replyTo = null;
+  state.uploads = [];
+  state.sendWaiting = null;
 }
 
 export function newConvo(chatId) {
@@ -228,12 +232,13 @@ export function statusOf(msg, chat, receipts, meId) {
 
 // ---------------------------------------------------------------- outbox
 
-export function newOutboxItem(chatId, content, clientMsgId, now = new Date(), replyTo = null) {
+export function newOutboxItem(chatId, content, clientMsgId, now = new Date(), replyTo = null, attachments = []) {
   return {
     client_msg_id: clientMsgId,
     chat_id: chatId,
     content,
     reply_to: replyTo, // the quoted preview ({id, seq, sender_id, preview}) or null
+    attachments: attachments.map((a) => ({ ...a })), // uploaded Attachments the message carries
     created_at: now.toISOString(),
     status: "sending",
     error: null,
@@ -252,8 +257,8 @@ export function outboxRemove(outbox, clientMsgId) {
 /** The outbox as stored (without in-memory fields); null when empty. */
 export function serializeOutbox(outbox) {
   if (!outbox.length) return null;
-  const keep = outbox.map(({ client_msg_id, chat_id, content, reply_to, created_at, status, error }) => ({
-    client_msg_id, chat_id, content, reply_to: reply_to || null, created_at, status, error,
+  const keep = outbox.map(({ client_msg_id, chat_id, content, reply_to, attachments, created_at, status, error }) => ({
+    client_msg_id, chat_id, content, reply_to: reply_to || null, attachments: attachments || [], created_at, status, error,
   }));
   return JSON.stringify(keep);
 }
@@ -263,7 +268,12 @@ export function parseOutbox(text) {
   try {
     const items = JSON.parse(text || "[]");
     return Array.isArray(items)
-      ? items.map((i) => ({ ...i, status: i.status === "failed" ? "failed" : "sending", inflight: false }))
+      ? items.map((i) => ({
+          ...i,
+          attachments: Array.isArray(i.attachments) ? i.attachments : [],
+          status: i.status === "failed" ? "failed" : "sending",
+          inflight: false,
+        }))
       : [];
   } catch {
     return [];
@@ -358,7 +368,7 @@ export function applyReadAck(chat, data) {
 
 /** The quoted preview of a message we reply to, as a reply_to would carry it. */
 export function replyPreviewOf(msg) {
-  return { id: msg.id, seq: msg.seq, sender_id: msg.sender_id, preview: (msg.content || "").slice(0, 100) };
+  return { id: msg.id, seq: msg.seq, sender_id: msg.sender_id, preview: messagePreview(msg).slice(0, 100) };
 }
 
 // ---------------------------------------------------------------- roles, pins, settings
@@ -419,4 +429,214 @@ export function splitArchived(chats) {
   const archived = [];
   for (const chat of sortChats(chats)) (chat.archived ? archived : active).push(chat);
   return { active, archived };
+}
+
+// ---------------------------------------------------------------- attachments
+
+/** The contract's limit of attachments on one message. */
+export const MAX_ATTACHMENTS = 10;
+
+/** The thumbnail's longest side, as the server makes it. */
+export const THUMBNAIL_MAX_PX = 320;
+
+/** "512 B", "1.4 KB", "26.0 MB": sizes as people read them (powers of 1024). */
+export function formatBytes(n) {
+  const bytes = Math.max(0, Number(n) || 0);
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** Whether an Attachment shows inline: the server made a thumbnail, so it is an image. */
+export function isImage(att) {
+  return !!att && !!att.thumbnail_url;
+}
+
+/** The box an image of w x h takes when its longer side is at most `max`; null when unknown. */
+export function fitBox(width, height, max = THUMBNAIL_MAX_PX) {
+  const w = Number(width) || 0;
+  const hgt = Number(height) || 0;
+  if (w <= 0 || hgt <= 0) return null;
+  const scale = Math.min(1, max / Math.max(w, hgt));
+  return { width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(hgt * scale)) };
+}
+
+/** What a message says in one line (chat list, pins, notices): its text, else its files. */
+export function messagePreview(msg) {
+  if (!msg) return "";
+  if (msg.is_deleted) return "Message deleted";
+  if (msg.content) return msg.content;
+  const atts = Array.isArray(msg.attachments) ? msg.attachments : [];
+  if (!atts.length) return "";
+  if (atts.length === 1) return `${isImage(atts[0]) ? "🖼" : "📎"} ${atts[0].name}`;
+  const images = atts.filter(isImage).length;
+  return images === atts.length ? `🖼 ${atts.length} images` : `📎 ${atts.length} files`;
+}
+
+/**
+ * A file attached in the composer, from the moment it is picked: `uploading` (with `loaded`
+ * bytes sent), then `done` (with the server's Attachment) or `failed` (with the reason).
+ * `key` is the client's own name for it; the file itself stays with app.js.
+ */
+export function newUpload(key, chatId, file) {
+  return {
+    key,
+    chat_id: chatId,
+    name: (file && file.name) || "file",
+    size: Math.max(0, Number(file && file.size) || 0),
+    type: (file && file.type) || "",
+    loaded: 0,
+    status: "uploading",
+    error: null,
+    attachment: null,
+  };
+}
+
+/** Progress of an upload: bytes sent only grow, never past the size; ignored once it ended. */
+export function uploadProgress(upload, loaded, total) {
+  if (upload.status !== "uploading") return upload;
+  const size = Number(total) > 0 ? Number(total) : upload.size;
+  if (size > 0) upload.size = size;
+  upload.loaded = Math.min(upload.size, Math.max(upload.loaded, Number(loaded) || 0));
+  return upload;
+}
+
+/**
+ * The percentage a progress bar shows: 100 once the server answered; at most 99 before, since
+ * the last byte sent is not yet a stored file (the server still checks and thumbnails it).
+ */
+export function uploadPercent(upload) {
+  if (upload.status === "done") return 100;
+  if (!upload.size) return 0;
+  return Math.min(99, Math.floor((100 * upload.loaded) / upload.size));
+}
+
+export function uploadDone(upload, attachment) {
+  if (upload.status !== "uploading") return upload;
+  upload.status = "done";
+  upload.loaded = upload.size;
+  upload.attachment = attachment;
+  upload.error = null;
+  return upload;
+}
+
+export function uploadFailed(upload, reason) {
+  if (upload.status !== "uploading") return upload;
+  upload.status = "failed";
+  upload.error = reason || "The upload failed.";
+  return upload;
+}
+
+/** The composer's uploads of one chat, in the order they were attached. */
+export function uploadsOf(uploads, chatId) {
+  return uploads.filter((u) => u.chat_id === chatId);
+}
+
+/** Removes an upload by key; the removed one, or null. */
+export function removeUpload(uploads, key) {
+  const i = uploads.findIndex((u) => u.key === key);
+  return i < 0 ? null : uploads.splice(i, 1)[0];
+}
+
+/** How many of `wanted` more files a chat's composer takes (MAX_ATTACHMENTS per message). */
+export function uploadRoom(uploads, chatId, wanted) {
+  return Math.max(0, Math.min(wanted, MAX_ATTACHMENTS - uploadsOf(uploads, chatId).length));
+}
+
+/**
+ * What pressing Send does, given the composer's text and its chat's uploads:
+ * - `empty`: nothing to send;
+ * - `blocked`: an upload failed, and the person must take it away first (`reason`);
+ * - `wait`: uploads are still going: send once they are done;
+ * - `send`: `content` (empty when the text is only blanks and files are attached) with the
+ *   finished uploads' `attachments` and `keys`.
+ */
+export function composerReadiness(text, uploads) {
+  const hasText = String(text || "").trim() !== "";
+  const failed = uploads.filter((u) => u.status === "failed");
+  if (failed.length) {
+    return {
+      action: "blocked",
+      reason:
+        failed.length === 1
+          ? `${failed[0].name} could not be uploaded: remove it to send.`
+          : `${failed.length} files could not be uploaded: remove them to send.`,
+    };
+  }
+  if (uploads.some((u) => u.status === "uploading")) return { action: "wait" };
+  const done = uploads.filter((u) => u.status === "done");
+  if (!hasText && !done.length) return { action: "empty" };
+  if (done.length > MAX_ATTACHMENTS) {
+    return { action: "blocked", reason: `A message carries at most ${MAX_ATTACHMENTS} files.` };
+  }
+  return {
+    action: "send",
+    content: hasText ? String(text) : "",
+    attachments: done.map((u) => u.attachment),
+    keys: done.map((u) => u.key),
+  };
+}
+
+/**
+ * Object URLs shared by key (an attachment's path), counted by their users: the first
+ * acquire loads the blob, the last release revokes the URL, also when that comes before the
+ * load finished. `load(key)` resolves to a Blob; `create(blob)` returns (or resolves to) its
+ * URL and `revoke(url)` gives it back: URL.createObjectURL and URL.revokeObjectURL in the
+ * browser (fakes in tests).
+ */
+export function createUrlCache({ load, create, revoke }) {
+  const entries = new Map(); // key -> {refs, url, promise}
+  return {
+    acquire(key) {
+      let e = entries.get(key);
+      if (!e) {
+        e = { refs: 0, url: null, promise: null };
+        entries.set(key, e);
+        const entry = e;
+        e.promise = Promise.resolve()
+          .then(() => load(key))
+          .then((blob) => create(blob))
+          .then((url) => {
+            if (entry.refs > 0 && entries.get(key) === entry) {
+              entry.url = url;
+            } else {
+              revoke(url); // nobody wants it any more
+            }
+            return url;
+          })
+          .catch((err) => {
+            if (entries.get(key) === entry) entries.delete(key); // the next acquire tries again
+            throw err;
+          });
+      }
+      e.refs++;
+      return e.promise;
+    },
+    release(key) {
+      const e = entries.get(key);
+      if (!e) return;
+      e.refs--;
+      if (e.refs > 0) return;
+      entries.delete(key);
+      if (e.url) revoke(e.url);
+    },
+    /** Revokes every URL (the session ended). */
+    clear() {
+      for (const e of entries.values()) {
+        e.refs = 0;
+        if (e.url) revoke(e.url);
+      }
+      entries.clear();
+    },
+    /** Keys held and their user counts, for tests. */
+    held() {
+      return new Map([...entries].map(([k, e]) => [k, e.refs]));
+    },
+  };
 }

@@ -11,14 +11,21 @@ import {
   canManage,
   canPin,
   chatTitle,
+  createUrlCache,
+  fitBox,
+  formatBytes,
+  isImage,
   isMuted,
   isMutedForever,
   mentionSegments,
+  messagePreview,
   orderedMessages,
   otherMember,
   roleOf,
   splitArchived,
   statusOf as statusOfIn,
+  uploadPercent,
+  uploadsOf,
   usernameOf as usernameIn,
 } from "./store.js";
 
@@ -90,6 +97,52 @@ export function formError(id, err) {
   $(id).textContent = err ? (typeof err === "string" ? err : describeError(err)) : "";
 }
 
+// ---------------------------------------------------------------- image URLs
+
+// A 1 x 1 GIF, to learn once whether this page may show blob: images.
+const PROBE_GIF = "R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
+let imageUrlKind = null;
+
+/**
+ * "blob" when the page's Content-Security-Policy lets <img> show object URLs, else "data"
+ * (a policy of `img-src 'self' data:` blocks blob:). Asked once, by showing a tiny image.
+ */
+function imageUrlKindOnce() {
+  if (!imageUrlKind) {
+    imageUrlKind = new Promise((resolve) => {
+      const bytes = Uint8Array.from(atob(PROBE_GIF), (c) => c.charCodeAt(0));
+      const url = URL.createObjectURL(new Blob([bytes], { type: "image/gif" }));
+      const img = new Image();
+      const done = (kind) => {
+        URL.revokeObjectURL(url);
+        resolve(kind);
+      };
+      img.onload = () => done("blob");
+      img.onerror = () => done("data");
+      img.src = url;
+    });
+  }
+  return imageUrlKind;
+}
+
+/**
+ * A URL an <img> shows `blob` (bytes fetched with the token) through: an object URL, or where
+ * the policy forbids those, a data: URL of the same bytes. Give it back with forgetImageUrl.
+ */
+export async function imageUrl(blob) {
+  if ((await imageUrlKindOnce()) === "blob") return URL.createObjectURL(blob);
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}
+
+export function forgetImageUrl(url) {
+  if (typeof url === "string" && url.startsWith("blob:")) URL.revokeObjectURL(url);
+}
+
 const NEAR_BOTTOM_PX = 80;
 const TYPING_SHOW_MS = 5000;
 
@@ -124,7 +177,8 @@ function statusEl(status) {
  * editMessage(id, text), deleteMessage(id) (both return promises), startReply(id),
  * toggleReaction(id, emoji), setPinned(id, pinned), openSearchResult(chatId, messageId, seq),
  * muteChat(choice), archiveChat(archived), renameChat(title), setRole(userId, role),
- * transferOwner(userId) (the last five return promises).
+ * transferOwner(userId) (the last five return promises), fetchBlob(path) (a promise of the
+ * Blob behind an API path that needs the token), removeUpload(key).
  */
 export function createViews(state, actions) {
   let toastTimer = null;
@@ -135,6 +189,30 @@ export function createViews(state, actions) {
   const meId = () => state.me?.id;
   const usernameOf = (chat, userId) => usernameIn(chat, userId, meId());
   const statusOf = (msg, chat) => statusOfIn(msg, chat, state.receipts, meId());
+
+  // Thumbnails shown in messages, through object URLs shared by path: an <img> that leaves the
+  // DOM (its message redrawn, the chat closed) gives its URL back, and the last one revokes it.
+  const thumbnails = createUrlCache({
+    load: (path) => actions.fetchBlob(path),
+    create: (blob) => imageUrl(blob),
+    revoke: (url) => forgetImageUrl(url),
+  });
+  const THUMB = "img[data-thumbnail-path]";
+  new MutationObserver((records) => {
+    for (const r of records) {
+      for (const node of r.removedNodes) {
+        if (node.nodeType !== Node.ELEMENT_NODE) continue;
+        const imgs = node.matches(THUMB) ? [node] : [...node.querySelectorAll(THUMB)];
+        for (const img of imgs) {
+          // Moved, not removed (a message put back in order): it keeps its URL.
+          if (img.isConnected || img.dataset.released) continue;
+          img.dataset.released = "true";
+          thumbnails.release(img.dataset.thumbnailPath);
+        }
+      }
+    }
+  }).observe($("message-list"), { childList: true, subtree: true });
+  let viewerUrl = null; // the full image the viewer shows
 
   // ------------------------------------------------------------ notices and screens
 
@@ -206,6 +284,11 @@ export function createViews(state, actions) {
     $("chat-settings-body").replaceChildren();
     delete $("chat-settings-body").dataset.sig;
     pickerFor = null;
+    thumbnails.clear();
+    closeImage();
+    $("upload-list").replaceChildren();
+    $("upload-list").hidden = true;
+    renderSendState();
     renderConversationHeader();
     renderReplyBar();
     renderPins();
@@ -232,7 +315,7 @@ export function createViews(state, actions) {
           : chat.type === "group"
             ? `${usernameOf(chat, last.sender_id)}: `
             : "";
-      preview = who + (last.is_deleted ? "Message deleted" : last.content);
+      preview = who + messagePreview(last);
     }
     const other = otherMember(chat, meId());
     const online = other ? state.presence.get(other.user_id)?.online : false;
@@ -414,6 +497,7 @@ export function createViews(state, actions) {
     $("conversation-placeholder").hidden = hasChat;
     $("message-input").disabled = !hasChat;
     $("send-button").disabled = !hasChat;
+    $("attach-button").disabled = !hasChat;
     const presence = $("presence");
     const other = otherMember(chat, meId());
     if (other) {
@@ -579,7 +663,7 @@ export function createViews(state, actions) {
       return;
     }
     const chat = state.chats.get(chatId);
-    const text = (m) => (m.is_deleted ? "Message deleted" : m.content);
+    const text = (m) => messagePreview(m);
     $("pinned-summary").replaceChildren(
       h("span", { "aria-hidden": "true" }, "📌 "),
       `${pins.length} pinned: `,
@@ -671,10 +755,21 @@ export function createViews(state, actions) {
     return JSON.stringify([msg.content, msg.edited_at, msg.is_deleted, msg.created_at,
       usernameOf(chat, msg.sender_id), mine ? statusOf(msg, chat) : "", msg.reply_to || null,
       msg.reactions || [], msg.mentions || [], !!msg.pinned, canPin(chat, meId()), pickerFor === msg.id,
-      msg.reply_to ? usernameOf(chat, msg.reply_to.sender_id) : ""]);
+      msg.reply_to ? usernameOf(chat, msg.reply_to.sender_id) : "",
+      (msg.attachments || []).map((a) => a.id)]);
   }
 
   /** The quoted message above a reply: who wrote it and its first words; a click shows it. */
+  /**
+   * The quote's text: the server's preview is the text, "" for a deleted message and also for
+   * one that carries only files; a quoted message we hold tells the two apart.
+   */
+  function quoteText(reply) {
+    if (reply.preview) return reply.preview;
+    const held = state.convo?.messages.get(reply.id);
+    return held && !held.is_deleted ? messagePreview(held) || "Message deleted" : "Message deleted";
+  }
+
   function quoteEl(reply, chat) {
     return h(
       "button",
@@ -683,11 +778,11 @@ export function createViews(state, actions) {
         class: "quote",
         "data-testid": "reply-quote",
         "data-reply-to-id": reply.id,
-        "aria-label": `In reply to ${usernameOf(chat, reply.sender_id)}: ${reply.preview || "deleted message"}`,
+        "aria-label": `In reply to ${usernameOf(chat, reply.sender_id)}: ${quoteText(reply)}`,
         onclick: () => revealMessage(reply.id),
       },
       h("span", { class: "quote-sender" }, usernameOf(chat, reply.sender_id)),
-      h("span", { class: "quote-text", "data-testid": "reply-quote-text" }, reply.preview || "Message deleted"),
+      h("span", { class: "quote-text", "data-testid": "reply-quote-text" }, quoteText(reply)),
     );
   }
 
@@ -796,7 +891,8 @@ export function createViews(state, actions) {
           : null,
       ),
       msg.reply_to && !msg.is_deleted ? quoteEl(msg.reply_to, chat) : null,
-      h("p", { class: "content", "data-testid": "message-content" }, contentChildren(msg, chat)),
+      h("p", { class: `content${!msg.content && !msg.is_deleted ? " empty" : ""}`, "data-testid": "message-content" }, contentChildren(msg, chat)),
+      msg.is_deleted ? null : attachmentsEl(msg.attachments),
       h(
         "div",
         { class: "footer" },
@@ -932,7 +1028,14 @@ export function createViews(state, actions) {
         { class: "bubble" },
         h("div", { class: "meta" }, h("span", { class: "sender" }, "You")),
         item.reply_to ? quoteEl(item.reply_to, state.chats.get(item.chat_id)) : null,
-        h("p", { class: "content", "data-testid": "message-content" }, item.content),
+        h("p", { class: `content${item.content ? "" : " empty"}`, "data-testid": "message-content" }, item.content),
+        item.attachments?.length
+          ? h(
+              "ul",
+              { class: "pending-files", "data-testid": "pending-files" },
+              item.attachments.map((a) => h("li", {}, `📎 ${a.name} (${formatBytes(a.size)})`)),
+            )
+          : null,
         h("div", { class: "footer" }, item.error ? h("span", { class: "error" }, item.error) : null, statusEl(status)),
       ),
       status === "failed"
@@ -1051,6 +1154,214 @@ export function createViews(state, actions) {
     }
   }
 
+  // ------------------------------------------------------------ attachments in messages
+
+  /** A message's files: images as thumbnails that open the full image, the rest as downloads. */
+  function attachmentsEl(attachments) {
+    if (!Array.isArray(attachments) || !attachments.length) return null;
+    return h(
+      "div",
+      { class: "attachments", "data-testid": "attachments" },
+      attachments.map((att) => (isImage(att) ? imageEl(att) : fileEl(att))),
+    );
+  }
+
+  function imageEl(att) {
+    const box = fitBox(att.width, att.height, 240);
+    const img = h("img", {
+      alt: att.name,
+      "data-testid": "attachment-thumb",
+      "data-thumbnail-path": att.thumbnail_url,
+      width: box?.width,
+      height: box?.height,
+      decoding: "async",
+    });
+    thumbnails.acquire(att.thumbnail_url).then(
+      (url) => {
+        if (!img.dataset.released) img.src = url;
+      },
+      () => {
+        img.dataset.released = "true"; // the cache forgot a failed load: nothing to give back
+        img.closest(".attachment-image")?.classList.add("broken");
+        img.alt = `${att.name} (the preview could not be loaded)`;
+      },
+    );
+    return h(
+      "button",
+      {
+        type: "button",
+        class: "attachment-image",
+        "data-testid": "attachment-image",
+        "data-attachment-id": att.id,
+        "aria-label": `Open the image ${att.name}`,
+        title: att.name,
+        onclick: () => openImage(att),
+      },
+      img,
+    );
+  }
+
+  function fileEl(att) {
+    const button = h(
+      "button",
+      {
+        type: "button",
+        class: "attachment-file",
+        "data-testid": "attachment-file",
+        "data-attachment-id": att.id,
+        "aria-label": `Download ${att.name}, ${formatBytes(att.size)}`,
+      },
+      h("span", { class: "file-icon", "aria-hidden": "true" }, "📎"),
+      h("span", { class: "file-name", "data-testid": "attachment-name" }, att.name),
+      h("span", { class: "file-size hint" }, formatBytes(att.size)),
+    );
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+      try {
+        await downloadAttachment(att);
+      } catch (e) {
+        showError(`Could not download ${att.name}: ${describeError(e)}`);
+      } finally {
+        button.disabled = false;
+        button.removeAttribute("aria-busy");
+      }
+    });
+    return button;
+  }
+
+  /** Fetches the file with the token and hands it to the browser's downloads under its name. */
+  async function downloadAttachment(att) {
+    const url = URL.createObjectURL(await actions.fetchBlob(att.url));
+    const a = h("a", { href: url, download: att.name || "file", hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    // The download has taken the bytes by then; the URL only holds memory.
+    setTimeout(() => URL.revokeObjectURL(url), 30_000);
+  }
+
+  /** The full image in the viewer dialog, fetched with the token like the thumbnails. */
+  async function openImage(att) {
+    const dialog = $("image-viewer");
+    const img = $("image-viewer-img");
+    releaseViewer();
+    $("image-viewer-name").textContent = att.name;
+    $("image-viewer-status").textContent = "Loading…";
+    img.alt = att.name;
+    img.removeAttribute("src");
+    const box = fitBox(att.width, att.height, 100_000);
+    if (box) {
+      img.width = box.width;
+      img.height = box.height;
+    }
+    $("image-viewer-download").onclick = () =>
+      downloadAttachment(att).catch((e) => showError(`Could not download ${att.name}: ${describeError(e)}`));
+    dialog.dataset.attachmentId = String(att.id);
+    dialog.showModal();
+    try {
+      const url = await imageUrl(await actions.fetchBlob(att.url));
+      if (!dialog.open || dialog.dataset.attachmentId !== String(att.id)) {
+        forgetImageUrl(url);
+        return;
+      }
+      viewerUrl = url;
+      img.src = url;
+      $("image-viewer-status").textContent = "";
+    } catch (e) {
+      $("image-viewer-status").textContent = `Could not load the image: ${describeError(e)}`;
+    }
+  }
+
+  /** The viewer gives its image back: the object URL is revoked. */
+  function releaseViewer() {
+    delete $("image-viewer").dataset.attachmentId;
+    $("image-viewer-img").removeAttribute("src");
+    if (viewerUrl) forgetImageUrl(viewerUrl);
+    viewerUrl = null;
+  }
+
+  function closeImage() {
+    const dialog = $("image-viewer");
+    if (dialog.open) dialog.close(); // its close event releases the image
+    else releaseViewer();
+  }
+  $("image-viewer").addEventListener("close", releaseViewer);
+
+  // ------------------------------------------------------------ the composer's uploads
+
+  function uploadChip(up) {
+    const nameId = `upload-name-${up.key}`;
+    return h(
+      "li",
+      { class: "upload-chip", "data-testid": "upload-chip", "data-upload-key": up.key, "aria-labelledby": nameId },
+      h("span", { class: "upload-name", id: nameId, "data-testid": "upload-name", title: up.name }, up.name),
+      h("span", { class: "upload-size hint", "data-testid": "upload-size" }, formatBytes(up.size)),
+      h("progress", { class: "upload-progress", "data-testid": "upload-progress", max: 100, "aria-labelledby": nameId }),
+      h("span", { class: "upload-state hint", "data-testid": "upload-state" }),
+      h("span", { class: "upload-error error", "data-testid": "upload-error", role: "alert" }),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "link upload-remove",
+          "data-testid": "upload-remove",
+          "aria-label": `Remove ${up.name}`,
+          onclick: () => actions.removeUpload(up.key),
+        },
+        "✕",
+      ),
+    );
+  }
+
+  /** Updates one chip in place: its bar, its state, its error. */
+  function renderUploadProgress(up) {
+    const li = $("upload-list").querySelector(`[data-upload-key="${CSS.escape(up.key)}"]`);
+    if (!li) return;
+    const pct = uploadPercent(up);
+    li.dataset.status = up.status;
+    const bar = li.querySelector("progress");
+    bar.value = pct;
+    bar.hidden = up.status === "failed";
+    li.querySelector("[data-testid=upload-size]").textContent = formatBytes(up.size);
+    li.querySelector("[data-testid=upload-state]").textContent =
+      up.status === "done" ? "Ready" : up.status === "failed" ? "" : pct >= 99 ? "Processing…" : `${pct} %`;
+    li.querySelector("[data-testid=upload-error]").textContent = up.error || "";
+  }
+
+  /** The open chat's chips, keyed by upload: existing ones stay (and keep focus). */
+  function renderUploads() {
+    const list = $("upload-list");
+    const ups = state.openChatId != null ? uploadsOf(state.uploads, state.openChatId) : [];
+    const existing = new Map([...list.children].map((li) => [li.dataset.uploadKey, li]));
+    ups.forEach((up, i) => {
+      let li = existing.get(up.key);
+      if (li) existing.delete(up.key);
+      else li = uploadChip(up);
+      if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+      renderUploadProgress(up);
+    });
+    for (const li of existing.values()) li.remove();
+    list.hidden = ups.length === 0;
+    renderSendState();
+  }
+
+  /** The send button says when a send waits for uploads. */
+  function renderSendState() {
+    const button = $("send-button");
+    const waiting = state.sendWaiting != null && state.sendWaiting === state.openChatId;
+    button.textContent = waiting ? "Sending after upload…" : "Send";
+    button.dataset.state = waiting ? "waiting" : "ready";
+    if (waiting) button.setAttribute("aria-busy", "true");
+    else button.removeAttribute("aria-busy");
+  }
+
+  /** Shows that files dropped here will be attached. */
+  function setDropTarget(on) {
+    $("conversation").classList.toggle("drop-target", on);
+    $("drop-hint").hidden = !on;
+  }
+
   // ------------------------------------------------------------ typing
 
   function renderTyping() {
@@ -1111,5 +1422,10 @@ export function createViews(state, actions) {
     appendPending,
     renderTyping,
     showTyping,
+    renderUploads,
+    renderUploadProgress,
+    renderSendState,
+    setDropTarget,
+    closeImage,
   };
 }
