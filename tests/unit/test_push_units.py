@@ -8,7 +8,8 @@ import socket
 import pytest
 
 from app.config import ConfigError, Settings
-from app.services.push import MAX_RETRIES, Notification, retry_delay
+from app.errors import Unavailable, ValidationFailed
+from app.services.push import MAX_RETRIES, Notification, PushService, retry_delay
 from app.services.pushtargets import PublicOnlyResolver, TargetRefused, check_target, literal_allowed
 from app.services.vapid import VapidKey, generate_private_key, load_or_create_private_key
 
@@ -67,6 +68,16 @@ def test_vapid_settings_need_a_subject_and_a_valid_key(tmp_path):
     kept = load_or_create_private_key(path)
     assert load_or_create_private_key(path) == kept and path.stat().st_mode & 0o777 == 0o600
     assert len(VapidKey.load(kept, "mailto:x@example.com").public_key) == 87
+
+
+async def test_web_push_without_a_vapid_key_is_unavailable_and_gateways_still_validate():
+    service = PushService(None, vapid=None, allow_private_targets=False)  # type: ignore[arg-type]
+    with pytest.raises(Unavailable):
+        service.public_key()
+    with pytest.raises(Unavailable):
+        await service.subscribe(user_id=1, device_id="d", kind="webpush", url="https://8.8.8.8/x", p256dh="a", auth="b")
+    with pytest.raises(ValidationFailed):
+        await service.subscribe(user_id=1, device_id="d", kind="http", url="http://127.0.0.1/x", app_id="a", pushkey="k")
 
 
 def _notification() -> Notification:
