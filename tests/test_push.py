@@ -127,7 +127,7 @@ async def test_offline_device_gets_one_push_per_chat_burst(http, webpush):
         "type": "message",
         "chat_id": chat["id"],
         "message_id": sent[-1]["id"],
-        "unread": 3,
+        "count": 3,
         "badge": 3,
         "mention": False,
         "sender": {"id": alice.id, "name": alice.username},
@@ -259,7 +259,7 @@ async def test_push_pending_when_the_worker_is_killed_is_sent_by_the_next_worker
             # PUSH_PREVIEW=false: ids and counts, no sender name and no text.
             assert push.payload == {
                 "type": "message", "chat_id": chat["id"], "message_id": message["id"], "inbox_seq": 2,
-                "unread": 1, "badge": 1, "mention": False,
+                "count": 1, "badge": 1, "mention": False,
             }  # fmt: skip
             await asyncio.sleep(QUIET)
             assert len(sub.attempts) == 1

@@ -119,6 +119,8 @@ async def _schedule_pushes(redis: ArqRedis, delivered: delivery.Delivered, push_
     except (RedisError, OSError) as exc:
         metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="worker").inc()
         log.warning("push scheduling failed", extra={"error": repr(exc)})
+    except Exception:  # PostgreSQL, when the subscribed-users set is being rebuilt
+        log.exception("push scheduling failed")
 
 
 @instrumented(keys.DELIVER_JOB)

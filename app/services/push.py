@@ -171,7 +171,7 @@ async def schedule(redis: ArqRedis, pushable: Sequence[tuple[int, int, int]], *,
     for user_id, chat_id, seq in pushable:
         if user_id in subscribed and (user_id, chat_id) not in first:
             first[(user_id, chat_id)] = seq
-    window = int(time.time() // max(delay, 1.0))
+    window = int(time.time() // max(delay, 0.001))  # the job runs after its window ends
     jobs = await asyncio.gather(
         *(
             redis.enqueue_job(
@@ -199,7 +199,7 @@ class Notification:
     sender_id: int
     sender_name: str
     preview: str
-    unread_in_chat: int
+    count: int  # the chat's messages this device has not acked, that this notification stands for
     badge: int
     mention: bool
     committed_at: float | None
@@ -210,7 +210,7 @@ class Notification:
             "chat_id": self.chat_id,
             "message_id": self.message_id,
             "inbox_seq": self.inbox_seq,
-            "unread": self.unread_in_chat,
+            "count": self.count,
             "badge": self.badge,
             "mention": self.mention,
         }
@@ -309,7 +309,7 @@ class PushNotifier:
             sender_id=int(latest["sender_id"]),
             sender_name=str(latest["sender_name"]),
             preview=content if len(content) <= PREVIEW_CHARS else content[: PREVIEW_CHARS - 1] + "…",
-            unread_in_chat=len(pending),
+            count=len(pending),
             badge=badge,
             mention=any(e["mentioned"] for e in pending),
             committed_at=float(latest["committed_at"]) if latest["committed_at"] is not None else None,

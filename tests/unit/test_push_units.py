@@ -83,7 +83,7 @@ async def test_web_push_without_a_vapid_key_is_unavailable_and_gateways_still_va
 def _notification() -> Notification:
     return Notification(
         chat_id=7, chat_title="Team", message_id=42, inbox_seq=9, sender_id=3, sender_name="alice",
-        preview="hello", unread_in_chat=2, badge=5, mention=False, committed_at=None,
+        preview="hello", count=2, badge=5, mention=False, committed_at=None,
     )  # fmt: skip
 
 
