@@ -266,3 +266,19 @@ async def test_push_pending_when_the_worker_is_killed_is_sent_by_the_next_worker
         finally:
             await receiver.stop()
         assert receiver.errors == []
+
+
+async def test_users_without_subscriptions_cost_no_push_job(http, cluster, redis, webpush):
+    alice, bob, chat = await pair(http)
+    carol = await make_user(http)
+    await subscribe(http, carol, webpush.subscription(), "phone")  # someone has one: the set exists
+    device = await Device.connect(cluster.api.ws_url, bob, "laptop")
+    try:
+        await send(http, alice, chat["id"], "no push for this")
+        await device.next("message")  # drained and published; pushes are scheduled right after
+    finally:
+        await device.close()
+    await asyncio.sleep(0.5)
+    assert await redis.keys("arq:job:push:*") == []
+    assert not await redis.sismember("mc:push:users", bob.id)
+    assert await redis.sismember("mc:push:users", carol.id)
