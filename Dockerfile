@@ -28,6 +28,10 @@ COPY migrations ./migrations
 RUN pip install --no-deps . \
  && rm -rf build *.egg-info
 
+# Attachments' directory (compose mounts the `media` volume here; a new volume copies this
+# directory's owner, so the app can write to it).
+RUN mkdir -p /data/media && chown messenger:messenger /data/media
+
 USER messenger:messenger
 
 # 8000: API (HTTP + WebSocket, /metrics); 9100: the worker's Prometheus metrics.

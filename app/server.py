@@ -9,6 +9,7 @@ import re
 import signal
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import uvloop
 from arq.connections import RedisSettings, create_pool
@@ -42,8 +43,8 @@ MAX_FRAME = 64 * 1024
 # scripts, styles and connections come from this origin only (the WebSocket's ws:/wss: origin
 # is named too: older browsers do not count it as 'self'); nobody may frame it.
 _CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'{ws}; font-src 'self'; manifest-src 'self'; base-uri 'none'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{media}; "
+    "connect-src 'self'{ws}{media}; font-src 'self'; manifest-src 'self'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
 # Swagger UI sets style attributes from its scripts, so /docs also allows inline styles.
@@ -59,11 +60,26 @@ _SECURITY_HEADERS = {
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
 
 
-def content_security_policy(path: str, host: str) -> str:
+def content_security_policy(path: str, host: str, media_origin: str = "") -> str:
+    """The page's policy. `blob:` images: attachments are fetched with the bearer token and
+    shown through object URLs; `media_origin`: the S3 endpoint a download redirects to."""
     if path == "/docs" or path.startswith("/docs/"):
         return _DOCS_CSP
     ws = f" ws://{host} wss://{host}" if _HOST.match(host) else ""
-    return _CSP.format(ws=ws)
+    return _CSP.format(ws=ws, media=f" {media_origin}" if media_origin else "")
+
+
+def media_origin(storage_url: str) -> str:
+    """Where the browser fetches attachments from besides this API: the S3 endpoint's origin
+    (presigned redirects), or nothing for the filesystem store."""
+    parts = urlsplit(storage_url)
+    if parts.scheme != "s3":
+        return ""
+    endpoint = parse_qs(parts.query).get("endpoint_url", [""])[-1]
+    if not endpoint:
+        return "https://*.amazonaws.com"
+    origin = urlsplit(endpoint)
+    return f"{origin.scheme}://{origin.netloc}" if origin.scheme in ("http", "https") and origin.netloc else ""
 
 
 def upload_aware_request(upload_max_bytes: int) -> type[Request]:
@@ -92,6 +108,7 @@ def create_app(settings: Settings) -> Quart:
     app = Quart(__name__, static_folder="static", static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.request_class = upload_aware_request(settings.upload_max_bytes)
+    media = media_origin(settings.media_url())
     # The web client must never run stale after a deploy: browsers revalidate every time.
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 0
     app.extensions["settings"] = settings
@@ -170,7 +187,7 @@ def create_app(settings: Settings) -> Quart:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         for name, value in _SECURITY_HEADERS.items():
             response.headers[name] = value
-        response.headers["Content-Security-Policy"] = content_security_policy(request.path, request.host)
+        response.headers["Content-Security-Policy"] = content_security_policy(request.path, request.host, media)
         return response
 
     return app

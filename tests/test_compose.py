@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from app.config import Settings
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -265,3 +267,14 @@ def test_dockerignore_keeps_what_the_image_needs() -> None:
     }
     assert {".venv", ".data", ".git", ".env"} <= patterns
     assert not patterns & {"app", "workers", "migrations", "pyproject.toml", "*"}
+
+
+def test_compose_api_and_worker_share_the_media_volume_storage_url_names() -> None:
+    path = services()["api"]["environment"]["STORAGE_URL"].removeprefix("file://")
+    for name in ("api", "worker"):
+        assert f"media:{path}" in services()[name]["volumes"], name
+    assert "media" in compose()["volumes"]
+    assert f"mkdir -p {path}" in DOCKERFILE.read_text()  # owned by the app's user in the image
+    nginx = compose()["configs"]["nginx_conf"]["content"]
+    limit = int(re.search(r"client_max_body_size (\d+)m;", nginx).group(1))  # type: ignore[union-attr]
+    assert limit * 1024 * 1024 > Settings().upload_max_bytes  # nginx lets a full upload through

@@ -43,6 +43,7 @@ async def test_web_client_responses_carry_csp_nosniff_referrer_policy_and_refuse
         assert policy["script-src"] == ["'self'"], policy
         assert policy["connect-src"] == ["'self'", f"ws://{host}", f"wss://{host}"], policy
         assert policy["frame-ancestors"] == ["'none'"], policy
+        assert policy["img-src"] == ["'self'", "data:", "blob:"], policy  # attachments via object URLs
         assert policy["default-src"] == ["'none'"] and policy["style-src"] == ["'self'"], policy
         assert "'unsafe-inline'" not in r.headers["Content-Security-Policy"]
     # The page itself has nothing inline that the policy would block.
@@ -142,3 +143,16 @@ def test_embedded_redis_needs_its_generated_password_and_data_is_owner_only(tmp_
         client.close()
     finally:
         again.stop()
+
+
+def test_with_s3_storage_the_page_may_fetch_from_the_s3_endpoint_only() -> None:
+    from app.server import content_security_policy, media_origin
+
+    origin = media_origin("s3://media?endpoint_url=http://127.0.0.1:9000/x&region=us-east-1")
+    assert origin == "http://127.0.0.1:9000"
+    policy = content_security_policy("/", "localhost:8000", origin)
+    assert "connect-src 'self' ws://localhost:8000 wss://localhost:8000 http://127.0.0.1:9000;" in policy
+    assert "img-src 'self' data: blob: http://127.0.0.1:9000;" in policy
+    assert media_origin("s3://media?region=eu-west-1") == "https://*.amazonaws.com"
+    assert media_origin("file:///srv/media") == ""
+    assert media_origin("s3://media?endpoint_url=javascript:alert(1)") == ""

@@ -57,25 +57,19 @@ class MessageService:
                 return message_body(existing, sender_id), False
             metrics.RATE_LIMITED.labels(scope="send").inc()
             raise RateLimited(wait, "Sending too fast; retry later.")
+        message = message_store.NewMessage(
+            chat_id=chat_id,
+            sender_id=sender_id,
+            client_msg_id=client_msg_id,
+            content=content,
+            reply_to_id=reply_to_id,
+            mention_names=mention_names(content),
+        )
         try:
             if attachment_ids:
-                row = await self._send_with_attachments(
-                    chat_id=chat_id,
-                    sender_id=sender_id,
-                    client_msg_id=client_msg_id,
-                    content=content,
-                    reply_to_id=reply_to_id,
-                    attachment_ids=attachment_ids,
-                )
+                row = await self._send_with_attachments(message, attachment_ids)
             else:
-                row = await message_store.send_message(
-                    chat_id=chat_id,
-                    sender_id=sender_id,
-                    client_msg_id=client_msg_id,
-                    content=content,
-                    reply_to_id=reply_to_id,
-                    mention_names=mention_names(content),
-                )
+                row = await message_store.send_message(message)
         except message_store.DuplicateSend:
             row = None
         if row is None:
@@ -93,32 +87,18 @@ class MessageService:
         return message_body(row, sender_id), True
 
     @staticmethod
-    async def _send_with_attachments(
-        *,
-        chat_id: int,
-        sender_id: int,
-        client_msg_id: str | None,
-        content: str,
-        reply_to_id: int | None,
-        attachment_ids: list[int],
-    ) -> dict[str, Any] | None:
+    async def _send_with_attachments(message: message_store.NewMessage, attachment_ids: list[int]) -> dict[str, Any] | None:
         """The send's statement inside a transaction that first locks the attachments: each
         must be the sender's own and carried by no message yet (a concurrent send naming one
         waits for the lock, then finds it taken). None, with nothing stored, as the plain send."""
         async with transaction() as conn:
-            if not await attachment_store.claim(attachment_ids, sender_id, conn):
-                if client_msg_id is not None and await message_store.by_client_id(sender_id, client_msg_id, conn):
+            if not await attachment_store.claim(attachment_ids, message.sender_id, conn):
+                if message.client_msg_id is not None and await message_store.by_client_id(
+                    message.sender_id, message.client_msg_id, conn
+                ):
                     return None  # a repeat: its first send took them; the caller answers with it
                 raise field_error("attachment_ids", "Each must be an upload of yours that no message carries yet.")
-            row = await message_store.send_message(
-                chat_id=chat_id,
-                sender_id=sender_id,
-                client_msg_id=client_msg_id,
-                content=content,
-                reply_to_id=reply_to_id,
-                mention_names=mention_names(content),
-                conn=conn,
-            )
+            row = await message_store.send_message(message, conn=conn)
             if row is None:
                 return None
             await attachment_store.attach(attachment_ids, row["id"], conn)

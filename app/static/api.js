@@ -127,33 +127,121 @@ export function refreshTokens(staleAccessToken = getTokens()?.access_token) {
 }
 
 /**
- * One REST call. `auth: false` for the routes that need no token. A 401 on an authenticated
- * call refreshes the tokens once and repeats the call; a second 401 ends the session.
+ * Runs `call(accessToken)` (a fetch, or an upload answered as a Response) with the session's
+ * token. A 401 refreshes the tokens once and repeats the call; a second 401 ends the session.
  */
-export async function request(method, path, body, { auth = true } = {}) {
-  let tokens = auth ? getTokens() : null;
-  if (auth && !tokens) {
+async function withToken(call) {
+  let tokens = getTokens();
+  if (!tokens) {
     onUnauthorized();
     throw new ApiError(401, "unauthorized", "Not logged in.");
   }
-  let response = await rawFetch(method, path, body, tokens && tokens.access_token);
-  if (auth && response.status === 401) {
+  let response = await call(tokens.access_token);
+  if (response.status === 401) {
     const ok = await refreshTokens(tokens.access_token);
     if (!ok) {
       onUnauthorized();
       throw await parseError(response);
     }
     tokens = getTokens();
-    response = await rawFetch(method, path, body, tokens && tokens.access_token);
+    response = await call(tokens && tokens.access_token);
     if (response.status === 401) {
       clearTokens();
       onUnauthorized();
     }
   }
+  return response;
+}
+
+async function jsonOf(response) {
   if (!response.ok) throw await parseError(response);
   if (response.status === 204) return null;
   const text = await response.text();
   return text ? JSON.parse(text) : null;
+}
+
+/**
+ * One REST call. `auth: false` for the routes that need no token. A 401 on an authenticated
+ * call refreshes the tokens once and repeats the call; a second 401 ends the session.
+ */
+export async function request(method, path, body, { auth = true } = {}) {
+  const response = auth
+    ? await withToken((token) => rawFetch(method, path, body, token))
+    : await rawFetch(method, path, body, null);
+  return jsonOf(response);
+}
+
+/**
+ * The bytes behind an API path that needs the token (an attachment, its thumbnail), as a Blob.
+ * <img src> and <a href> cannot send the Authorization header, so the page fetches the bytes
+ * itself and shows them through an object URL. With S3 storage the answer is a redirect to a
+ * presigned URL, which fetch follows (the bucket must then allow this origin by CORS).
+ */
+export async function fetchBlob(path) {
+  const response = await withToken(async (token) => {
+    try {
+      return await fetch(path, {
+        headers: { Authorization: `Bearer ${token}` },
+        credentials: "omit",
+      });
+    } catch (e) {
+      throw new ApiError(0, "network_error", "The server cannot be reached.", String(e));
+    }
+  });
+  if (!response.ok) throw await parseError(response);
+  return response.blob();
+}
+
+/** One POST of `file` as the raw body through XMLHttpRequest (fetch reports no upload progress). */
+function xhrUpload(path, file, token, onProgress, current) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    current.xhr = xhr;
+    xhr.open("POST", path);
+    xhr.setRequestHeader("Accept", "application/json");
+    if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+    xhr.upload.addEventListener("progress", (ev) => {
+      onProgress(ev.loaded, ev.lengthComputable ? ev.total : file.size);
+    });
+    xhr.addEventListener("load", () => {
+      const headers = new Headers({ "Content-Type": xhr.getResponseHeader("Content-Type") || "application/json" });
+      const retryAfter = xhr.getResponseHeader("Retry-After");
+      if (retryAfter) headers.set("Retry-After", retryAfter);
+      const noBody = [204, 205, 304].includes(xhr.status) || !xhr.responseText;
+      // The answer as a fetch Response, so the error shape and the 401 refresh are shared.
+      resolve(new Response(noBody ? null : xhr.responseText, { status: xhr.status, statusText: xhr.statusText, headers }));
+    });
+    xhr.addEventListener("error", () =>
+      reject(new ApiError(0, "network_error", "The upload was cut off: the server cannot be reached.")),
+    );
+    xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", "The upload was cancelled.")));
+    xhr.send(file);
+  });
+}
+
+/**
+ * Uploads a File (POST /attachments?name=) and reports `onProgress(loadedBytes, totalBytes)`
+ * as its bytes go out. Returns {promise, abort}: the promise resolves to the Attachment or
+ * rejects with an ApiError (413 payload_too_large, 422 for an image the server refuses, ...).
+ */
+export function uploadAttachment(file, onProgress = () => {}) {
+  const current = { xhr: null, aborted: false };
+  const path = `/attachments${query({ name: file.name })}`;
+  const promise = (async () => {
+    const response = await withToken((token) => {
+      if (current.aborted) throw new ApiError(0, "aborted", "The upload was cancelled.");
+      return xhrUpload(path, file, token, onProgress, current);
+    });
+    return jsonOf(response);
+  })();
+  return {
+    promise,
+    abort() {
+      current.aborted = true;
+      if (current.xhr) current.xhr.abort();
+    },
+  };
 }
 
 function query(params) {
@@ -198,13 +286,37 @@ export const api = {
       "GET",
       `/messages${query({ chat_id: chatId, before_seq: beforeSeq, after_seq: afterSeq, limit })}`,
     ),
-  sendMessage: (chatId, content, clientMsgId) =>
-    request("POST", "/messages", { chat_id: chatId, content, client_msg_id: clientMsgId }),
+  sendMessage: (chatId, content, clientMsgId, replyToId = null, attachmentIds = []) =>
+    request("POST", "/messages", {
+      chat_id: chatId,
+      content,
+      client_msg_id: clientMsgId,
+      ...(replyToId != null ? { reply_to_id: replyToId } : {}),
+      ...(attachmentIds.length ? { attachment_ids: attachmentIds } : {}),
+    }),
   editMessage: (id, content) =>
     request("PATCH", `/messages/${encodeURIComponent(id)}/edit`, { content }),
   deleteMessage: (id) => request("DELETE", `/messages/${encodeURIComponent(id)}/delete`),
   markRead: (chatId, upToSeq) =>
     request("POST", "/messages/read", { chat_id: chatId, up_to_seq: upToSeq }),
+  react: (messageId, emoji) =>
+    request("PUT", `/messages/${encodeURIComponent(messageId)}/reactions/${encodeURIComponent(emoji)}`),
+  unreact: (messageId, emoji) =>
+    request("DELETE", `/messages/${encodeURIComponent(messageId)}/reactions/${encodeURIComponent(emoji)}`),
+  searchMessages: (q, { chatId, cursor } = {}) =>
+    request("GET", `/messages/search${query({ q, chat_id: chatId, cursor, limit: 20 })}`),
+  pins: (chatId) => request("GET", `/chats/${encodeURIComponent(chatId)}/pins${query({ limit: 50 })}`),
+  pin: (chatId, messageId) =>
+    request("PUT", `/chats/${encodeURIComponent(chatId)}/pins/${encodeURIComponent(messageId)}`),
+  unpin: (chatId, messageId) =>
+    request("DELETE", `/chats/${encodeURIComponent(chatId)}/pins/${encodeURIComponent(messageId)}`),
+  renameChat: (chatId, title) => request("PATCH", `/chats/${encodeURIComponent(chatId)}`, { title }),
+  setRole: (chatId, userId, role) =>
+    request("PUT", `/chats/${encodeURIComponent(chatId)}/members/${encodeURIComponent(userId)}/role`, { role }),
+  transferOwner: (chatId, userId) =>
+    request("POST", `/chats/${encodeURIComponent(chatId)}/owner`, { user_id: userId }),
+  /** The caller's own settings: {muted_until?: ISO|null, archived?: bool}; only those given change. */
+  chatSettings: (chatId, settings) => request("PUT", `/chats/${encodeURIComponent(chatId)}/settings`, settings),
 };
 
 /** A person-readable sentence for an error, with the bad fields of a validation_error. */
@@ -223,4 +335,17 @@ export function describeError(err) {
     text = `${text} Try again in ${err.retryAfter} s.`;
   }
   return text;
+}
+
+/**
+ * What an upload's chip says when it failed: the server's reason for the file itself (a 422
+ * on the field `file`, "The image cannot be read."), else the error as describeError says it.
+ */
+export function describeUploadError(err) {
+  if (err instanceof ApiError && err.code === "validation_error" && Array.isArray(err.details)) {
+    const onFile = err.details.find((d) => d && typeof d === "object" && (d.field === "file" || d.name === "file"));
+    const text = onFile && (onFile.message || onFile.msg || onFile.reason);
+    if (text) return text;
+  }
+  return describeError(err);
 }

@@ -8,33 +8,54 @@ import {
   ApiError,
   clearTokens,
   describeError,
+  describeUploadError,
+  fetchBlob,
   getTokens,
   setUnauthorizedHandler,
+  uploadAttachment,
   uuid,
 } from "./api.js";
 import { ClientFrame, RETRYABLE, ServerEvent } from "./codes.js";
 import { Connection, FrameError } from "./socket.js";
 import {
+  applyPins,
+  applyReactions,
+  applyReadAck,
   applyReceiptTo,
+  canPin,
   chatTitle,
+  composerReadiness,
+  countIncoming,
   createState,
   dropBefore,
   firstGapAfter,
   isMember,
+  MAX_ATTACHMENTS,
   mergeChat,
   mergeMessage,
+  messagePreview,
+  muteUntil,
   newConvo,
   newOutboxItem,
+  newUpload,
   otherMember,
   outboxRemove,
   parseOutbox,
   placeNewMessage,
   readCandidate,
+  removeUpload,
+  replyPreviewOf,
   resetState,
   seqBounds,
   serializeOutbox,
   storeMessage,
+  toggleReaction,
   ts,
+  uploadDone,
+  uploadFailed,
+  uploadProgress,
+  uploadRoom,
+  uploadsOf,
   usernameOf,
 } from "./store.js";
 import { $, createViews, formError, isVisible } from "./views.js";
@@ -44,6 +65,7 @@ const TYPING_SEND_EVERY_MS = 3000;
 const READ_MARK_DELAY_MS = 250;
 const CHAT_REFRESH_DELAY_MS = 1000;
 const SEARCH_DELAY_MS = 250;
+const PINS_REFRESH_DELAY_MS = 150;
 
 /** Named one-shot timers; teardown() clears them all at once. */
 function createTimers() {
@@ -86,12 +108,26 @@ const views = createViews(state, {
   editMessage: (id, text) =>
     changeMessage(ClientFrame.EDIT_MESSAGE, { message_id: id, content: text }, () => api.editMessage(id, text)),
   deleteMessage: (id) => changeMessage(ClientFrame.DELETE_MESSAGE, { message_id: id }, () => api.deleteMessage(id)),
+  startReply: (id) => startReply(id),
+  toggleReaction: (id, emoji) => reactTo(id, emoji),
+  setPinned: (id, pinned) => setPinned(id, pinned),
+  openSearchResult: (chatId, messageId, seq) => openSearchResult(chatId, messageId, seq),
+  muteChat: (choice) => changeOpenChat((id) => api.chatSettings(id, { muted_until: muteUntil(choice) })),
+  archiveChat: (archived) => changeOpenChat((id) => api.chatSettings(id, { archived })),
+  renameChat: (title) => changeOpenChat((id) => api.renameChat(id, title)),
+  setRole: (userId, role) => changeOpenChat((id) => api.setRole(id, userId, role)),
+  transferOwner: (userId) => changeOpenChat((id) => api.transferOwner(id, userId)),
+  fetchBlob: (path) => fetchBlob(path),
+  removeUpload: (key) => cancelUpload(key),
 });
 const { showError, renderChatList, renderConversationHeader } = views;
 
 const meId = () => state.me?.id;
+const uploadAborts = new Map(); // upload key -> abort(), while its bytes are going out
+let uploadCount = 0;
 let ending = false;
 let searchSeq = 0;
+let messageSearchSeq = 0;
 
 // ---------------------------------------------------------------- auth
 
@@ -186,6 +222,8 @@ function sessionEnded(text = "Your session has ended. Please log in again.") {
 
 function teardown() {
   const me = state.me;
+  for (const abort of uploadAborts.values()) abort();
+  uploadAborts.clear();
   resetState(state);
   timers.clearAll();
   if (me) localStorage.removeItem(outboxKey(me.id));
@@ -242,11 +280,19 @@ function upsertChat(incoming) {
     removeChat(incoming.id);
     return null;
   }
-  const chat = mergeChat(state.chats.get(incoming.id), incoming);
-  if (chat.id === state.openChatId && isVisible() && state.convo?.loaded) chat.unread_count = 0;
+  const before = state.chats.get(incoming.id);
+  const chat = mergeChat(before, incoming);
+  if (chat.id === state.openChatId && isVisible() && state.convo?.loaded) {
+    chat.unread_count = 0;
+    chat.unread_mentions = 0;
+  }
   state.chats.set(chat.id, chat);
   renderChatList();
-  if (chat.id === state.openChatId) renderConversationHeader();
+  if (chat.id === state.openChatId) {
+    renderConversationHeader();
+    // Names and roles show in the messages (who may pin) and the pinned list.
+    if (before && canPin(before, meId()) !== canPin(chat, meId())) views.refreshMessages();
+  }
   return chat;
 }
 
@@ -393,6 +439,11 @@ function chatIdFromHash() {
 function closeChat() {
   state.openChatId = null;
   state.convo = null;
+  state.replyTo = null;
+  state.sendWaiting = null;
+  views.renderUploads();
+  views.renderReplyBar();
+  views.renderPins();
   views.clearMessages();
   renderConversationHeader();
   renderChatList();
@@ -408,6 +459,12 @@ async function openChat(chatId, { focus = true } = {}) {
   state.openChatId = chatId;
   const convo = newConvo(chatId);
   state.convo = convo;
+  if (state.replyTo && state.replyTo.chat_id !== chatId) state.replyTo = null;
+  // A send waiting for uploads would take the text typed for another chat: it stops.
+  if (state.sendWaiting !== chatId) state.sendWaiting = null;
+  views.renderUploads();
+  views.renderReplyBar();
+  views.renderPins();
   if (chatIdFromHash() !== chatId) history.pushState(null, "", `#chat/${chatId}`);
   views.clearMessages();
   $("load-older").hidden = true;
@@ -443,6 +500,7 @@ async function openChat(chatId, { focus = true } = {}) {
     scheduleMarkRead();
     fillGap();
     maybeLoadMoreToFill();
+    refreshPins(chatId);
   } catch (e) {
     if (state.convo === convo) showError(`Could not load messages: ${describeError(e)}`);
   }
@@ -480,7 +538,7 @@ function applyMessage(msg, { live = false } = {}) {
   const isNew = !chat || (msg.seq || 0) > (chat.last_seq || 0);
   if (live && isNew && msg.sender_id !== state.me.id && !msg.is_deleted && Date.now() - ts(msg.created_at) < 60_000) {
     const where = chat && chat.type === "group" ? ` in ${chatTitle(chat, meId())}` : "";
-    views.announce(`${usernameOf(chat, msg.sender_id, meId())}${where}: ${msg.content}`);
+    views.announce(`${usernameOf(chat, msg.sender_id, meId())}${where}: ${messagePreview(msg)}`);
   }
   if (!chat) {
     ensureChat(msg.chat_id); // the fetched chat already counts this message
@@ -490,7 +548,7 @@ function applyMessage(msg, { live = false } = {}) {
       chat.last_message = msg;
       const reading = chat.id === state.openChatId && isVisible();
       if (msg.sender_id !== state.me.id && !reading) {
-        chat.unread_count = (chat.unread_count || 0) + 1;
+        countIncoming(chat, msg, state.me.id);
         scheduleChatRefresh(chat.id);
       }
     } else if (chat.last_message && chat.last_message.id === msg.id) {
@@ -611,8 +669,8 @@ function removeFromOutbox(clientMsgId) {
   views.removePending(clientMsgId);
 }
 
-function sendMessage(chatId, content) {
-  const item = newOutboxItem(chatId, content, uuid());
+function sendMessage(chatId, content, replyTo = null, attachments = []) {
+  const item = newOutboxItem(chatId, content, uuid(), new Date(), replyTo, attachments);
   state.outbox.push(item);
   saveOutbox();
   if (state.convo?.chatId === chatId) views.appendPending(item);
@@ -627,7 +685,11 @@ async function deliver(item, manual = false) {
   item.status = "sending";
   item.error = null;
   views.redrawPending(item);
+  const replyToId = item.reply_to ? item.reply_to.id : null;
+  const attachmentIds = (item.attachments || []).map((a) => a.id);
   const data = { chat_id: item.chat_id, content: item.content, client_msg_id: item.client_msg_id };
+  if (replyToId != null) data.reply_to_id = replyToId;
+  if (attachmentIds.length) data.attachment_ids = attachmentIds;
   try {
     let message = null;
     const conn = state.conn;
@@ -638,7 +700,9 @@ async function deliver(item, manual = false) {
         if (!(e instanceof FrameError) || !RETRYABLE.has(e.code)) throw e;
       }
     }
-    if (!message) message = await api.sendMessage(item.chat_id, item.content, item.client_msg_id);
+    if (!message) {
+      message = await api.sendMessage(item.chat_id, item.content, item.client_msg_id, replyToId, attachmentIds);
+    }
     item.inflight = false;
     applyMessage(message);
     removeFromOutbox(item.client_msg_id);
@@ -663,16 +727,138 @@ function flushOutbox() {
 
 function onComposerSubmit(ev) {
   ev.preventDefault();
+  submitComposer();
+  $("message-input").focus();
+}
+
+/**
+ * Sends the composer's text with its chat's finished uploads. While uploads are still going
+ * the send waits (the button says so) and happens when the last one finishes; a failed upload
+ * stops it until the person removes that file.
+ */
+function submitComposer() {
+  const chatId = state.openChatId;
+  if (chatId == null) return;
   const input = $("message-input");
-  const content = input.value;
-  if (!content.trim() || state.openChatId == null) return;
+  const ready = composerReadiness(input.value, uploadsOf(state.uploads, chatId));
+  if (ready.action === "wait") {
+    state.sendWaiting = chatId;
+  } else {
+    state.sendWaiting = null;
+    if (ready.action === "blocked") showError(ready.reason);
+  }
+  if (ready.action !== "send") {
+    views.renderSendState();
+    return;
+  }
   input.value = "";
-  sendMessage(state.openChatId, content);
-  input.focus();
+  for (const key of ready.keys) removeUpload(state.uploads, key);
+  views.renderUploads();
+  const reply = state.replyTo && state.replyTo.chat_id === chatId ? state.replyTo : null;
+  const { chat_id: _chat, ...replyTo } = reply || {};
+  state.replyTo = null;
+  views.renderReplyBar();
+  sendMessage(chatId, ready.content, reply ? replyTo : null, ready.attachments);
+}
+
+// ---------------------------------------------------------------- attachments
+
+/** Files picked or dropped: each starts uploading into the open chat's composer. */
+function attachFiles(fileList) {
+  const chatId = state.openChatId;
+  const files = [...(fileList || [])];
+  if (chatId == null || !state.me || !files.length) return;
+  const room = uploadRoom(state.uploads, chatId, files.length);
+  if (room < files.length) {
+    showError(`A message carries at most ${MAX_ATTACHMENTS} files: ${files.length - room} left out.`);
+  }
+  for (const file of files.slice(0, room)) startUpload(chatId, file);
+  views.renderUploads();
+}
+
+function startUpload(chatId, file) {
+  const upload = newUpload(`u${++uploadCount}`, chatId, file);
+  state.uploads.push(upload);
+  const { promise, abort } = uploadAttachment(file, (loaded, total) => {
+    uploadProgress(upload, loaded, total);
+    views.renderUploadProgress(upload);
+  });
+  uploadAborts.set(upload.key, abort);
+  promise
+    .then(
+      (attachment) => uploadDone(upload, attachment),
+      (e) => uploadFailed(upload, describeUploadError(e)),
+    )
+    .finally(() => {
+      uploadAborts.delete(upload.key);
+      if (!state.uploads.includes(upload)) return; // removed, or the session ended
+      views.renderUploads();
+      uploadSettled(chatId);
+    });
+}
+
+/** The remove button of a chip: an upload still going is cancelled. */
+function cancelUpload(key) {
+  const upload = removeUpload(state.uploads, key);
+  if (!upload) return;
+  uploadAborts.get(key)?.();
+  uploadAborts.delete(key);
+  views.renderUploads();
+  uploadSettled(upload.chat_id);
+  $("message-input").focus();
+}
+
+/** An upload ended or went: a send that waited for it goes now (or learns why it cannot). */
+function uploadSettled(chatId) {
+  if (state.sendWaiting !== chatId || state.openChatId !== chatId) return;
+  const ready = composerReadiness($("message-input").value, uploadsOf(state.uploads, chatId));
+  if (ready.action !== "wait") submitComposer();
+}
+
+/** Whether a drag carries files (not text or a link dragged within the page). */
+function dragHasFiles(ev) {
+  return !!ev.dataTransfer && [...ev.dataTransfer.types].includes("Files");
+}
+
+function wireDropZone() {
+  const zone = $("conversation");
+  let depth = 0; // dragenter/dragleave fire for every child crossed
+  zone.addEventListener("dragenter", (ev) => {
+    if (!dragHasFiles(ev) || state.openChatId == null) return;
+    ev.preventDefault();
+    depth++;
+    views.setDropTarget(true);
+  });
+  zone.addEventListener("dragover", (ev) => {
+    if (!dragHasFiles(ev) || state.openChatId == null) return;
+    ev.preventDefault(); // allows the drop
+    ev.dataTransfer.dropEffect = "copy";
+  });
+  zone.addEventListener("dragleave", (ev) => {
+    if (!dragHasFiles(ev)) return;
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) views.setDropTarget(false);
+  });
+  zone.addEventListener("drop", (ev) => {
+    if (!dragHasFiles(ev)) return;
+    ev.preventDefault(); // the browser would otherwise open the file
+    depth = 0;
+    views.setDropTarget(false);
+    attachFiles(ev.dataTransfer.files);
+  });
+  // A file dropped anywhere else must not replace the app with the file.
+  for (const type of ["dragover", "drop"]) {
+    window.addEventListener(type, (ev) => {
+      if (dragHasFiles(ev) && !zone.contains(ev.target)) ev.preventDefault();
+    });
+  }
 }
 
 function onComposerKeydown(ev) {
-  if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+  if (ev.key === "Escape" && state.replyTo) {
+    ev.preventDefault();
+    cancelReply();
+  } else if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
     ev.preventDefault();
     $("composer").requestSubmit();
   }
@@ -703,6 +889,134 @@ async function changeMessage(type, data, viaRest) {
   return message;
 }
 
+// ---------------------------------------------------------------- replies, reactions, pins, chat settings
+
+function startReply(id) {
+  const msg = state.convo?.messages.get(id);
+  if (!msg || msg.is_deleted) return;
+  state.replyTo = { chat_id: msg.chat_id, ...replyPreviewOf(msg) };
+  views.renderReplyBar();
+  $("message-input").focus();
+}
+
+function cancelReply() {
+  state.replyTo = null;
+  views.renderReplyBar();
+  $("message-input").focus();
+}
+
+/** Adds or takes back my reaction: shown at once, then what the server answers. */
+async function reactTo(id, emoji) {
+  const convo = state.convo;
+  const msg = convo?.messages.get(id);
+  if (!msg) return;
+  const { add, reactions } = toggleReaction(msg.reactions, emoji);
+  views.upsertMessageEl(storeReactions(convo, id, reactions));
+  try {
+    const answer = add ? await api.react(id, emoji) : await api.unreact(id, emoji);
+    if (answer) applyMessage(answer);
+  } catch (e) {
+    showError(`Could not ${add ? "react" : "take the reaction back"}: ${describeError(e)}`);
+    if (state.convo === convo) views.upsertMessageEl(storeReactions(convo, id, msg.reactions || []));
+  }
+}
+
+function storeReactions(convo, id, reactions) {
+  const next = applyReactions(convo.messages.get(id), reactions);
+  convo.messages.set(id, next);
+  return next;
+}
+
+/** The `reactions` event: the message's aggregate, with `me` for this user. */
+function applyReactionsEvent(data) {
+  const convo = state.convo;
+  if (!convo || convo.chatId !== data.chat_id || !convo.messages.has(data.message_id)) return;
+  views.upsertMessageEl(storeReactions(convo, data.message_id, data.reactions));
+}
+
+async function setPinned(id, pinned) {
+  const chatId = state.openChatId;
+  try {
+    const message = pinned ? await api.pin(chatId, id) : await api.unpin(chatId, id);
+    if (message) applyMessage(message);
+    refreshPins(chatId);
+  } catch (e) {
+    showError(`Could not ${pinned ? "pin" : "unpin"}: ${describeError(e)}`);
+  }
+}
+
+/** The open chat's pins from REST; the shown messages' pin marks follow. */
+async function refreshPins(chatId) {
+  if (chatId !== state.openChatId || !state.me) return;
+  try {
+    const page = await api.pins(chatId);
+    if (chatId !== state.openChatId) return;
+    const pins = page.items || [];
+    state.pins.set(chatId, pins);
+    views.renderPins();
+    if (state.convo?.chatId === chatId && applyPins(state.convo, pins)) views.refreshMessages();
+  } catch {
+    /* the next chat_updated tries again */
+  }
+}
+
+function schedulePinsRefresh(chatId) {
+  timers.set(`pins:${chatId}`, () => refreshPins(chatId), PINS_REFRESH_DELAY_MS);
+}
+
+/** A change to the open chat (settings, title, roles, owner) through REST; its answer is the chat. */
+async function changeOpenChat(call) {
+  const id = state.openChatId;
+  if (id == null) return;
+  upsertChat(await call(id));
+}
+
+// ---------------------------------------------------------------- message search
+
+async function runMessageSearch() {
+  const q = $("message-search-input").value.trim();
+  const mine = ++messageSearchSeq;
+  if (!q) {
+    views.clearMessageSearch();
+    return;
+  }
+  try {
+    const page = await api.searchMessages(q);
+    if (mine !== messageSearchSeq) return;
+    views.renderMessageSearch(page.items || []);
+  } catch (e) {
+    if (mine !== messageSearchSeq) return;
+    const text =
+      e instanceof ApiError && (e.status === 404 || e.status === 405)
+        ? "Message search is not available on this server."
+        : describeError(e);
+    views.renderMessageSearch([], text);
+  }
+}
+
+/**
+ * Opens a found message's chat and shows the message. One older than the latest page is
+ * fetched with its neighbours; fillGap then brings what lies between, so the history stays
+ * whole.
+ */
+async function openSearchResult(chatId, messageId, seq) {
+  await openChat(chatId, { focus: false });
+  const convo = state.convo;
+  if (state.openChatId !== chatId || !convo || views.revealMessage(messageId)) return;
+  if (!convo.loaded || seq == null) return;
+  try {
+    const page = await api.messages(chatId, { beforeSeq: seq + Math.floor(PAGE / 2), limit: PAGE });
+    if (state.convo !== convo) return;
+    for (const m of page.items || []) storeMessage(convo, m);
+    convo.hasMore = (seqBounds(convo).min || 1) > 1;
+    views.drawMessages();
+    views.revealMessage(messageId);
+    fillGap();
+  } catch (e) {
+    showError(`Could not load that message: ${describeError(e)}`);
+  }
+}
+
 // ---------------------------------------------------------------- read marks, receipts, typing, presence
 
 function scheduleMarkRead() {
@@ -716,7 +1030,8 @@ function markRead() {
   const { upTo, maxOther } = readCandidate(convo, state.me.id);
   if (!upTo) return;
   const sent = state.readSent.get(convo.chatId) || 0;
-  if (upTo <= sent || (maxOther <= sent && !(chat?.unread_count > 0))) return;
+  const counted = chat?.unread_count > 0 || chat?.unread_mentions > 0;
+  if (upTo <= sent || (maxOther <= sent && !counted)) return;
   state.readSent.set(convo.chatId, upTo);
   const chatId = convo.chatId;
   if (!state.conn?.send(ClientFrame.READ, { chat_id: chatId, up_to_seq: upTo })) {
@@ -724,10 +1039,19 @@ function markRead() {
       if ((state.readSent.get(chatId) || 0) === upTo) state.readSent.set(chatId, sent);
     });
   }
-  if (chat && chat.unread_count) {
+  if (chat && (chat.unread_count || chat.unread_mentions)) {
     chat.unread_count = 0;
+    chat.unread_mentions = 0;
     renderChatList();
   }
+}
+
+/** The server's answer to a read: its counts, unless messages came in after what it covered. */
+function applyReadAckEvent(data) {
+  const chat = state.chats.get(data.chat_id);
+  if (!chat) return;
+  if (applyReadAck(chat, data)) renderChatList();
+  else scheduleChatRefresh(chat.id);
 }
 
 function applyReceipt(data) {
@@ -738,6 +1062,7 @@ function applyReceipt(data) {
     if (data.status === "read" && chat) {
       if (upTo >= (chat.last_seq || 0)) {
         chat.unread_count = 0;
+        chat.unread_mentions = 0;
         renderChatList();
       } else {
         api.getChat(chat.id).then(upsertChat).catch(() => {});
@@ -782,8 +1107,21 @@ function handleEvent(type, data) {
       applyReceipt(data);
       break;
     case ServerEvent.CHAT_UPDATED:
-      if (data.chat) upsertChat(data.chat);
-      else chatGone();
+      if (data.chat && data.chat.removed) {
+        removeChat(data.chat.id);
+      } else if (data.chat) {
+        upsertChat(data.chat);
+        // Pins change the chat without changing what a Chat carries: look again.
+        if (data.chat.id === state.openChatId) schedulePinsRefresh(data.chat.id);
+      } else {
+        chatGone();
+      }
+      break;
+    case ServerEvent.REACTIONS:
+      applyReactionsEvent(data);
+      break;
+    case ServerEvent.READ_ACK:
+      applyReadAckEvent(data);
       break;
     case ServerEvent.TYPING:
       applyTyping(data);
@@ -813,11 +1151,32 @@ function wire() {
   $("search-input").addEventListener("input", () => {
     timers.set("search", runSearch, SEARCH_DELAY_MS);
   });
+  $("message-search-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    timers.clear("message-search");
+    runMessageSearch();
+  });
+  $("message-search-input").addEventListener("input", () => {
+    timers.set("message-search", runMessageSearch, SEARCH_DELAY_MS);
+  });
+  $("reply-cancel").addEventListener("click", cancelReply);
   $("group-form").addEventListener("submit", onCreateGroup);
   $("chats-more").addEventListener("click", () =>
     loadChats({ more: true }).catch((e) => showError(describeError(e))),
   );
   $("composer").addEventListener("submit", onComposerSubmit);
+  $("attach-button").addEventListener("click", () => $("file-input").click());
+  $("message-input").addEventListener("paste", (ev) => {
+    const files = ev.clipboardData?.files;
+    if (!files || !files.length) return; // text pastes as text
+    ev.preventDefault();
+    attachFiles(files);
+  });
+  $("file-input").addEventListener("change", (ev) => {
+    attachFiles(ev.target.files);
+    ev.target.value = ""; // the same file may be picked again
+  });
+  wireDropZone();
   $("message-input").addEventListener("keydown", onComposerKeydown);
   $("message-input").addEventListener("input", onComposerInput);
   $("load-older").addEventListener("click", loadOlder);

@@ -11,6 +11,8 @@ export const ServerEvent = Object.freeze({
   CHAT_UPDATED: "chat_updated",
   TYPING: "typing",
   PRESENCE: "presence",
+  REACTIONS: "reactions",
+  READ_ACK: "read_ack",
   MESSAGE_ACK: "message_ack", // also settles the request it answers
   ERROR: "error", // an error frame that answered no pending request
 });
@@ -23,6 +25,7 @@ export const INBOX_TYPES = Object.freeze(
     ServerEvent.MESSAGE_DELETED,
     ServerEvent.RECEIPT,
     ServerEvent.CHAT_UPDATED,
+    ServerEvent.REACTIONS,
   ]),
 );
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -60,20 +61,22 @@ async def by_client_id(sender_id: int, client_msg_id: str, conn: BaseDBAsyncClie
     )
 
 
-async def send_message(
-    *,
-    chat_id: int,
-    sender_id: int,
-    client_msg_id: str | None,
-    content: str,
-    reply_to_id: int | None = None,
-    mention_names: list[str] | None = None,
-    conn: BaseDBAsyncClient | None = None,
-) -> Row | None:
-    """Store a message in one statement, committed on its own: the membership check, the
+@dataclass(frozen=True)
+class NewMessage:
+    chat_id: int
+    sender_id: int
+    client_msg_id: str | None
+    content: str
+    reply_to_id: int | None = None
+    mention_names: list[str] = field(default_factory=list)  # lower-cased @names in content
+
+
+async def send_message(message: NewMessage, conn: BaseDBAsyncClient | None = None) -> Row | None:
+    """Store a message in one statement, committed on its own unless `conn` is a transaction
+    (a send with attachments): the membership check, the
     reply's check (an earlier message of the same chat), the next seq (under the chat row's
     lock, held only inside PostgreSQL for this statement), the mentions, the message row and
-    its outbox row. None when sender_id is not a member of chat_id or reply_to_id is not a
+    its outbox row. None when the sender is not a member of chat_id or reply_to_id is not a
     message of it.
 
     The outbox row names no recipients: the worker reads the members when it delivers, so a
@@ -81,7 +84,9 @@ async def send_message(
     (sender_id, client_msg_id) raises DuplicateSend, and the whole statement (its seq
     included) is rolled back, so no seq gap can appear.
     """
-    if not possible_id(chat_id, sender_id) or (reply_to_id is not None and not possible_id(reply_to_id)):
+    if not possible_id(message.chat_id, message.sender_id) or (
+        message.reply_to_id is not None and not possible_id(message.reply_to_id)
+    ):
         return None
     try:
         return await fetchrow(
@@ -99,12 +104,12 @@ async def send_message(
                   INSERT INTO outbox (type, chat_id, payload, created_at)
                   SELECT 'message', $1, jsonb_build_object('message_id', m.id), m.created_at FROM m)
                 SELECT {MESSAGE_COLUMNS} FROM m""",
-            chat_id,
-            sender_id,
-            client_msg_id,
-            content,
-            reply_to_id,
-            mention_names or [],
+            message.chat_id,
+            message.sender_id,
+            message.client_msg_id,
+            message.content,
+            message.reply_to_id,
+            message.mention_names,
             conn=conn,
         )
     except IntegrityError as exc:

@@ -1,5 +1,5 @@
 """Full-text search over messages (GET /messages/search): the SQL, on the generated
-`search_tsv` column and its GIN index (migration 4).
+`search_tsv` column and its GIN index (migration 6).
 
 One statement, two branches in newest-first order, so no plan depends on how frequent a word
 is (a prepared statement's generic plan cannot know that):

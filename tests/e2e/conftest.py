@@ -178,6 +178,44 @@ class UiClient:
         if confirm:
             await expect(self.message(text)).to_have_count(1)
 
+    async def create_group(self, title: str, members: list[str]) -> None:
+        """A group through the sidebar's form; it opens once created."""
+        page = self.page
+        await page.locator("details.new-group > summary").click()
+        await page.get_by_test_id("group-title").fill(title)
+        await page.get_by_test_id("group-members").fill(", ".join(members))
+        await page.get_by_test_id("group-submit").click()
+        await expect(page.get_by_test_id("chat-title")).to_have_text(title)
+
+    async def open_settings(self) -> Any:
+        """The open chat's settings panel, opened; returns its locator."""
+        panel = self.page.get_by_test_id("chat-settings")
+        if await panel.get_attribute("open") is None:
+            await self.page.get_by_test_id("chat-settings-toggle").click()
+        await expect(panel).to_have_attribute("open", "")
+        return panel
+
+    def member_row(self, username: str) -> Any:
+        """One member in the open group's settings panel."""
+        return self.page.get_by_test_id("member").filter(has_text=username)
+
+    def reaction(self, text: str, emoji: str) -> Any:
+        return self.message(text).locator(f'[data-testid=reaction][data-emoji="{emoji}"]')
+
+    async def react(self, text: str, emoji: str) -> None:
+        """Adds a reaction through the message's picker."""
+        msg = self.message(text)
+        await msg.get_by_test_id("react-button").click()
+        await msg.locator(f'[data-testid=pick-reaction][data-emoji="{emoji}"]').click()
+        await expect(self.reaction(text, emoji)).to_have_attribute("aria-pressed", "true")
+
+    async def reply(self, to_text: str, text: str) -> None:
+        """Replies to the message showing `to_text` with `text`."""
+        await self.message(to_text).get_by_test_id("reply-button").click()
+        await expect(self.page.get_by_test_id("reply-bar")).to_be_visible()
+        await expect(self.page.get_by_test_id("reply-bar-preview")).to_have_text(to_text)
+        await self.send(text)
+
     async def shown_messages(self) -> list[dict[str, Any]]:
         """What the conversation shows, top to bottom: id, seq and text of each stored message."""
         return await self.page.evaluate(
