@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     upload_rate_limit: int = Field(default=200, gt=0)
     # Hours an upload no message took is kept before the cleanup job removes it.
     upload_orphan_hours: float = Field(default=24, gt=0)
+    # Push notifications (issue 20, app/services/push.py). Web Push signs with this P-256 key
+    # (URL-safe base64 of the raw 32-byte private key, or of its DER): `messenger dev` makes one
+    # in DATA_DIR/vapid_private_key; elsewhere, without it, Web Push is off (http pushers work).
+    vapid_private_key: str | None = None
+    vapid_subject: str | None = None  # mailto: or https: contact the push services may use
+    push_delay: float = Field(default=5, ge=0)  # seconds a message may stay unacked before a push
+    push_preview: bool = True  # False: pushes carry no sender name and no text
+    # Push targets in loopback, private, link-local or reserved networks are refused unless this
+    # is true (`messenger dev` and the tests set it; a Sygnal on a private network needs it).
+    push_allow_private_targets: bool = False
 
     def media_url(self) -> str:
         return self.storage_url or f"file://{os.path.abspath(os.path.join(self.data_dir, 'media'))}"
@@ -101,6 +111,20 @@ class Settings(BaseSettings):
                 f"missing setting(s): {', '.join(missing)} "
                 "(set them in the environment or .env; `messenger dev` provides them itself)"
             )
+
+    def require_push(self) -> None:
+        """A VAPID key must come with its subject (RFC 8292: push services may refuse a JWT
+        without `sub`), and must load; checked at start-up, so a typo never waits for a push."""
+        if not self.vapid_private_key:
+            return
+        if not self.vapid_subject or not self.vapid_subject.startswith(("mailto:", "https:")):
+            raise ConfigError("VAPID_SUBJECT must be set to a mailto: or https: URL when VAPID_PRIVATE_KEY is set")
+        from app.services.vapid import VapidKey
+
+        try:
+            VapidKey.load(self.vapid_private_key, self.vapid_subject)
+        except ValueError as exc:
+            raise ConfigError(f"VAPID_PRIVATE_KEY is not a P-256 private key ({exc})") from None
 
     @field_validator("delivery_partitions")
     @classmethod

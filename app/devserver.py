@@ -2,7 +2,10 @@
 
 1. Embedded PostgreSQL / Redis (app.embedded) for whichever of DATABASE_URL / REDIS_URL is
    unset, under DATA_DIR (default `.data/`).
-2. SECRET_KEY from the environment, else generated once and kept in DATA_DIR/secret_key.
+2. SECRET_KEY from the environment, else generated once and kept in DATA_DIR/secret_key;
+   the same for the Web Push VAPID key (DATA_DIR/vapid_private_key, VAPID_SUBJECT
+   mailto:dev@localhost), and push targets on this machine are allowed
+   (PUSH_ALLOW_PRIVATE_TARGETS, unless set) so a local push gateway works.
 3. `messenger migrate` to completion (a failure stops everything).
 4. A taken PORT or WORKER_METRICS_PORT (9100 is node_exporter's port on many hosts) is
    replaced by a free port, and we say which: dev never fails for a busy default port.
@@ -37,8 +40,10 @@ from app.embedded import (  # load_or_create_secret: the dev signing key, mode 0
     load_or_create_secret,
     start_embedded,
 )
+from app.services.vapid import load_or_create_private_key
 
 SHUTDOWN_TIMEOUT = 15.0
+DEV_VAPID_SUBJECT = "mailto:dev@localhost"
 POLL_INTERVAL = 0.1
 READY_TIMEOUT = 120.0
 # How children are started: `<python> -m app.cli <subcommand> ...` (tests may swap it).
@@ -208,7 +213,11 @@ class _DevRunner:
             SECRET_KEY=secret_key,
             DATA_DIR=str(self.data_dir),
             PYTHONUNBUFFERED="1",
+            VAPID_PRIVATE_KEY=settings.vapid_private_key or load_or_create_private_key(self.data_dir / "vapid_private_key"),
+            VAPID_SUBJECT=settings.vapid_subject or DEV_VAPID_SUBJECT,
         )
+        if "push_allow_private_targets" not in settings.model_fields_set:
+            env["PUSH_ALLOW_PRIVATE_TARGETS"] = "true"
         if stop.requested:
             return 0
 

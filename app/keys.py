@@ -11,6 +11,7 @@ FLUSH_JOB = "flush"  # replay a batch of connections' events (app/realtime/node.
 SWEEP_JOB = "sweep"  # cron: retry whatever was committed but not delivered
 PRUNE_JOB = "prune"  # cron: drop inbox events past their retention
 MEDIA_CLEANUP_JOB = "media_cleanup"  # cron: remove unattached uploads and deleted messages' files
+PUSH_JOB = "push"  # notify one user's subscribed devices of one chat (app/services/push.py schedules it)
 
 # Keys
 REVOKED_SESSION = "mc:revoked:{session_id}"  # present while the session's access tokens live
@@ -25,6 +26,10 @@ CHAT_RATE = "mc:rate:chat:{user_id}"  # groups created and member additions
 NEW_DEVICE_RATE = "mc:rate:device:{user_id}"  # device ids seen for the first time
 WS_PENDING = "mc:ws:pending:{user_id}"  # sorted set: handshakes holding a socket slot -> expiry
 TYPING = "mc:typing:{user_id}:{chat_id}"  # present for 1 s after a typing event went out
+PUSH_USERS = "mc:push:users"  # set of user ids with a push subscription (the drain's cheap check)
+PUSH_USERS_LOADED = "mc:push:users:loaded"  # absent after a Redis restart: reload from PostgreSQL
+PUSH_JOB_ID = "push:{user_id}:{chat_id}:{window}"  # arq _job_id: one push job per chat and window
+PUSH_SENT = "mc:push:sent:{user_id}:{chat_id}"  # hash subscription id -> last inbox_seq pushed
 
 
 class Channels:

@@ -91,6 +91,21 @@ DEPENDENCY_ERRORS = Counter(
     "Errors talking to PostgreSQL or Redis, by dependency and component",
     ["dependency", "component"],
 )
+PUSHES = Counter(
+    "messenger_pushes_total",
+    "Push notifications tried, by kind (webpush, http) and outcome (sent, retry, gone, failed)",
+    ["kind", "outcome"],
+)
+PUSH_KINDS = ("webpush", "http")
+PUSH_OUTCOMES = ("sent", "retry", "gone", "failed")
+# From the message's commit to the push service's acceptance: PUSH_DELAY (5 s by default) plus
+# the worker's poll and the push service's answer, so buckets in seconds.
+PUSH_LATENCY = Histogram(
+    "messenger_push_latency_seconds",
+    "From a message's commit to its push accepted by the push service, by kind",
+    ["kind"],
+    buckets=(0.5, 1.0, 2.0, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0),
+)
 
 
 # Label values each process can emit, created at zero on start-up (`prime`): a series that
@@ -108,6 +123,11 @@ def prime(process: str) -> None:
     for component in _DEPENDENCY_COMPONENTS[process]:
         for dependency in ("postgres", "redis"):
             DEPENDENCY_ERRORS.labels(dependency=dependency, component=component)
+    if process == "worker":
+        for kind in PUSH_KINDS:
+            PUSH_LATENCY.labels(kind=kind)
+            for outcome in PUSH_OUTCOMES:
+                PUSHES.labels(kind=kind, outcome=outcome)
     if process == "api":
         for scope in _RATE_LIMIT_SCOPES:
             RATE_LIMITED.labels(scope=scope)

@@ -17,12 +17,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from app.config import OUTBOX_SLOTS
+from app.services.vapid import generate_private_key
 from app.storage.outbox import DELIVERY_LOCK_CLASS
 from tests.support.databases import asyncpg_url, create_database, drop_database
 from tests.support.processes import ROOT, Proc, start_api, start_worker
 
 TABLES = [
-    "inbox_events", "outbox", "receipt_marks", "messages", "chat_members", "chats",
+    "push_subscriptions", "inbox_events", "outbox", "receipt_marks", "messages", "chat_members", "chats",
     "devices", "refresh_tokens", "auth_sessions", "users",
 ]  # fmt: skip
 
@@ -60,6 +61,11 @@ def backing() -> Iterator[Backing]:
         # The suite registers hundreds of users from 127.0.0.1; tests of the limit use a stack.
         "REGISTER_RATE_LIMIT": "1000000",
         "STORAGE_URL": f"file://{media}",
+        # Push (tests/test_push.py): a short delay, receivers on 127.0.0.1, a session's VAPID key.
+        "PUSH_DELAY": "1",
+        "PUSH_ALLOW_PRIVATE_TARGETS": "true",
+        "VAPID_PRIVATE_KEY": generate_private_key(),
+        "VAPID_SUBJECT": "mailto:tests@example.com",
     }
     try:
         yield Backing(database_url=test_url, redis_url=redis_url, admin_url=admin_url, env=env)

@@ -156,6 +156,7 @@ def test_alerts_cover_the_operational_failures() -> None:
         'dependency="redis"',
         "postgres",
         "messenger_jobs_total{status=~",
+        'messenger_pushes_total{outcome=~"failed|retry"}',
     ):
         assert needle in exprs, needle
 

@@ -12,12 +12,14 @@ from typing import Any
 
 from arq import Retry
 from arq.connections import ArqRedis
+from redis.exceptions import RedisError
 
 from app import keys, metrics
 from app.realtime.envelopes import InboxEvents, InboxFrame, Replay, Replays
 from app.services import delivery
 from app.services.attachments import remove_expired
 from app.services.dispatch import enqueue_delivery
+from app.services.push import MAX_RETRIES, PushNotifier, retry_delay, schedule
 from app.storage import inbox as inbox_store
 from app.storage import outbox
 from workers.wakes import PartitionWakes
@@ -85,8 +87,11 @@ async def _publish(redis: ArqRedis, delivered: delivery.Delivered) -> None:
         await pipe.execute()
 
 
-async def _drain_and_publish(redis: ArqRedis, partition: int, partitions: int, until: float) -> tuple[int, bool]:
-    """Drain one partition until it is empty or `until` (monotonic) passes; (records, empty)."""
+async def _drain_and_publish(
+    redis: ArqRedis, partition: int, partitions: int, until: float, push_delay: float
+) -> tuple[int, bool]:
+    """Drain one partition until it is empty or `until` (monotonic) passes; (records, empty).
+    Pushes for what it delivered are scheduled PUSH_DELAY (`push_delay`) seconds ahead."""
     total = 0
     while True:
         try:
@@ -98,10 +103,24 @@ async def _drain_and_publish(redis: ArqRedis, partition: int, partitions: int, u
         if delivered.frames:
             # Committed already: if this publish is lost, gateways catch up from PostgreSQL.
             await _publish(redis, delivered)
+        if delivered.pushable:
+            await _schedule_pushes(redis, delivered, push_delay)
         if not delivered.records:
             return total, True
         if time.monotonic() >= until:
             return total, False
+
+
+async def _schedule_pushes(redis: ArqRedis, delivered: delivery.Delivered, push_delay: float) -> None:
+    """Deferred push jobs for recipients with subscriptions (app/services/push.py). After the
+    commit, like the publish; a failure here costs a push, never a delivery."""
+    try:
+        await schedule(redis, delivered.pushable, delay=push_delay)
+    except (RedisError, OSError) as exc:
+        metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="worker").inc()
+        log.warning("push scheduling failed", extra={"error": repr(exc)})
+    except Exception:  # PostgreSQL, when the subscribed-users set is being rebuilt
+        log.exception("push scheduling failed")
 
 
 @instrumented(keys.DELIVER_JOB)
@@ -114,13 +133,14 @@ async def deliver(ctx: dict[str, Any], partition: int) -> int:
     redis: ArqRedis = ctx["redis"]
     wakes: PartitionWakes = ctx["wakes"]
     partitions: int = ctx["settings"].delivery_partitions
+    push_delay: float = ctx["settings"].push_delay
     await redis.incr(keys.DELIVERY_EPOCH.format(partition=partition))
     deadline = time.monotonic() + DRAIN_SLICE
     total = 0
     async with wakes.listening(partition) as woken:
         while True:
             woken.clear()
-            records, empty = await _drain_and_publish(redis, partition, partitions, deadline)
+            records, empty = await _drain_and_publish(redis, partition, partitions, deadline, push_delay)
             total += records
             if not empty or time.monotonic() >= deadline:
                 break
@@ -131,7 +151,7 @@ async def deliver(ctx: dict[str, Any], partition: int) -> int:
                 break
     # Unsubscribed: senders enqueue a job from now on. Whatever was committed before a wake
     # this job heard is drained here.
-    records, empty = await _drain_and_publish(redis, partition, partitions, time.monotonic())
+    records, empty = await _drain_and_publish(redis, partition, partitions, time.monotonic(), push_delay)
     total += records
     if not empty:
         await enqueue_delivery(redis, [partition])
@@ -151,7 +171,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
     until = time.monotonic() + DRAIN_SLICE
     total = 0
     for partition in range(partitions):
-        total += (await _drain_and_publish(ctx["redis"], partition, partitions, until))[0]
+        total += (await _drain_and_publish(ctx["redis"], partition, partitions, until, ctx["settings"].push_delay))[0]
     return total
 
 
@@ -178,6 +198,17 @@ async def flush(ctx: dict[str, Any], instance_id: str, requests: list[list[Any]]
     )
     await ctx["redis"].publish(keys.Channels.of(ctx["redis"]).instance(instance_id), answer.encode())
     return sum(len(replay.frames) for replay in replays)
+
+
+@instrumented(keys.PUSH_JOB)
+async def push(ctx: dict[str, Any], user_id: int, chat_id: int, from_seq: int) -> None:
+    """Notify the user's subscribed devices that have not acked the chat's messages from
+    `from_seq` on; a push service's transient failure is retried by arq with backoff, at most
+    MAX_RETRIES times (what was sent is marked, so a retry sends only what failed)."""
+    job_try: int = ctx.get("job_try", 1)
+    notifier: PushNotifier = ctx["push"]
+    if await notifier.notify(user_id=user_id, chat_id=chat_id, from_seq=from_seq, final_try=job_try > MAX_RETRIES):
+        raise Retry(defer=retry_delay(job_try))
 
 
 @instrumented(keys.PRUNE_JOB)

@@ -23,12 +23,16 @@ from app.config import ConfigError, Settings
 from app.db import close_db, init_db
 from app.logs import setup_logging
 from app.media.store import open_store
+from app.services.push import MAX_RETRIES, PushNotifier
+from app.services.pushsend import PushSender
+from app.services.registry import vapid_key
 from workers import jobs
 from workers.wakes import PartitionWakes
 
 log = logging.getLogger(__name__)
 
 JOB_TIMEOUT = 60  # also bounds how long a SIGKILLed job's in-progress key blocks a re-run
+PUSH_TIMEOUT = 30  # a push job's sends run at once, each bounded by pushsend.SEND_TIMEOUT (10 s)
 
 
 class WakeableWorker(Worker):
@@ -105,12 +109,16 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     ctx["wakes"] = PartitionWakes(ctx["redis"])
     ctx["wakes"].start()
     ctx["media"] = open_store(settings.media_url())
+    ctx["push_sender"] = PushSender(vapid=vapid_key(settings), allow_private_targets=settings.push_allow_private_targets)
+    ctx["push"] = PushNotifier(ctx["redis"], ctx["push_sender"], preview=settings.push_preview)
     start_metrics_server(settings)
+
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
     await ctx["wakes"].stop()
     await ctx["media"].close()
+    await ctx["push_sender"].close()
     await close_db()
 
 
@@ -119,6 +127,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     functions = [
         func(cast(WorkerCoroutine, jobs.deliver), name=keys.DELIVER_JOB, keep_result=0, timeout=JOB_TIMEOUT, max_tries=20),
         func(cast(WorkerCoroutine, jobs.flush), name=keys.FLUSH_JOB, keep_result=0, timeout=JOB_TIMEOUT, max_tries=5),
+        # One try and MAX_RETRIES retries (the job stops asking for more on its last try).
+        func(cast(WorkerCoroutine, jobs.push), name=keys.PUSH_JOB, keep_result=0, timeout=PUSH_TIMEOUT, max_tries=MAX_RETRIES + 1),
     ]
     cron_jobs = [
         cron(cast(WorkerCoroutine, jobs.sweep), name=keys.SWEEP_JOB, second=set(range(0, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT),
@@ -176,6 +186,7 @@ def start_metrics_server(settings: Settings) -> None:
 def run_worker(settings: Settings) -> None:
     setup_logging(settings.log_level)
     check_metrics_port(settings)
+    settings.require_push()
     uvloop.install()
 
     async def run() -> None:

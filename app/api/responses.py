@@ -185,3 +185,24 @@ class SearchHit(_Out):
 class SearchPage(_Out):
     items: list[SearchHit]
     next_cursor: str | None
+
+
+class VapidPublicKey(_Out):
+    """`applicationServerKey` for PushManager.subscribe: URL-safe base64 of the uncompressed
+    P-256 public key."""
+
+    key: str
+
+
+class PushSubscription(_Out):
+    """A device's push subscription: `endpoint` for `webpush`, `url`, `app_id` and `pushkey`
+    for `http` (a Matrix push gateway); the others null. Web Push keys are never echoed."""
+
+    id: Id
+    device_id: str
+    kind: Literal["webpush", "http"]
+    endpoint: str | None
+    url: str | None
+    app_id: str | None
+    pushkey: str | None
+    created_at: datetime

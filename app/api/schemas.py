@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, RootModel, StrictBool, StringConstraints
 
 from app.ids import MAX_ID
 
@@ -138,3 +138,36 @@ class MessageSearchQuery(PageQuery):
 
     q: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     chat_id: Id | None = None
+
+
+# Push subscriptions (contract: Push notifications). Keys and URLs are checked further by the
+# service (base64 lengths, http/https, public hosts).
+DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+PushUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+Base64Url = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+=*$")]
+
+
+class WebPushKeysIn(_In):
+    p256dh: Base64Url
+    auth: Base64Url
+
+
+class WebPushSubscriptionIn(_In):
+    device_id: DeviceId
+    kind: Literal["webpush"]
+    endpoint: PushUrl
+    keys: WebPushKeysIn
+
+
+class HttpPusherIn(_In):
+    """A Matrix push gateway (Sygnal): `url` is its `/_matrix/push/v1/notify`."""
+
+    device_id: DeviceId
+    kind: Literal["http"]
+    url: PushUrl
+    app_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    pushkey: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class PushSubscriptionIn(RootModel[Annotated[WebPushSubscriptionIn | HttpPusherIn, Field(discriminator="kind")]]):
+    pass

@@ -4,6 +4,7 @@ from app.models.attachment import Attachment
 from app.models.chat import Chat, ChatMember
 from app.models.inbox import Device, InboxEvent, OutboxEvent
 from app.models.message import Message, ReceiptMark
+from app.models.push import PushSubscription
 from app.models.user import AuthSession, RefreshToken, User
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "InboxEvent",
     "Message",
     "OutboxEvent",
+    "PushSubscription",
     "ReceiptMark",
     "RefreshToken",
     "User",

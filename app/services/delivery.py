@@ -35,6 +35,9 @@ class Delivered:
 
     frames: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     records: int = 0
+    # (user_id, chat_id, inbox_seq) of each new `message` event for someone other than its
+    # sender: what a push may be due for (app/services/push.py `schedule`).
+    pushable: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 def _json(value: Any) -> Any:
@@ -71,6 +74,11 @@ async def drain_partition(partition: int, partitions: int, limit: int = BATCH_LI
             event["inbox_seq"] = seq
         events = [e for e in events if e["inbox_seq"] is not None]  # users deleted meanwhile
     result.records = len(batch)
+    result.pushable = [
+        (e["user_id"], e["chat_id"], e["inbox_seq"])
+        for e in events
+        if e["type"] == "message" and e["message"] is not None and e["message"]["sender_id"] != e["user_id"]
+    ]
     metrics.DELIVERY_BATCH.observe(len(batch))
     for event_type, count in Counter(e["type"] for e in events).items():
         metrics.INBOX_EVENTS.labels(type=event_type).inc(count)

@@ -16,10 +16,12 @@ from app.services.groups import GroupService
 from app.services.messages import MessageService
 from app.services.pins import PinService
 from app.services.presence import PresenceService
+from app.services.push import PushService
 from app.services.ratelimit import SlidingWindowLimiter
 from app.services.reactions import ReactionService
 from app.services.receipts import ReceiptService
 from app.services.users import UserService
+from app.services.vapid import VapidKey
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Services:
     receipts: ReceiptService
     presence: PresenceService
     devices: DeviceService
+    push: PushService
     dispatcher: Dispatcher  # the after-commit hand-off the services share (drained at shutdown)
 
 
@@ -66,5 +69,13 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
         devices=DeviceService(
             SlidingWindowLimiter(redis, limit=settings.ws_new_devices_per_day, window_seconds=NEW_DEVICE_WINDOW)
         ),
+        push=PushService(redis, vapid=vapid_key(settings), allow_private_targets=settings.push_allow_private_targets),
         dispatcher=dispatcher,
     )
+
+
+def vapid_key(settings: Settings) -> VapidKey | None:
+    """The VAPID key, or None: Web Push is off (settings.require_push checked it at start)."""
+    if not settings.vapid_private_key or not settings.vapid_subject:
+        return None
+    return VapidKey.load(settings.vapid_private_key, settings.vapid_subject)

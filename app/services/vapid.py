@@ -1,0 +1,69 @@
+"""The server's VAPID key (RFC 8292): loaded with py-vapid, which also signs the JWTs."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid02, VapidException
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class VapidKey:
+    vapid: Vapid02
+    subject: str
+
+    @classmethod
+    def load(cls, private_key: str, subject: str) -> VapidKey:
+        """`private_key`: URL-safe base64 of the raw 32-byte scalar or of the key's DER (what
+        py-vapid's `from_string` reads). ValueError when it is neither."""
+        try:
+            vapid = Vapid02.from_string(private_key.strip())
+        except (VapidException, ValueError, TypeError) as exc:
+            raise ValueError(str(exc) or type(exc).__name__) from None
+        if not isinstance(vapid.private_key, ec.EllipticCurvePrivateKey) or vapid.private_key.curve.name != "secp256r1":
+            raise ValueError("not a P-256 key")
+        return cls(vapid=vapid, subject=subject)
+
+    @property
+    def public_key(self) -> str:
+        """URL-safe base64 of the uncompressed public point: `applicationServerKey` for
+        PushManager.subscribe, and the `k=` of the VAPID Authorization header."""
+        raw = self.vapid.public_key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return b64url(raw)
+
+
+def generate_private_key() -> str:
+    """A new P-256 private key as URL-safe base64 of its raw 32-byte scalar."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return b64url(key.private_numbers().private_value.to_bytes(32, "big"))
+
+
+def load_or_create_private_key(path: Path) -> str:
+    """The dev VAPID key: read from `path`, or generated once and written with mode 0600 (as
+    `messenger dev` keeps SECRET_KEY)."""
+    try:
+        existing = path.read_text().strip()
+    except FileNotFoundError:
+        existing = ""
+    if existing:
+        return existing
+    key = generate_private_key()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    os.replace(tmp, path)
+    return key
