@@ -39,23 +39,46 @@ class Status(_Out):
     status: Literal["ok", "ready"]
 
 
+class Attachment(_Out):
+    """`url` and `thumbnail_url` are paths on this API (GET them with the bearer token)."""
+
+    id: Id
+    name: str
+    content_type: str
+    size: int = Field(ge=0)
+    width: int | None
+    height: int | None
+    url: str
+    thumbnail_url: str | None
+
+
+DisplayName = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class User(_Out):
-    """The caller's own account."""
+    """The caller's own account; `display_name` is the username until one is set."""
 
     id: Id
     username: str
     email: str
+    display_name: DisplayName
+    avatar: Attachment | None
     is_active: bool
+    is_admin: bool
     created_at: datetime
 
 
 class UserPublic(_Out):
-    """A public profile: `online` / `last_seen_at` are null unless the caller shares a chat."""
+    """A public profile: `online` / `last_seen_at` are null unless the caller shares a chat.
+    An erased account is `{deleted: true, username: null, display_name: "Deleted account"}`."""
 
     id: Id
-    username: str
+    username: str | None
+    display_name: DisplayName
+    avatar_url: str | None = Field(description="GET it with the bearer token (any authenticated user may).")
     online: bool | None
     last_seen_at: datetime | None
+    deleted: bool
 
 
 class UserPage(_Out):
@@ -97,19 +120,6 @@ class Reaction(_Out):
     emoji: str
     count: int = Field(ge=1)
     me: bool = Field(description="The reader reacted with this emoji.")
-
-
-class Attachment(_Out):
-    """`url` and `thumbnail_url` are paths on this API (GET them with the bearer token)."""
-
-    id: Id
-    name: str
-    content_type: str
-    size: int = Field(ge=0)
-    width: int | None
-    height: int | None
-    url: str
-    thumbnail_url: str | None
 
 
 class Message(_Out):

@@ -6,7 +6,7 @@ from quart_schema import tag
 
 from app.api.auth import client_ip
 from app.api.responses import User, UserPage, UserPublic
-from app.api.schemas import PasswordChangeIn, SearchQuery
+from app.api.schemas import PasswordChangeIn, ProfileIn, SearchQuery
 from app.api.validation import authenticated_blueprint, body, principal, query, responds, services
 
 bp = authenticated_blueprint("users")
@@ -17,6 +17,16 @@ bp = authenticated_blueprint("users")
 @responds(User)
 async def me() -> dict[str, Any]:
     return await services().users.me(user_id=principal().user_id)
+
+
+@bp.patch("/users/me")
+@tag(["users"])
+@responds(User)
+@body(ProfileIn)
+async def update_me(data: ProfileIn) -> dict[str, Any]:
+    """Change `display_name` and/or `avatar_attachment_id` (an image you uploaded that no
+    message carries); null clears. Contacts get `user_updated`."""
+    return await services().users.update_profile(user_id=principal().user_id, changes=data.changes())
 
 
 @bp.post("/users/me/password")

@@ -4,9 +4,10 @@ from app.models.attachment import Attachment
 from app.models.chat import Chat, ChatMember
 from app.models.inbox import Device, InboxEvent, OutboxEvent
 from app.models.message import Message, ReceiptMark
-from app.models.user import AuthSession, RefreshToken, User
+from app.models.user import AccountExport, AuthSession, RefreshToken, User, UserBlock
 
 __all__ = [
+    "AccountExport",
     "Attachment",
     "AuthSession",
     "Chat",
@@ -18,4 +19,5 @@ __all__ = [
     "ReceiptMark",
     "RefreshToken",
     "User",
+    "UserBlock",
 ]

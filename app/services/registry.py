@@ -52,7 +52,7 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
     )
     return Services(
         auth=AuthService(settings, redis),
-        users=UserService(presence),
+        users=UserService(presence, redis),
         chats=chats,
         groups=GroupService(chats, dispatcher),
         pins=PinService(dispatcher),
