@@ -6,7 +6,7 @@ from quart_schema import tag
 
 from app.api.auth import client_ip
 from app.api.responses import User, UserPage, UserPublic
-from app.api.schemas import PasswordChangeIn, ProfileIn, SearchQuery
+from app.api.schemas import PageQuery, PasswordChangeIn, ProfileIn, SearchQuery
 from app.api.validation import authenticated_blueprint, body, principal, query, responds, services
 
 bp = authenticated_blueprint("users")
@@ -62,4 +62,34 @@ async def search(query_args: SearchQuery) -> dict[str, Any]:
     page = await services().users.search(
         caller_id=principal().user_id, query=query_args.q, cursor=query_args.cursor, limit=query_args.limit
     )
+    return page.body()
+
+
+@bp.put("/users/<int:user_id>/block")
+@tag(["users"])
+@responds(None, 204, errors=(404,))
+async def block(user_id: int) -> tuple[str, int]:
+    """204, also when already blocked. The blocked user cannot open a direct chat with you,
+    send to your direct chat, or add you to a group (403), and you get no typing or presence
+    from them. 422 for yourself, 404 for a user that does not exist."""
+    await services().users.block(blocker_id=principal().user_id, user_id=user_id)
+    return "", 204
+
+
+@bp.delete("/users/<int:user_id>/block")
+@tag(["users"])
+@responds(None, 204, errors=(404,))
+async def unblock(user_id: int) -> tuple[str, int]:
+    """204, also when not blocked."""
+    await services().users.unblock(blocker_id=principal().user_id, user_id=user_id)
+    return "", 204
+
+
+@bp.get("/users/me/blocked")
+@tag(["users"])
+@responds(UserPage)
+@query(PageQuery)
+async def blocked(query_args: PageQuery) -> dict[str, Any]:
+    """The users you blocked, latest first."""
+    page = await services().users.blocked(user_id=principal().user_id, cursor=query_args.cursor, limit=query_args.limit)
     return page.body()

@@ -18,6 +18,7 @@ from app.services.pages import Page, encode_cursor, read_cursor, seq_field, text
 from app.services.presence import PresenceService
 from app.services.views import public_profile, public_user
 from app.storage import attachments as attachment_store
+from app.storage import blocks as block_store
 from app.storage import users as user_store
 
 DISPLAY_NAME_MAX = 64
@@ -85,9 +86,11 @@ class UserService:
         return (await self._publics(viewer_id, [row]))[0]
 
     async def _publics(self, viewer_id: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Public profiles as viewer_id may see them: presence only of contacts (and self)."""
+        """Public profiles as viewer_id may see them: presence only of contacts (and self), and
+        never of users the viewer blocked."""
         others = [row["id"] for row in rows if row["id"] != viewer_id]
-        visible = await user_store.sharing_a_chat(viewer_id, others) | {viewer_id}
+        contacts = await user_store.sharing_a_chat(viewer_id, others)
+        visible = (contacts - await block_store.blocked_by(viewer_id, list(contacts))) | {viewer_id}
         online = await self._presence.online([row["id"] for row in rows if row["id"] in visible])
         return [public_profile(row, online.get(row["id"]) if row["id"] in visible else None) for row in rows]
 
@@ -105,3 +108,32 @@ class UserService:
         items = await self._publics(caller_id, rows)
         next_cursor = encode_cursor({"u": rows[-1]["username"].lower(), "id": rows[-1]["id"]}) if more else None
         return Page(items=items, next_cursor=next_cursor)
+
+    # --- blocking ------------------------------------------------------------------------------
+    async def _block_target(self, blocker_id: int, user_id: int) -> None:
+        if user_id == blocker_id:
+            raise field_error("user_id", "You cannot block yourself.")
+        row = await user_store.get_user(user_id) if possible_id(user_id) else None
+        if row is None or row["deleted_at"] is not None:
+            raise NotFound("No such user.")
+
+    async def block(self, *, blocker_id: int, user_id: int) -> None:
+        """Idempotent. From now on user_id cannot open a direct chat with, send to the direct
+        chat with, or add to a group the blocker, and the blocker gets no typing or presence
+        from user_id (app/services/chats.py, messages.py, gateway.py)."""
+        await self._block_target(blocker_id, user_id)
+        await block_store.block(blocker_id, user_id)
+
+    async def unblock(self, *, blocker_id: int, user_id: int) -> None:
+        """Idempotent; 404 for a user that does not exist, as for block."""
+        await self._block_target(blocker_id, user_id)
+        await block_store.unblock(blocker_id, user_id)
+
+    async def blocked(self, *, user_id: int, cursor: str | None, limit: int) -> Page:
+        """The users the caller blocked, latest first."""
+        position = read_cursor(cursor, {"b": seq_field})
+        rows = await block_store.page(user_id, before=position["b"] if position else None, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = await self._publics(user_id, rows)
+        return Page(items=items, next_cursor=encode_cursor({"b": rows[-1]["block_id"]}) if more else None)
