@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     upload_rate_limit: int = Field(default=200, gt=0)
     # Hours an upload no message took is kept before the cleanup job removes it.
     upload_orphan_hours: float = Field(default=24, gt=0)
+    # Messages an account erasure wipes per transaction (workers/jobs.py `erase`).
+    erase_batch_size: int = Field(default=500, gt=0, le=10_000)
 
     def media_url(self) -> str:
         return self.storage_url or f"file://{os.path.abspath(os.path.join(self.data_dir, 'media'))}"

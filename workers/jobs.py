@@ -16,8 +16,10 @@ from arq.connections import ArqRedis
 from app import keys, metrics
 from app.realtime.envelopes import InboxEvents, InboxFrame, Replay, Replays
 from app.services import delivery
+from app.services.accounts import enqueue_erasure, wipe_account
 from app.services.attachments import remove_expired
 from app.services.dispatch import enqueue_delivery
+from app.storage import accounts as account_store
 from app.storage import inbox as inbox_store
 from app.storage import outbox
 from workers.wakes import PartitionWakes
@@ -194,3 +196,37 @@ async def media_cleanup(ctx: dict[str, Any]) -> int:
     while found := await remove_expired(ctx["media"], orphan_hours=ctx["settings"].upload_orphan_hours):
         removed += found
     return removed
+
+
+ERASE_SLICE = 40.0  # seconds one erase run wipes before leaving the rest to the next (JOB_TIMEOUT 60)
+
+
+async def _wipe(ctx: dict[str, Any], user_id: int) -> bool:
+    settings = ctx["settings"]
+    try:
+        return await wipe_account(
+            redis=ctx["redis"], store=ctx["media"], user_id=user_id, batch=settings.erase_batch_size,
+            partitions=settings.delivery_partitions, until=time.monotonic() + ERASE_SLICE,
+        )  # fmt: skip
+    except (OSError, ConnectionError) as exc:
+        metrics.DEPENDENCY_ERRORS.labels(dependency="postgres", component="worker").inc()
+        raise Retry(defer=5) from exc
+
+
+@instrumented(keys.ERASE_JOB)
+async def erase(ctx: dict[str, Any], user_id: int) -> bool:
+    """Wipe an erased account's messages, files and inbox (app/services/accounts.py); what one
+    run leaves (a slice's end, a kill) the `erase_sweep` cron job finishes."""
+    return await _wipe(ctx, user_id)
+
+
+@instrumented(keys.ERASE_SWEEP_JOB)
+async def erase_sweep(ctx: dict[str, Any]) -> int:
+    """Resume every erasure not finished: a worker killed mid-way, an enqueue lost between
+    the erasing commit and Redis. Runs the wipe itself (an `erase` job of a killed worker
+    stays blocked by its in-progress key for minutes), then re-enqueues what is left."""
+    pending = await account_store.pending_erasures(100)
+    for user_id in pending:
+        if not await _wipe(ctx, user_id):
+            await enqueue_erasure(ctx["redis"], user_id)
+    return len(pending)

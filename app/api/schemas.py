@@ -156,3 +156,7 @@ class ProfileIn(_In):
 
     def changes(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class EraseIn(_In):
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]

@@ -6,7 +6,7 @@ from quart_schema import tag
 
 from app.api.auth import client_ip
 from app.api.responses import User, UserPage, UserPublic
-from app.api.schemas import PageQuery, PasswordChangeIn, ProfileIn, SearchQuery
+from app.api.schemas import EraseIn, PageQuery, PasswordChangeIn, ProfileIn, SearchQuery
 from app.api.validation import authenticated_blueprint, body, principal, query, responds, services
 
 bp = authenticated_blueprint("users")
@@ -27,6 +27,20 @@ async def update_me(data: ProfileIn) -> dict[str, Any]:
     """Change `display_name` and/or `avatar_attachment_id` (an image you uploaded that no
     message carries); null clears. Contacts get `user_updated`."""
     return await services().users.update_profile(user_id=principal().user_id, changes=data.changes())
+
+
+@bp.delete("/users/me")
+@tag(["users"])
+@responds(None, 204, errors=(429,))  # wrong passwords count as failed logins
+@body(EraseIn)
+async def erase_me(data: EraseIn) -> tuple[str, int]:
+    """204; the account is erased: every session ends (sockets close with 4401), the username
+    and email are freed, the profile and avatar are removed, it leaves every chat, and every
+    message it sent keeps its seq with `content` "" and `is_deleted` true (wiped by a job
+    right after). Others then see `{deleted: true, username: null, display_name: "Deleted
+    account"}`. A wrong `password` is 422 naming it."""
+    await services().accounts.erase(principal=principal(), password=data.password, client_ip=client_ip())
+    return "", 204
 
 
 @bp.post("/users/me/password")

@@ -276,15 +276,9 @@ class AuthService:
         and address), store the new hash and revoke every other session of the account in one
         transaction; the caller's session stays. A wrong current password is 422 on
         `current_password`: the caller's token is fine, so 401 would mislead clients."""
-        row = await user_store.get_password_hash(principal.user_id)
-        if row is None:
-            raise Unauthorized("Unknown or inactive user.")
-        pair_key, ip_key = _login_keys(row["username"].lower(), client_ip)
-        await self._take_attempt(pair_key, ip_key, client_ip=client_ip)
-        if not await self._check(current_password, row["password_hash"].encode()):
-            log.info("password change refused", extra={"client_ip": client_ip, "user_id": principal.user_id})
-            raise field_error("current_password", "The current password is wrong.")
-        await self._forget_failures(pair_key, ip_key)
+        await self.verify_password(
+            user_id=principal.user_id, password=current_password, client_ip=client_ip, field="current_password"
+        )
         password_hash = await self._hash(new_password)
         async with transaction() as conn:
             await user_store.set_password_hash(principal.user_id, password_hash, conn)
@@ -292,6 +286,25 @@ class AuthService:
                 user_id=principal.user_id, keep=principal.session_id, conn=conn
             )
         await self._announce_revocation(*revoked)
+
+    async def verify_password(self, *, user_id: int, password: str, client_ip: str, field: str) -> None:
+        """Check a signed-in user's password before a grave change, throttled like a login
+        (wrong guesses count per account and address). Wrong: 422 naming `field` (the caller's
+        token is fine, so 401 would mislead clients)."""
+        row = await user_store.get_password_hash(user_id)
+        if row is None or row["username"] is None:
+            raise Unauthorized("Unknown or inactive user.")
+        pair_key, ip_key = _login_keys(row["username"].lower(), client_ip)
+        await self._take_attempt(pair_key, ip_key, client_ip=client_ip)
+        if not await self._check(password, row["password_hash"].encode()):
+            log.info("password check refused", extra={"client_ip": client_ip, "user_id": user_id})
+            raise field_error(field, "The password is wrong." if field == "password" else "The current password is wrong.")
+        await self._forget_failures(pair_key, ip_key)
+
+    async def announce_revocation(self, *session_ids: uuid.UUID) -> None:
+        """After commit of their revocation: access tokens refused at once, sockets closed with
+        4401 (for services that revoke sessions in their own transaction)."""
+        await self._announce_revocation(*session_ids)
 
     async def authenticate(self, token: str) -> Principal:
         """Verify an access token: signature, HS256 only, type, expiry, and revocation."""

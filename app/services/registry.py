@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from arq.connections import ArqRedis
 
 from app.config import Settings
+from app.services.accounts import AccountService
 from app.services.attachments import UPLOAD_WINDOW, AttachmentService
 from app.services.auth import AuthService
 from app.services.chats import ChatService
@@ -26,6 +27,7 @@ from app.services.users import UserService
 class Services:
     auth: AuthService
     users: UserService
+    accounts: AccountService
     chats: ChatService
     groups: GroupService
     pins: PinService
@@ -50,9 +52,12 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
     chats = ChatService(
         dispatcher, SlidingWindowLimiter(redis, limit=settings.chat_rate_limit, window_seconds=CHAT_RATE_WINDOW)
     )
+    auth = AuthService(settings, redis)
+    users = UserService(presence, redis)
     return Services(
-        auth=AuthService(settings, redis),
-        users=UserService(presence, redis),
+        auth=auth,
+        users=users,
+        accounts=AccountService(redis, auth=auth, users=users, dispatcher=dispatcher),
         chats=chats,
         groups=GroupService(chats, dispatcher),
         pins=PinService(dispatcher),

@@ -66,14 +66,15 @@ class UserService:
             await self.announce(user_id)
         return public_user(row)
 
-    async def announce(self, user_id: int) -> None:
-        """After commit: `user_updated` with the user's current public profile, to the user's
-        contacts and the user's own sockets (ephemeral, like `presence`)."""
+    async def announce(self, user_id: int, *, audience: list[int] | None = None) -> None:
+        """After commit: `user_updated` with the user's current public profile, to `audience`
+        (default: the user's contacts and the user's own sockets), ephemeral like `presence`."""
         row = await user_store.get_user(user_id)
         if row is None:
             return
         online = (await self._presence.online([user_id]))[user_id]
-        audience = [*await user_store.contacts(user_id), user_id]
+        if audience is None:
+            audience = [*await user_store.contacts(user_id), user_id]
         frame = {"type": "user_updated", "data": {"user": public_profile(row, online)}}
         await publish_ephemeral(self._redis, audience, frame)
 
