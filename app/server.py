@@ -18,7 +18,7 @@ from quart import Quart, Request, Response, g, request, websocket
 from quart_schema import QuartSchema
 
 from app import metrics
-from app.api import attachments, auth, chats, docs, errors, health, messages, search, users
+from app.api import admin, attachments, auth, chats, docs, errors, health, messages, search, users
 from app.api.openapi import ContractOpenAPI
 from app.clientaddr import client_address, parse_networks
 from app.config import ConfigError, Settings
@@ -105,7 +105,10 @@ def create_app(settings: Settings) -> Quart:
         # Each operation states its own security: bearer, or [] on the public routes.
         openapi_provider_class=ContractOpenAPI,
     )
-    blueprints = (health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, search.bp, attachments.bp, ws_endpoint.bp)
+    blueprints = (
+        health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, search.bp, attachments.bp, admin.bp,
+        ws_endpoint.bp,
+    )  # fmt: skip
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     errors.install(app)

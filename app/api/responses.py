@@ -86,6 +86,13 @@ class UserPage(_Out):
     next_cursor: str | None
 
 
+class AccountPage(_Out):
+    """Accounts as administrators see them (GET /admin/users)."""
+
+    items: list[User]
+    next_cursor: str | None
+
+
 class Tokens(_Out):
     access_token: str
     refresh_token: str

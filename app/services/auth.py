@@ -36,7 +36,7 @@ from redis.asyncio import Redis
 from app import keys, metrics
 from app.config import Settings
 from app.db import transaction
-from app.errors import Conflict, NotFound, RateLimited, Unauthorized, field_error
+from app.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, field_error
 from app.ids import possible_id
 from app.realtime.envelopes import SessionRevoked
 from app.services.ratelimit import SlidingWindowLimiter
@@ -136,7 +136,8 @@ class AuthService:
     async def login(
         self, *, login: str, password: str, client_ip: str, user_agent: str | None = None
     ) -> dict[str, Any]:
-        """Same 401 and comparable time for an unknown user and a wrong password."""
+        """Same 401 and comparable time for an unknown user and a wrong password; 403 for the
+        right password of a deactivated account."""
         row = await user_store.find_login(login)
         # Per account (whether reached by its name or its email: keyed by its username) and
         # client address; unknown names are counted by the name tried, so a 429 tells nothing
@@ -145,12 +146,15 @@ class AuthService:
         pair_key, ip_key = _login_keys(account, client_ip)
         failures = await self._take_attempt(pair_key, ip_key, client_ip=client_ip)
         ok = await self._check(password, row["password_hash"].encode() if row else self._dummy_hash)
-        if not row or not ok or not row["is_active"]:
+        if not row or not ok:
             log.info("login refused", extra={"client_ip": client_ip})
             # Slow down repeated guessing before refusing outright.
             await asyncio.sleep(min(2.0, 0.05 * 2 ** max(0, failures - 3)))
             raise Unauthorized(_BAD_LOGIN)
         await self._forget_failures(pair_key, ip_key)
+        if not row["is_active"]:  # told only to whoever knows the password
+            log.info("login refused: deactivated", extra={"client_ip": client_ip, "user_id": row["id"]})
+            raise Forbidden("This account is deactivated; an administrator can reactivate it.")
         return await self._open_session(row["id"], client_ip=client_ip, user_agent=user_agent)
 
     async def _forget_failures(self, pair_key: str, ip_key: str) -> None:

@@ -8,6 +8,7 @@ from arq.connections import ArqRedis
 
 from app.config import Settings
 from app.services.accounts import AccountService
+from app.services.admin import AdminService
 from app.services.attachments import UPLOAD_WINDOW, AttachmentService
 from app.services.auth import AuthService
 from app.services.chats import ChatService
@@ -28,6 +29,7 @@ class Services:
     auth: AuthService
     users: UserService
     accounts: AccountService
+    admin: AdminService
     chats: ChatService
     groups: GroupService
     pins: PinService
@@ -58,6 +60,7 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
         auth=auth,
         users=users,
         accounts=AccountService(redis, auth=auth, users=users, dispatcher=dispatcher),
+        admin=AdminService(auth=auth, dispatcher=dispatcher),
         chats=chats,
         groups=GroupService(chats, dispatcher),
         pins=PinService(dispatcher),

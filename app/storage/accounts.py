@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Row, execute, fetch, fetchrow
+from app.storage.users import ACCOUNT_COLUMNS
 
 
 async def lock_user(user_id: int, conn: BaseDBAsyncClient) -> Row | None:
@@ -81,3 +82,55 @@ async def pending_erasures(limit: int) -> list[int]:
         "SELECT id FROM users WHERE deleted_at IS NOT NULL AND erased_at IS NULL ORDER BY id LIMIT $1", limit
     )
     return [row["id"] for row in rows]
+
+
+# --- administration -----------------------------------------------------------------------------
+async def set_admin(username: str, is_admin: bool) -> Row | None:
+    """Grant or revoke administration by username (case-insensitive); None: no such account."""
+    if "\x00" in username:
+        return None
+    return await fetchrow(
+        "UPDATE users SET is_admin = $2 WHERE lower(username) = lower($1) AND deleted_at IS NULL RETURNING id, username",
+        username,
+        is_admin,
+    )
+
+
+async def set_active(user_id: int, is_active: bool, conn: BaseDBAsyncClient) -> bool:
+    """False when there is no such account (or it was erased)."""
+    row = await fetchrow(
+        "UPDATE users SET is_active = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING id", user_id, is_active, conn=conn
+    )
+    return row is not None
+
+
+async def id_of(username: str) -> int | None:
+    if "\x00" in username:
+        return None
+    row = await fetchrow("SELECT id FROM users WHERE lower(username) = lower($1) AND deleted_at IS NULL", username)
+    return int(row["id"]) if row else None
+
+
+async def is_admin(user_id: int) -> bool:
+    row = await fetchrow("SELECT is_admin AND is_active AS admin FROM users WHERE id = $1", user_id)
+    return bool(row and row["admin"])
+
+
+async def search_accounts(*, prefix: str | None, after_id: int | None, limit: int) -> list[Row]:
+    """Accounts (deactivated too, never erased ones) whose username, display name or email
+    starts with `prefix` (case-insensitive; every account without one), by id."""
+    pattern = None
+    if prefix is not None:
+        if "\x00" in prefix:
+            return []
+        pattern = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return await fetch(
+        f"""SELECT {ACCOUNT_COLUMNS} FROM users
+            WHERE deleted_at IS NULL AND ($1::text IS NULL OR lower(username) LIKE $1 OR lower(display_name) LIKE $1
+                                          OR lower(email) LIKE $1)
+              AND ($2::bigint IS NULL OR id > $2)
+            ORDER BY id LIMIT $3""",
+        pattern,
+        after_id,
+        limit,
+    )
