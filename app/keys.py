@@ -13,6 +13,7 @@ PRUNE_JOB = "prune"  # cron: drop inbox events past their retention
 MEDIA_CLEANUP_JOB = "media_cleanup"  # cron: remove unattached uploads and deleted messages' files
 ERASE_JOB = "erase"  # wipe an erased account's messages, files and inbox (app/services/accounts.py)
 ERASE_SWEEP_JOB = "erase_sweep"  # cron: finish erasures a killed worker left half done
+EXPORT_JOB = "export"  # write an account's data archive (app/services/exports.py)
 
 # Keys
 REVOKED_SESSION = "mc:revoked:{session_id}"  # present while the session's access tokens live
@@ -28,6 +29,7 @@ NEW_DEVICE_RATE = "mc:rate:device:{user_id}"  # device ids seen for the first ti
 WS_PENDING = "mc:ws:pending:{user_id}"  # sorted set: handshakes holding a socket slot -> expiry
 TYPING = "mc:typing:{user_id}:{chat_id}"  # present for 1 s after a typing event went out
 ERASE_JOB_ID = "erase:{user_id}"  # one queued erase job per account
+EXPORT_JOB_ID = "export:{export_id}"  # one queued export job per export
 ERASING = "mc:erasing:{user_id}"  # lease of the run wiping an account (lapses when its worker dies)
 
 

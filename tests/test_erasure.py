@@ -76,6 +76,8 @@ async def test_erasure_wipes_every_message_and_keeps_their_seqs(http, pg, cluste
     for i in range(5):
         await send(http, alice, group["id"], f"secret {i}")
     await send(http, carol, group["id"], "carol's words")
+    started = (await http.post("/users/me/export", headers=alice.headers)).json()
+    await poll_rows(pg, "SELECT status FROM account_exports WHERE id = $1", started["id"], until=lambda rows: rows[0]["status"] == "ready")
     watcher = await Device.connect(cluster.apis[0].ws_url, bob, "bob")
     assert (await erase(http, alice)).status_code == 204
     # Bob hears it: the chats changed, her profile is gone, her messages are deleted.
@@ -94,6 +96,7 @@ async def test_erasure_wipes_every_message_and_keeps_their_seqs(http, pg, cluste
     assert await pg.fetchval("SELECT count(*) FROM messages WHERE content LIKE 'secret%' OR content = 'with file'") == 0
     assert await pg.fetchval("SELECT count(*) FROM attachments WHERE uploader_id = $1", alice.id) == 0
     assert await pg.fetchval("SELECT count(*) FROM inbox_events WHERE user_id = $1", alice.id) == 0
+    assert await pg.fetchval("SELECT count(*) FROM account_exports WHERE user_id = $1", alice.id) == 0
     deleted = await watcher.next("message_deleted")
     assert deleted["data"]["message"]["content"] == "" and deleted["data"]["message"]["sender_id"] == alice.id
     # Search finds none of it.

@@ -19,6 +19,7 @@ from app.services import delivery
 from app.services.accounts import enqueue_erasure, wipe_account
 from app.services.attachments import remove_expired
 from app.services.dispatch import enqueue_delivery
+from app.services.exports import build_export, expire_exports
 from app.storage import accounts as account_store
 from app.storage import inbox as inbox_store
 from app.storage import outbox
@@ -191,11 +192,13 @@ async def prune(ctx: dict[str, Any]) -> int:
 @instrumented(keys.MEDIA_CLEANUP_JOB)
 async def media_cleanup(ctx: dict[str, Any]) -> int:
     """Until a run finds nothing left: uploads no message took within UPLOAD_ORPHAN_HOURS and
-    the files of deleted messages (app/services/attachments.py)."""
+    the files of deleted messages (app/services/attachments.py), and account exports older
+    than 7 days (app/services/exports.py)."""
     removed = 0
     while found := await remove_expired(ctx["media"], orphan_hours=ctx["settings"].upload_orphan_hours):
         removed += found
-    return removed
+    # Account exports: archives past 7 days go, and exports pending too long are enqueued again.
+    return removed + await expire_exports(ctx["redis"], ctx["media"])
 
 
 ERASE_SLICE = 40.0  # seconds one erase run wipes before leaving the rest to the next (JOB_TIMEOUT 60)
@@ -230,3 +233,14 @@ async def erase_sweep(ctx: dict[str, Any]) -> int:
         if not await _wipe(ctx, user_id):
             await enqueue_erasure(ctx["redis"], user_id)
     return len(pending)
+
+
+@instrumented(keys.EXPORT_JOB)
+async def export(ctx: dict[str, Any], export_id: int) -> bool:
+    """Write one account export's archive to the media store (app/services/exports.py);
+    idempotent: a ready export is left alone, a re-run overwrites the same object."""
+    try:
+        return await build_export(ctx["media"], export_id)
+    except (OSError, ConnectionError) as exc:
+        metrics.DEPENDENCY_ERRORS.labels(dependency="postgres", component="worker").inc()
+        raise Retry(defer=5) from exc

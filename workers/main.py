@@ -120,6 +120,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         func(cast(WorkerCoroutine, jobs.deliver), name=keys.DELIVER_JOB, keep_result=0, timeout=JOB_TIMEOUT, max_tries=20),
         func(cast(WorkerCoroutine, jobs.flush), name=keys.FLUSH_JOB, keep_result=0, timeout=JOB_TIMEOUT, max_tries=5),
         func(cast(WorkerCoroutine, jobs.erase), name=keys.ERASE_JOB, keep_result=0, timeout=JOB_TIMEOUT, max_tries=10),
+        func(cast(WorkerCoroutine, jobs.export), name=keys.EXPORT_JOB, keep_result=0, timeout=600, max_tries=5),
     ]
     cron_jobs = [
         cron(cast(WorkerCoroutine, jobs.sweep), name=keys.SWEEP_JOB, second=set(range(0, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT),

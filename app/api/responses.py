@@ -93,6 +93,11 @@ class AccountPage(_Out):
     next_cursor: str | None
 
 
+class ExportStatus(_Out):
+    id: Id
+    status: Literal["pending", "ready"]
+
+
 class Tokens(_Out):
     access_token: str
     refresh_token: str

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from quart import Response
 from quart_schema import tag
 
 from app.api.auth import client_ip
-from app.api.responses import User, UserPage, UserPublic
+from app.api.responses import ExportStatus, User, UserPage, UserPublic
 from app.api.schemas import EraseIn, PageQuery, PasswordChangeIn, ProfileIn, SearchQuery
-from app.api.validation import authenticated_blueprint, body, principal, query, responds, services
+from app.api.validation import Binary, authenticated_blueprint, body, principal, query, responds, services
+from app.services.exports import Archive
 
 bp = authenticated_blueprint("users")
 
@@ -107,3 +109,30 @@ async def blocked(query_args: PageQuery) -> dict[str, Any]:
     """The users you blocked, latest first."""
     page = await services().users.blocked(user_id=principal().user_id, cursor=query_args.cursor, limit=query_args.limit)
     return page.body()
+
+
+@bp.post("/users/me/export")
+@tag(["users"])
+@responds(ExportStatus, 202)
+async def export() -> tuple[dict[str, Any], int]:
+    """202 `{id, status: "pending"}`: an arq job builds a JSON archive of your account (profile,
+    chats, every message you sent, every upload's metadata and URL); while one is pending,
+    asking again answers that one. Archives are removed after 7 days."""
+    return await services().exports.request(user_id=principal().user_id), 202
+
+
+@bp.get("/users/me/export/<int:export_id>")
+@tag(["users"])
+@responds(Binary, 200, 302, errors=(404,), also={202: ExportStatus})
+async def export_archive(export_id: int) -> Response | tuple[dict[str, Any], int]:
+    """202 `{id, status}` while pending; 200 the JSON archive once ready (302 to a presigned URL
+    with S3 storage). Only its owner sees it: 404 for anyone else."""
+    found = await services().exports.fetch(user_id=principal().user_id, export_id=export_id)
+    if not isinstance(found, Archive):
+        return found, 202
+    headers = {"Content-Disposition": found.disposition, "Cache-Control": "private, no-store"}
+    if found.redirect is not None:
+        return Response("", status=302, headers={**headers, "Location": found.redirect})
+    headers["Content-Length"] = str(found.size)
+    store = services().attachments.store
+    return Response(store.read(found.key, 0, found.size - 1), content_type="application/json", headers=headers)

@@ -108,14 +108,18 @@ class Binary:
     checked as JSON); a 302 among its statuses is a redirect with no body."""
 
 
-def responds(model: Any, *statuses: int, errors: Iterable[int] = ()) -> Callable[[F], F]:
+def responds(
+    model: Any, *statuses: int, errors: Iterable[int] = (), also: dict[int, Any] | None = None
+) -> Callable[[F], F]:
     """Declare a route's success answers (`model` for each of `statuses`, default 200; model
-    None: no body) and the error statuses particular to it. /openapi.json documents them
+    None: no body; `also`: more statuses, each with its own model) and the error statuses
+    particular to it. /openapi.json documents them
     (app/api/openapi.py adds the statuses every route shares, each with the error envelope);
     with RESPONSE_VALIDATION on, every answer is checked against them, strictly (JSON types,
     no unknown fields), so a handler cannot drift from its documented schema unnoticed."""
+    models = {**{status: model for status in statuses or (200,)}, **(also or {})}
     declared: dict[int, TypeAdapter[Any] | type[Binary] | None] = {
-        status: model if model is None or model is Binary else TypeAdapter(model) for status in statuses or (200,)
+        status: m if m is None or m is Binary else TypeAdapter(m) for status, m in models.items()
     }
 
     def decorator(func: F) -> F:
@@ -131,7 +135,7 @@ def responds(model: Any, *statuses: int, errors: Iterable[int] = ()) -> Callable
                         raise ResponseDrift(details={"endpoint": request.endpoint, "problem": problem})
             return result
 
-        setattr(wrapper, RESPONSES_ATTRIBUTE, {s: model for s in declared})
+        setattr(wrapper, RESPONSES_ATTRIBUTE, models)
         setattr(wrapper, ERRORS_ATTRIBUTE, frozenset(errors))
         return cast(F, wrapper)
 

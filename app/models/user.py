@@ -88,6 +88,7 @@ class AccountExport(Model):
     user: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField("models.User", related_name="exports", on_delete=fields.CASCADE)
     status = fields.CharField(max_length=16, default="pending")  # "pending" | "ready"
     storage_key = fields.CharField(max_length=128, null=True)
+    size = fields.BigIntField(null=True)  # bytes of the archive, once ready
     created_at = fields.DatetimeField(auto_now_add=True)
     finished_at = fields.DatetimeField(null=True)
 

@@ -25,10 +25,12 @@ from app.media.store import MediaStore
 from app.services.auth import AuthService, Principal
 from app.services.chats import record_chat_updated
 from app.services.dispatch import Dispatcher, enqueue_delivery, partition_of
+from app.services.exports import remove_exports
 from app.services.users import UserService
 from app.storage import accounts as account_store
 from app.storage import attachments as attachment_store
 from app.storage import chats as chat_store
+from app.storage import exports as export_store
 from app.storage import sessions as session_store
 from app.storage import users as user_store
 
@@ -114,4 +116,5 @@ async def _wipe(
         await attachment_store.delete_rows([row["id"] for row in rows])
     while await account_store.drop_inbox(user_id, INBOX_BATCH):
         pass
+    await remove_exports(store, await export_store.of_user(user_id))
     return await account_store.finish_erasure(user_id)

@@ -14,6 +14,7 @@ from app.services.auth import AuthService
 from app.services.chats import ChatService
 from app.services.devices import DeviceService
 from app.services.dispatch import Dispatcher
+from app.services.exports import ExportService
 from app.services.groups import GroupService
 from app.services.messages import MessageService
 from app.services.pins import PinService
@@ -30,6 +31,7 @@ class Services:
     users: UserService
     accounts: AccountService
     admin: AdminService
+    exports: ExportService
     chats: ChatService
     groups: GroupService
     pins: PinService
@@ -56,19 +58,21 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
     )
     auth = AuthService(settings, redis)
     users = UserService(presence, redis)
+    attachments = AttachmentService(
+        settings, SlidingWindowLimiter(redis, limit=settings.upload_rate_limit, window_seconds=UPLOAD_WINDOW)
+    )
     return Services(
         auth=auth,
         users=users,
         accounts=AccountService(redis, auth=auth, users=users, dispatcher=dispatcher),
         admin=AdminService(auth=auth, dispatcher=dispatcher),
+        exports=ExportService(redis, attachments.store),
         chats=chats,
         groups=GroupService(chats, dispatcher),
         pins=PinService(dispatcher),
         messages=MessageService(settings, sends, dispatcher),
         reactions=ReactionService(sends, dispatcher),
-        attachments=AttachmentService(
-            settings, SlidingWindowLimiter(redis, limit=settings.upload_rate_limit, window_seconds=UPLOAD_WINDOW)
-        ),
+        attachments=attachments,
         receipts=ReceiptService(dispatcher, large_group_size=settings.large_group_size),
         presence=presence,
         devices=DeviceService(

@@ -9,6 +9,7 @@ async def upgrade(db: BaseDBAsyncClient) -> str:
     "id" BIGSERIAL NOT NULL PRIMARY KEY,
     "status" VARCHAR(16) NOT NULL,
     "storage_key" VARCHAR(128),
+    "size" BIGINT,
     "created_at" TIMESTAMPTZ NOT NULL,
     "finished_at" TIMESTAMPTZ,
     "user_id" BIGINT NOT NULL REFERENCES "users" ("id") ON DELETE CASCADE
@@ -24,13 +25,13 @@ COMMENT ON TABLE "account_exports" IS 'A data export (POST /users/me/export): bu
 );
 CREATE INDEX IF NOT EXISTS "idx_user_blocks_blocked_67a500" ON "user_blocks" ("blocked_id", "blocker_id");
 COMMENT ON TABLE "user_blocks" IS 'blocker stops blocked from opening a direct chat with, sending to the direct chat with,';
-        ALTER TABLE "users" ADD "avatar_id" BIGINT;
-        ALTER TABLE "users" ADD "deleted_at" TIMESTAMPTZ;
         ALTER TABLE "users" ADD "erased_at" TIMESTAMPTZ;
         ALTER TABLE "users" ADD "is_admin" BOOL NOT NULL DEFAULT False;
         ALTER TABLE "users" ADD "display_name" VARCHAR(64);
-        ALTER TABLE "users" ALTER COLUMN "username" DROP NOT NULL;
+        ALTER TABLE "users" ADD "avatar_id" BIGINT;
+        ALTER TABLE "users" ADD "deleted_at" TIMESTAMPTZ;
         ALTER TABLE "users" ALTER COLUMN "email" DROP NOT NULL;
+        ALTER TABLE "users" ALTER COLUMN "username" DROP NOT NULL;
         CREATE INDEX IF NOT EXISTS "idx_users_avatar__d89f46" ON "users" ("avatar_id");
         -- Hand-written (expression and partial indexes Tortoise cannot declare): search by
         -- display name prefix, case-insensitive (app/storage/users.py), and the erasures whose
@@ -44,87 +45,87 @@ async def downgrade(db: BaseDBAsyncClient) -> str:
         DROP INDEX IF EXISTS "idx_users_erasure_pending";
         DROP INDEX IF EXISTS "idx_users_display_name_prefix";
         DROP INDEX IF EXISTS "idx_users_avatar__d89f46";
-        ALTER TABLE "users" DROP COLUMN "avatar_id";
-        ALTER TABLE "users" DROP COLUMN "deleted_at";
         ALTER TABLE "users" DROP COLUMN "erased_at";
         ALTER TABLE "users" DROP COLUMN "is_admin";
         ALTER TABLE "users" DROP COLUMN "display_name";
-        ALTER TABLE "users" ALTER COLUMN "username" SET NOT NULL;
+        ALTER TABLE "users" DROP COLUMN "avatar_id";
+        ALTER TABLE "users" DROP COLUMN "deleted_at";
         ALTER TABLE "users" ALTER COLUMN "email" SET NOT NULL;
+        ALTER TABLE "users" ALTER COLUMN "username" SET NOT NULL;
         DROP TABLE IF EXISTS "account_exports";
         DROP TABLE IF EXISTS "user_blocks";"""
 
 
 MODELS_STATE = (
-    "eJztXdty2zgS/RWUXsap0ji2fImT2doqOVEm3ontlC3vTk2SUiASlhBTAEOAtrWz+fcFwP"
-    "vVJC3FFIOXRAbQIHkal9ONBvB3b0FNZLHtoWFQl/DRvU0d3nsF/u4RuEDiR36BPuhB246y"
-    "ZQKHU0tJQK/oBKmyKg9OGXegIWu+hhZDIslEzHCwzTElUmgITMgh8GTA1ofzyzF47jLksO"
-    "cL9NxLfvYKTF1scTBdAj5H4IuX/AV8pVOACacqdYFMDAHj1EHb8tkmNcTDMZmt9zEuwd9c"
-    "NOF0hkS2Ix728bNIxsRE94jJPz/25INkWcNBkCNzAnnvsyxk30yuMbLMBPDYlEVV+oQvbZ"
-    "V2jGcnhL9VZeWnTScGtdwFicrbSz6nJBQQrytTZ4ggRz5SpHHHlfgT17J8jQUq8T4hKuK9"
-    "e0zGRNfQtaQWpbT3AlFabzI5Ox9PLkfjyaSX0XAgEdOGn2RQIluHeFWmAJjJV/j15WCwt/"
-    "disLN3eHSw/+LFwdHOkSir3jeb9eK79zIRWl5VCrOT30/OxvKFqGiCXhOVCd+VjGgNnpRS"
-    "UYQ+45C7LKuB13Po5OMfSaR0ID4urYMA8TIlBAmRFqKuE0JuI2JKMNeliwW8n1iIzPhc/L"
-    "l7WALzv4cXr98NL7Z2D58lsT7zcwYqS6IeR1mUm6HJDVrWgzoh1ghvv0nXgnudrT6J9OCo"
-    "CtSDo2KsZV4S7Niok8H6jcjheIHy8U5KpuA2fdHt4Me6Gvs60RcfaJ4Ta+k3jBLwxyeno8"
-    "vx8PSDfNyCsW+Wwm84HsmcgUpdplK30n0irAT852T8Dsg/wV/nZyMFL2V85qgnRuXGf/Xk"
-    "O0GX0wmhdxNoxoblIDVALaH1a0wwmzdSe0p0BXpvWafbEDUHmJTqWXKLSV3OEBN6mDhsQj"
-    "/+YdxB0rbrm1zqELC8pBreCqKIZ+QPtFSqOBHvDYmBcqD3GfeVX82GqeB70MaC1KjbO/Au"
-    "5Lnxpie+XXwx4t6sP7x8PXwz6imEp9C4uYOOOUlALXPogKZSwrLZrMVgkU6BRBAI0/8K+c"
-    "6BncM5NOYLRPKtoCi33AQKy1U1fwhwbYtCE5ngGlvoN4A5EwYIRwxY+BYJuyNtdYAt8fzn"
-    "KuEZcIWyHfAlRoy+5Bg/a3pIJdPHe7A2f9ozhJWZPwvEmNRxXS0k5RrNKQ9zhK6qI4Jf/V"
-    "/DIArK/zjL84eZQoODgwqmkChVaAqpvJQpRAkXg7MHVA2c03IdxHt3Z6eK6bmzU2x6yryU"
-    "nY//m4Nz2UASSGha2ngQucOm0GgG9ULIw/JrGrafAvLB7v6L/aO9w/0Q6TClDOAsmHNB3u"
-    "c5FnQhmpGAhjML5xM6/lo3OKzf88fn7mJKILbq4p0R1K5W7WrVrtYiF5xv49Z3wyUFNedZ"
-    "mSsu5nXQ7rhSd1yyCbbKJefy+SVizPvyrE8ult0vdcqJghPmlazoljsnCFh0hsk2uEC39E"
-    "YgDTAHiJhM+c6gYYj6AKc3iLA+cNC1GE3m/t8AEhMwatwgzrLOuNVWXTX6wFdvYw/c1dXJ"
-    "mxr+N9fF5raUadJzHnbD9f5x7RJDKguoJ8l/9v+5rsXwksFJcYQ9b+qJTyrq08s9bZoq/I"
-    "xUAd3bWNTWQOtJyQ5qfUO0XGlR1pEje6POnZTUS+9t1rIFGRfEApEGek7LdrBDd3gYx3Yd"
-    "b4pXunsulMP9Ch6Uw/1CB4rMSvpPFFUV1gDJ6U/F+Caluofz4KBKAKYoVbIUlgnB1HFDrX"
-    "FW6Lih9cYNxXmZsqYnnjWd0/Z9+bd/XCALct+1kI/3hVfXWFbVIdy/r9OlI8bw3Pgqld4v"
-    "c+IYokQ1500xAg87S3RUUiujkuqGa3Q4TKPKolXxklV2hRBzqx60gUD3aJZeEdT2YaJcc/"
-    "vQt+6/1Zs04lI/jl7vdGDqSCEv6AG+xXzZ1C+Tktd9b5P6nokdZPC6ES9JqZVMbk9L3BJT"
-    "236VmW2/eGLbV/NaxoatYnIt0GKKnEfaWtI+OFUVbWBfK7S04q3WD6B/JE6nXi1dAmnd5q"
-    "jfrAqM0qjRlZumk1gzX62F+lHVL+tVfqLPxYcLzPW+mtZasA6tZ2YF5bUF+5AF+5Vi0si+"
-    "SghqirdJFE9+WX3zKi6lzatm5pWY/PAtclAD+DOiWgfNdLBwpVvIJRxbdce8lKgOL2lzeA"
-    "l0jLnoMXm8jQp6AEm+juNiKQVPhdy6+liY8mO1enx+/j6h0OOTVAc6uzo9Hl1s7SpNikKY"
-    "F/QrxePr0uSYkF4Rbzyk6WCEtgQjBMbmI4MRggXdDVNB1WCEWK/PD0ZIN+4VQKrjO55iE8"
-    "obdIsN1MtxD/k5/TLXkKnKVD4KU2LwCwOelNrrIXeEGK7DqPMKIMGelwCTKb2XvwkHrg04"
-    "BeI7PVIN7iADDjKQnP7zzsBcef25/qqgvXuPkTpNO620k6qVTqpIYRkllCycxIU66K5afZ"
-    "Br2J/qtfWEmLadmxFNHY5RrJDu+gv1Ro2fVfPasGyLYamtoA22gk6kUTC6LTgdM5Zbag0p"
-    "02KiTIsa+/A9UwQq4wUsXMaBGI374g3lgjsygS2SVd7UN16UqbK12weDPtgD29vbgFAwgz"
-    "Z7lr8bf9UPKDSKfMWGdWi7qD0jV5ldpCeRJ+PrUV+p1/7jYhr+xvDrjRehH2BvUMEPsDco"
-    "9APIrBasN7VsvfaJVtDbfMrxT4C/DZfy1Kks+P+6PD/Lhz4mkrbAscHB/4CF2QbiXwKlxC"
-    "JhZQdjydbp8M/0MPP6/flx2nyWFRxr/5f2gogvXSwwL9L7W9GximablGBK7ddSslOd7s35"
-    "1fH7EfhwMXp9cnnid8BQlSpTJkVhJBej4ft6WyPWaacH8f85Rnpsa0CxhR7fhbCuMHZl+P"
-    "bBR/GDBBdDWFierr5gM71a2LJJu+SmvLpGmTbHHsubkv0kA37J/QVpwe7t3l79Oq1/6UMW"
-    "5zG6L5wvQ5FOmMBlHGj057icnobz5vvzs9+D4mnOqumppqfIxM2UnhDUwextDmbHzF/Nqh"
-    "vOnhTUAe01AtqjHTf1u1ZaVveuNvcutbWtyWGzUOt3M/RrW0thT9f2WKcEtcu6+ZIB4cH9"
-    "AUn4h44Dl0XrBZFQCvqK7upGM1fsePypiy2OCduWz3uKE/I9dD9+TsEpRh6jAM/iNYCE0K"
-    "NWATYe1rUsDtiYNNtKnxDUM0mbZxK9yfHJphDP310b/ISYhl9vdGztRsdoQUcH+ZaBmujR"
-    "bQrzPXd5WZxvPLtftoxIVcFKi4i9IRBtjMwQoHKpUAXaMi8Kd46gA+BUVNYHd45chibBTf"
-    "WeyC8M0DuR4EDCPGaYt+lxldV/Ip/IWBTwvSNL8JVOAXcdIu/uEtKcxvdPetd1edr1CwBK"
-    "ULzGPmAUQGA4kM0/EUiWd+ItEZgifofE+3jr76oa250KsjkHWG7BtCGWkcnTJXBcQuQVYv"
-    "K15cvAmWh4Fa8G0wurrVxY1UGXOuiyM808E0Vfy+KPy+iwv0dY9k8XcNm2AUZHXLZGFR1b"
-    "0m5JDOCFPKDD5qfQuckj8fHsUhLveAUnC1Gy8gkm3jG46owRf/3wuVQykJWABb2VVNU/VQ"
-    "Qw9O03lSF4tmgE6vwR4GCG8lj8aiqW/P0Dcn714xyB/41AdiDB1gXzljz6C+RfAL1Wv6+x"
-    "I2wF9RQuWIBg5LfSgpBZfiWKwgta/4k49E5tFlSl5coLNBBTjD/M8Z8rCb33RZVv8Y1xkN"
-    "jWMmFJc1dpx7XlMk+4q1Dz+tbxeu16fWruWQ96vYNzJV7vcISqas9GEh20aF9WMGhfFtqz"
-    "LzO3OIajfr2mHRfTjbtx465P6jWZ12S+FpmPXTKZy+aTl1CW0fn01ZcVjt+woWhbwBcFnq"
-    "jgu5xK7zNk4PLd8NfBwSGYQzZH7DeAoKE81MyWR2pQYuRw+VVVqv3brR4kS/zbUuMTqd1a"
-    "Xu6E1GqYQYtuaFrD9hXtePpJ5qoE3ZaDZAOdx+V0BFebI7gYYkx8fq45e3V18qYoiiguld"
-    "Kw62JzW8puYF8uUa23OujpKq4F9aWlwUE+WlmAa4eyDF0+v4xq20xwK0S0xFtXm0JaVChR"
-    "DnEOQoyKCbMKFanEk4vh1Bx1QzmqVL76XYOhxmW6t7969aEYaAHzbjAqBjgU6B66g4Mq/F"
-    "+UKsRX5aVX/Rm7o2IErWtrZQQ76Ijd3dmpgLgoVXzbu8xLHVfIvLujc8aNhza5RnI/cI9r"
-    "MLBv7BZXCZy5wDlM7UG8AzG9pbjOlmLMbAsuJ3XnxrRc90bwNdwTcSvYSf1ly4TYmsIVu0"
-    "oIE3vnUTPvWVJS+1La7EsRsLNmJ4/EBbWO26xj7QcvHlq76wdv2ZUvun+v72ShjToifvOv"
-    "06oRGRGbaO9t6vCcMLBjX/DtHxfIgtx3kxf40g2DuoSPVF0bONwWedNTIUUcGvNFcEfKI9"
-    "AKK+oqVP6qw2Nx6uQKTerwGhlqzubYfiRWcrf7qaqsq1DFbmxtDlN0NWwXIYofEt0co9h5"
-    "1F0EaWpRdV/ndPk4mOQ65bGsq9NAPbItdRKkda+Ke4AVLI2HaJavj08i7T0cTep1CUdGet"
-    "oM+B0EXDt0AaiN1CkGEJjYQQaXJzBwcIf5vA/kaRnqhAOqdl1lCvRSMK/rOZ8IdYCwS/wy"
-    "EMwcKnecibL+E/tqX5c8V4LJG+FEI5VlhZQtzB1EDOS9hP9GxXfF+dXJfL9s5kz8j2FOWM"
-    "jRG79aGkygPVDFCuquBypgAHX7XlJOb85pvITjD4sNFaC3/q3GO5TRR1YZ+nywZDRlsgE+"
-    "fO5ajApoYB8G1mxhmOoQOdiY57FxP6eUisOoTGtiVX8WbjnY3X+xf7R3uB8OpWFK2Qj6MG"
-    "uU50zkxqAXR9nERDoYsTc4OKgUI3lQEiN5kAmyEZ2qBsJ+8Q6iu5Z4yMIrlIrPnSq+Qkmf"
-    "O/XqgXOnnnTT8vf/A1seiXY="
+    "eJztXWtz2zYW/SsYfakzozq2/IiT7uyMnCitt7GdseXdTpOMApGwhJoCGAK0re3mvy8Avp"
+    "8macmmGHxJZAAXJM/F456LC+Dv3oKayGLbQ8OgLuGje5s6vPcG/N0jcIHEj/wCfdCDth1l"
+    "ywQOp5aSgF7RCVJlVR6cMu5AQ9Z8DS2GRJKJmOFgm2NKpNAQmJBD4MmArY/nl2Pw0mXIYS"
+    "8X6KWX/OINmLrY4mC6BHyOwFcv+Sv4i04BJpyq1AUyMQSMUwdty2eb1BAPx2S23se4BH9z"
+    "0YTTGRLZjnjYpy8iGRMT3SMm//zUkw+SZQ0HQY7MCeS9L7KQfTO5xsgyE8BjUxZV6RO+tF"
+    "XaMZ6dEP5elZWfNp0Y1HIXJCpvL/mcklBAvK5MnSGCHPlIkcYdV+JPXMvyNRaoxPuEqIj3"
+    "7jEZE11D15JalNLeC0Rpvcnk7Hw8uRyNJ5NeRsOBREwbfpJBiWwd4lWZAmAmX+Hn14PB3t"
+    "6rwc7e4dHB/qtXB0c7R6Kset9s1qvv3stEaHlVKcxOfj05G8sXoqIJek1UJnxXMqI1eFJK"
+    "RRH6jEPusqwG3s6hk49/JJHSgfi4tA4CxMuUECREWoi6Tgi5jYgpwVyXLhbwfmIhMuNz8e"
+    "fuYQnM/x5evP1teLG1e/giifWZnzNQWRL1OMqi3AxNbtCyHtQJsUZ4+026FtzrbPVJpAdH"
+    "VaAeHBVjLfNSYOP/onpDSiDx8KCyAQA/4bASYR4b6TPIvxM5HC9QPvZJyZQGTF90O/ixrg"
+    "FmnQoRH2ieE2vpt5USrMcnp6PL8fD0o3zcgrFvlsJvOB7JnIFKXaZSt9LjUFgJ+M/J+Dcg"
+    "/wR/np+NFLyU8ZmjnhiVG//Zk+8EXU4nhN5NoBmbCoPUALWE1q8xwWzeSO0p0RXovWX9cE"
+    "PUHGBSqmdpz03q2mkxoUbjauv68ZMNrNJUvr7JNdcCyzqphvfCOMcz8jtaKlWciPeGxMib"
+    "0nyWc+VXs2Eq+B60sSA16vYOvAu5RbzpiW8XX4y4Z2kNL98O3416CuEpNG7uoGNOElDLHD"
+    "qgqZSwbDZrMVikUyARRpvpf4V854Bbcg6N+QKRfOYZ5fZLaWdYrirlJMC1LQpNZIJrbKFf"
+    "AOZMkD6OGLDwLRJcL830wJZ4/kuV8AK4QtkO+BozRr/mEM41PaQS3fQerClne4awfgnlXC"
+    "DGpI7raiEptyZbvavqiOBX/2eALyahQfmnY/tPRj8HBwcV6KcoVUg/VV6KClHCxeDsAVUD"
+    "57RcB/He3dmpQvd3dorpvsx7VrrfOoSfZRC5w6bQaAb1QsjD8h1ysQx291/tH+0d7odIhy"
+    "llAGfBnAvjfZ7DoAvRjAQ0nFk4n9HZ2rrBYf3eVj53F1MCsVUX74ygdm9XAly7WovR766r"
+    "NeC49d1wSUFt86zMFRfzOmh3XKk7LtkEW+WSc/n8EjHmfXnWJxfL7pc65UTBCfNKVnTLnR"
+    "MELDrDZBtcoFt6I5AGmANETKZ8Z9AwRH2A0xtEWB846FqMJnP/bwCJCRg1bhBnWWfcaquu"
+    "GvHhq7exB+7q6uRdDf+b62JzW8o06TkPu+F6/7h2iSGVBdST5D/7/+yttyvlDU7KRtjzpp"
+    "74pKI+vdzTpk2FH9FUQPc2FrU10HpSsoNa3xAtV1qUdeTI3qhzJyX10nubtWxBxoVhgUgD"
+    "PadlO9ihOzyMY7uON8Ur3T0XyuF+BQ/K4X6hA0VmJf0nylQVbIDk9KdifJNS3cN5cFAl6F"
+    "WUKlkKy4S96rih1jgrdNzQeuOG4naZYtMTj03ntH1f/v3vF8iC3Hct5ON94dU1llV1CPfv"
+    "63TpiDE8N75KpffLnDiGKFHNeVOMwMPOEh2V1MqopLrhGh0O06iyaFW8ZJVdIcTcqgdtIN"
+    "A9M0uvCGp+mCjXnB/67P5bvUkjLvV05vVOB6aOFPLCPMC3mC+b+mVS8rrvbVLfM7GDDF43"
+    "4iUptZLJ7XkNt8TUtl9lZtsvntj21byW4bBVKNcCLabIeSTXkvzgVFW0gX2tkGnFW60fQP"
+    "9InE69WroE0rrpqN+sCkhp1OjKqekk1sxXy1A/qfplvcpP9KX4QIe53lfTWgbr0Ho0Kyiv"
+    "GexDDPYvikkjfpUQ1CbeJpl48svq06u4lKZXzeiVmPzwLXJQA/gzoloHzXSwcKVbyCUcW3"
+    "XHvJSoDi9pc3gJdIy56DF5dhsV5gEk+TqOi6UUPBVy6+pjYcrTavX4/PxDQqHHJ6kOdHZ1"
+    "ejy62NpVmhSFMC/oV8qOr2smx4T0injjIU0HI7QlGCEgm48MRggWdDdMBVWDEWK9Pj8YId"
+    "24VwCpju94jk0o79AtNlAvxz3k5/TLXEOmKlP5+FGJwU8MeFJqr4fcEWK4DqPOG4CE9bwE"
+    "mEzpvfxNOHBtwCkQ3+kZ1eAOMuAgA8npP+/c0ZXXn+uvCtq79xip07TTSjupWumkihSWUU"
+    "LJwklcqIPuqtUHuYb9qV5bT4hp7qzPwtT+wprhGHqjxg+neU0s20IsNQvaYBZ0IknB6Lbg"
+    "dMxYbikbUtRioqhFjX34HhWBiryAhcs4EKNxX7yhXHBHJrBFssqb+uRFUZWt3T4Y9MEe2N"
+    "7eBoSCGbTZi/zd+Kt+QCEp8hUb1qF5UXtGrjJepCeRZ7PXo75Sr/3HxTT8jeHXGy9CP8De"
+    "oIIfYG9Q6AeQWS1Yb2rZeu0zraC3+ZTjHwB/Gy7lqVNZ8P91eX6WD31MJM3AscHB/4CF2Q"
+    "biXwKlxCLBsoOxZOt0+Ed6mHn74fw4TZ9lBcfa/6W9IOJLFwvMi/T+XnSsotkmJZhS+7WU"
+    "7FSne3d+dfxhBD5ejN6eXJ74HTBUpcqUSVEYycVo+KHe1oh18vQg/j+HpMe2BhQz9PguhH"
+    "WFsSvi2wefxA8SXAxhYXm6+oLN9GphyybtktsJ65IyTcceazcl+0kG/JL7C9KC3du9vfp1"
+    "Wv/ShyzOY3RfOF+GIp2gwGU20OiPcbl5Gs6bH87Pfg2Kp21WbZ5q8xSZuJnSE4I6mL3Nwe"
+    "yY+atZdcPZk4I6oL1GQHu046Z+10rL6t7V5t6ltrY1OWwWav1uhn5tayn4dG2PdUpQu6yb"
+    "LxkQHtwfkIR/6DhwWbReEAmloK/orm40c8WOx5+62OKYsG35vOc4Id9D99OXFJxi5DEK8C"
+    "xeA0gIPWoVYONhXcvigI1Js630CUE9k7R5JtGbHJ9tCvH83bXBT4hp+PVGx9ZudIwWdHSQ"
+    "bxmoiR7dpjDfc5eXxfnGs/tly4hUFay0iNgbAtHGyAwBKpcKVaAt86Jw5wg6AE5FZX1w58"
+    "hlaBLcVO+J/MQAvRMJDiTMswzzNj2usvrP5DMZiwK+d2QJ/qJTwF2HyLu7hDSn8f2T3nVd"
+    "nnb9AoASFK+xDxgFEBgOZPPPBJLlnXhLBKaI3yHxPt76u6rGdqfC2JwDLLdg2hDLyOTpEj"
+    "guIfIKMfna8mXgTDS8ileD6YXVVi6s6qBLHXTZmWaeiaKvxfjjMjrs7xHM/vkCLts2wOiI"
+    "y9aoomNL2i2JAbyQB3TY/BQ6N3lGfDy71Ih3vIKThShZ+QQT7xhcdcaIv374UioZyErAgt"
+    "5KU9U/VQQw9O0XlSHsbNEI1PkjwMEM5Vnxq6lY2u8fkfOzH+cI/G8EsgMJa11Y3tKO/gr5"
+    "V0Cv1e9r7AiuoJ7ChRUgLPJbySBkll+JMuGFWf+ZOPRObRZUpeXKCzQQUxZ/mOM/Vxr03h"
+    "dVvsU3ZoPEtpYJJs1dpR3Xlss84a5Cbde3zq7Xrtfntj3rQa93cK7E6x2OUFX5bCTRQUb7"
+    "ugKhfV3IZ19nbnEMR/16TTsupht348Zd36jXxrw25msZ87FLJnOt+eQllGXmfPrqywrHb9"
+    "hQtC3giwJPVNi7nErvM2Tg8rfhz4ODQzCHbI7YLwBBQ3momS2P1KDEyLHlV1Wp9m+3epAs"
+    "8W9LjU+kdmt5uRNSq7EMWnRD0xq2r2jH0w8yVyXMbTlINtB5XE5HcLU5goshxsTn59LZq6"
+    "uTd0VRRHGplIZdF5vbUnYD+3KJar3VQU9XcS2oLy0NDvLRygJcO5Rl6PL5ZVTbZoJbIaIl"
+    "3rraFNKiQolyDOcgxKjYYFahIpXs5GI4tY26oTaqVL76XcNCjct0b3/16kMx0ALm3WBUDH"
+    "Ao0D10BwdV7H9RqhBflZde9WfsjooRtC7Xygh20BG7u7NTAXFRqvi2d5mXOq6QeXdH54wb"
+    "D21yjeSecI9rMLBv7BZXCZy5wDmW2oN4B2J6S3GdLcWY2RZcTurOjWm57o3ga7gn4lZYJ/"
+    "WXLRNiawpX7KpBmNg7j5p5z5KS2pfSZl+KgJ01O3kkLqh13GYdaz948dDaXT94y6580f17"
+    "fScLbdQR8Zt/nVaNyIjYRHtvU4fnhIEd+4Lvf79AFuS+m7zAl24Y1CV8pOrawOG2yJueCi"
+    "ni0JgvgjtSHoFWWFFXofJXHR6LUydXaFKH18hQczbH9iOxkrvdT1VlXYUqdmNrc5iiq2G7"
+    "CFH8kOjmGMXOo+4iSFOLqvs6p8vHwSTXKY9lXZ0G6pFtqZMgrXtV3AOsYGk8RLN8fXwSae"
+    "/haFKvSzgy0tNmwO8g4NqhC0BtpE4xgMDEDjK4PIGBgzvM530gT8tQJxxQtesqU6CXgnld"
+    "z/lMqAMEL/HLQDBzqNxxJsr6T+yrfV3yXAkmb4QTjVSWFVK2oDuIGMh7Cf+Niu+K86uT+X"
+    "7ZzJn4n8KcsJCjN361NJhAe6CKFdRdD1RgAdTte0k5vTmn8RKOPyw2VIDe+rca71BGH1ll"
+    "6PPBktGUyQb48LlrMVNAA/swsGYLw1SHyMHGPM8a93NKTXEYlWlNrOqPYlsOdvdf7R/tHe"
+    "6HQ2mYUjaCPmw1ynMmcmPQi6NsYiIdjNgbHBxUipE8KImRPMgE2YhOVQNhv3gH0V1LPGTh"
+    "FUrF504VX6Gkz51688C5U8+6afn7/wFNL/sC"
 )
