@@ -17,6 +17,7 @@ from arq.connections import RedisSettings
 from PIL import Image
 
 from app import keys
+from app.api.responses import ExportArchive
 from tests.support.checks import assert_error, group_chat, poll_rows
 from tests.support.clients import User, make_user, pair, send
 
@@ -77,6 +78,7 @@ async def test_export_holds_every_message_the_user_sent_and_nothing_of_other_cha
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/json")
     assert "attachment" in r.headers["content-disposition"]
+    ExportArchive.model_validate_json(r.content, strict=True)  # exactly its documented schema
     body = r.json()
     assert body["profile"]["id"] == alice.id and body["profile"]["email"] == alice.email
     assert [m["id"] for m in body["messages"]] == mine

@@ -207,3 +207,44 @@ class SearchHit(_Out):
 class SearchPage(_Out):
     items: list[SearchHit]
     next_cursor: str | None
+
+
+class ExportChat(_Out):
+    """One of the account's chats when the archive was written, with its role there."""
+
+    id: Id
+    type: Literal["direct", "group"]
+    title: str | None
+    created_at: datetime
+    role: Literal["owner", "admin", "member"]
+    joined_at: datetime
+    members: list[Member]
+
+
+class ExportMessage(_Out):
+    id: Id
+    chat_id: Id
+    seq: Seq
+    content: str
+    created_at: datetime
+    edited_at: datetime | None
+    is_deleted: bool
+    reply_to_id: Id | None
+    mentions: list[Id]
+    attachments: list[Attachment]
+
+
+class ExportUpload(Attachment):
+    message_id: Id | None = Field(description="The message carrying it, if any.")
+    created_at: datetime
+
+
+class ExportArchive(_Out):
+    """GET /users/me/export/{id} once ready: the account's data."""
+
+    format: Literal["messenger-core-export/1"]
+    exported_at: datetime
+    profile: User
+    chats: list[ExportChat]
+    messages: list[ExportMessage] = Field(description="Every message the account sent, by id, also in chats it left.")
+    attachments: list[ExportUpload] = Field(description="Every upload of the account.")

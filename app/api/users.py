@@ -6,9 +6,9 @@ from quart import Response
 from quart_schema import tag
 
 from app.api.auth import client_ip
-from app.api.responses import ExportStatus, User, UserPage, UserPublic
+from app.api.responses import ExportArchive, ExportStatus, User, UserPage, UserPublic
 from app.api.schemas import EraseIn, PageQuery, PasswordChangeIn, ProfileIn, SearchQuery
-from app.api.validation import Binary, authenticated_blueprint, body, principal, query, responds, services
+from app.api.validation import Binary, Streamed, authenticated_blueprint, body, principal, query, responds, services
 from app.services.exports import Archive
 
 bp = authenticated_blueprint("users")
@@ -123,7 +123,7 @@ async def export() -> tuple[dict[str, Any], int]:
 
 @bp.get("/users/me/export/<int:export_id>")
 @tag(["users"])
-@responds(Binary, 200, 302, errors=(404,), also={202: ExportStatus})
+@responds(Streamed(ExportArchive), 200, errors=(404,), also={202: ExportStatus, 302: Binary})
 async def export_archive(export_id: int) -> Response | tuple[dict[str, Any], int]:
     """202 `{id, status}` while pending; 200 the JSON archive once ready (302 to a presigned URL
     with S3 storage). Only its owner sees it: 404 for anyone else."""

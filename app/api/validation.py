@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
 
@@ -108,6 +109,15 @@ class Binary:
     checked as JSON); a 302 among its statuses is a redirect with no body."""
 
 
+@dataclass(frozen=True)
+class Streamed:
+    """`responds(Streamed(Model), ...)`: a JSON body of Model's schema that the handler sends as
+    a prepared, streamed Response (documented as Model; never checked, as it is never whole in
+    memory)."""
+
+    model: Any
+
+
 def responds(
     model: Any, *statuses: int, errors: Iterable[int] = (), also: dict[int, Any] | None = None
 ) -> Callable[[F], F]:
@@ -118,8 +128,9 @@ def responds(
     with RESPONSE_VALIDATION on, every answer is checked against them, strictly (JSON types,
     no unknown fields), so a handler cannot drift from its documented schema unnoticed."""
     models = {**{status: model for status in statuses or (200,)}, **(also or {})}
-    declared: dict[int, TypeAdapter[Any] | type[Binary] | None] = {
-        status: m if m is None or m is Binary else TypeAdapter(m) for status, m in models.items()
+    declared: dict[int, TypeAdapter[Any] | type[Binary] | Streamed | None] = {
+        status: m if m is None or m is Binary or isinstance(m, Streamed) else TypeAdapter(m)
+        for status, m in models.items()
     }
 
     def decorator(func: F) -> F:
@@ -142,15 +153,15 @@ def responds(
     return decorator
 
 
-def _drift(declared: dict[int, TypeAdapter[Any] | type[Binary] | None], result: Any) -> str | None:
+def _drift(declared: dict[int, TypeAdapter[Any] | type[Binary] | Streamed | None], result: Any) -> str | None:
     value, status = (result[0], result[1]) if isinstance(result, tuple) else (result, 200)
     if isinstance(value, Response):
         status = value.status_code
     if status not in declared:
         return f"status {status} is not declared"
     adapter = declared[status]
-    if adapter is Binary:
-        return None if isinstance(value, Response) else "a JSON body where a file is declared"
+    if adapter is Binary or isinstance(adapter, Streamed):
+        return None if isinstance(value, Response) else "a JSON body where a streamed answer is declared"
     if adapter is None:
         return None if value in ("", b"") else "a body where none is declared"
     if isinstance(value, Response) or not isinstance(adapter, TypeAdapter):
