@@ -1,4 +1,4 @@
-"""The `messenger` command: migrate, api, worker, dev."""
+"""The `messenger` command: migrate, api, worker, dev, admin."""
 
 from __future__ import annotations
 
@@ -7,6 +7,45 @@ import errno
 import sys
 
 from app.config import ConfigError, Settings
+
+ADMIN_ACTIONS = ("grant", "revoke", "deactivate", "reactivate")
+_DONE = {
+    "grant": "{name} is now a server administrator",
+    "revoke": "{name} is no longer a server administrator",
+    "deactivate": "{name} is deactivated: its sessions ended, its logins are refused until reactivated",
+    "reactivate": "{name} is reactivated",
+}
+
+
+async def run_admin(settings: Settings, action: str, username: str) -> int:
+    """`messenger admin grant|revoke|deactivate|reactivate USERNAME`: 0 when done, 1 for no
+    such account (said on stderr)."""
+    from arq.connections import RedisSettings, create_pool
+
+    from app.db import close_db, init_db
+    from app.errors import NotFound
+    from app.services.registry import build_services
+
+    assert settings.database_url and settings.redis_url
+    await init_db(settings.database_url, 2)
+    redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    try:
+        admin = build_services(settings, redis).admin
+        try:
+            if action in ("grant", "revoke"):
+                await admin.set_admin(username=username, is_admin=action == "grant")
+            elif action == "deactivate":
+                await admin.deactivate(admin_id=None, user_id=await admin.id_of(username=username))
+            else:
+                await admin.reactivate(user_id=await admin.id_of(username=username))
+        except NotFound as exc:
+            print(f"messenger: {exc.message}", file=sys.stderr)
+            return 1
+        print(_DONE[action].format(name=username))
+        return 0
+    finally:
+        await redis.aclose()
+        await close_db()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,6 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     api.add_argument("--port", type=int, default=None)
     sub.add_parser("worker", help="run one arq delivery worker")
     sub.add_parser("dev", help="embedded PostgreSQL/Redis when unset, migrate, API and worker")
+    admin = sub.add_parser("admin", help="server administrators and account deactivation")
+    admin.add_argument("action", choices=ADMIN_ACTIONS)
+    admin.add_argument("username")
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -49,6 +91,10 @@ def main(argv: list[str] | None = None) -> None:
             from workers.main import run_worker
 
             run_worker(settings)
+        elif args.command == "admin":
+            import asyncio
+
+            sys.exit(asyncio.run(run_admin(settings, args.action, args.username)))
     except ConfigError as exc:
         print(f"messenger: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

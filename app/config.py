@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     # Push targets in loopback, private, link-local or reserved networks are refused unless this
     # is true (`messenger dev` and the tests set it; a Sygnal on a private network needs it).
     push_allow_private_targets: bool = False
+    # Messages an account erasure wipes per transaction (workers/jobs.py `erase`).
+    erase_batch_size: int = Field(default=500, gt=0, le=10_000)
 
     def media_url(self) -> str:
         return self.storage_url or f"file://{os.path.abspath(os.path.join(self.data_dir, 'media'))}"

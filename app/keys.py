@@ -12,6 +12,9 @@ SWEEP_JOB = "sweep"  # cron: retry whatever was committed but not delivered
 PRUNE_JOB = "prune"  # cron: drop inbox events past their retention
 MEDIA_CLEANUP_JOB = "media_cleanup"  # cron: remove unattached uploads and deleted messages' files
 PUSH_JOB = "push"  # notify one user's subscribed devices of one chat (app/services/push.py schedules it)
+ERASE_JOB = "erase"  # wipe an erased account's messages, files and inbox (app/services/accounts.py)
+ERASE_SWEEP_JOB = "erase_sweep"  # cron: finish erasures a killed worker left half done
+EXPORT_JOB = "export"  # write an account's data archive (app/services/exports.py)
 
 # Keys
 REVOKED_SESSION = "mc:revoked:{session_id}"  # present while the session's access tokens live
@@ -30,6 +33,9 @@ PUSH_USERS = "mc:push:users"  # set of user ids with a push subscription (the dr
 PUSH_USERS_LOADED = "mc:push:users:loaded"  # absent after a Redis restart: reload from PostgreSQL
 PUSH_JOB_ID = "push:{user_id}:{chat_id}:{window}"  # arq _job_id: one push job per chat and window
 PUSH_SENT = "mc:push:sent:{user_id}:{chat_id}"  # hash subscription id -> last inbox_seq pushed
+ERASE_JOB_ID = "erase:{user_id}"  # one queued erase job per account
+EXPORT_JOB_ID = "export:{export_id}"  # one queued export job per export
+ERASING = "mc:erasing:{user_id}"  # lease of the run wiping an account (lapses when its worker dies)
 
 
 class Channels:

@@ -99,6 +99,8 @@ async def test_a_conversation_produces_each_frame_type_and_each_matches_the_docu
     await a.next("message_ack")
     while not {"message_edited", "message_deleted"} <= {f["type"] for f in b.frames}:
         await b.recv()  # next() may have passed them already; they stay in .frames
+    assert (await http.patch("/users/me", json={"display_name": "Bob B."}, headers=bob.headers)).status_code == 200
+    await a.next("user_updated")
     await b.send("nonsense", {}, ref="bad")
     await b.next("error")
     await b.close()

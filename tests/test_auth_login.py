@@ -118,9 +118,12 @@ async def test_login_password_bytes_beyond_72_still_count(http):
 
 
 async def test_login_refused_for_inactive_account(http, pg):
+    """Deactivated (contract v1.1): 403 for the right password; a wrong one is the same 401 as
+    for an unknown user, so only whoever knows the password learns the account's state."""
     user = await make_user(http)
     await pg.execute("UPDATE users SET is_active = FALSE WHERE id = $1", user.id)
-    error = assert_error(await login(http, user.username), 401, "unauthorized")
+    assert_error(await login(http, user.username), 403, "forbidden")
+    error = assert_error(await login(http, user.username, "wrong password"), 401, "unauthorized")
     unknown = assert_error(await login(http, unique("ghost")), 401, "unauthorized")
     assert error == unknown
 

@@ -41,6 +41,12 @@ LOGOUT_SESSIONS = 60  # sessions a generated logout may end (one each), made bef
 SCHEMATHESIS_CONFIG: dict[str, Any] = {
     "operations": [
         {
+            # Every /admin route is 403 to anyone but a server administrator, which the fuzzing
+            # user is not (the contract, Users). First, as the first entry that matches applies.
+            "include-path-regex": "^/admin/",
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "422"]}},
+        },
+        {
             # A wrong `current_password` is a schema-valid body the contract refuses with 422
             # `validation_error` naming that field (the fuzzer cannot know the password).
             "include-path": "/users/me/password",
@@ -56,7 +62,7 @@ SCHEMATHESIS_CONFIG: dict[str, Any] = {
         {
             # `cursor` is opaque: only a value this server issued is valid, which no schema
             # can say; any other string is 422 naming `cursor` (the contract, Conventions: pages).
-            "include-path-regex": "^/(chats|users/search|chats/search|messages|chats/[^/]+/pins)$",
+            "include-path-regex": "^/(chats|users/search|chats/search|messages|chats/[^/]+/pins|users/me/blocked)$",
             "include-method": "GET",
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "422", "429"]}},
         },
@@ -78,6 +84,19 @@ SCHEMATHESIS_CONFIG: dict[str, Any] = {
             "include-path": "/messages",
             "include-method": "POST",
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "422", "429"]}},
+        },
+        {
+            # Erasing the account needs its password (the contract, Users): a wrong one is 422
+            # naming `password`, counted as a failed login (429 past the throttle). A profile's
+            # avatar must be an image the caller uploaded that no message carries: any other id
+            # is 422 naming `avatar_attachment_id`. (One regex: filters of one entry are OR'ed.)
+            "include-path-regex": "^/users/me$",
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "422", "429"]}},
+        },
+        {
+            # Blocking oneself is 422 (the fuzzing user's own id is a schema-valid user id).
+            "include-path-regex": "^/users/[^/]+/block$",
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "422"]}},
         },
     ],
 }

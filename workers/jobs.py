@@ -17,9 +17,12 @@ from redis.exceptions import RedisError
 from app import keys, metrics
 from app.realtime.envelopes import InboxEvents, InboxFrame, Replay, Replays
 from app.services import delivery
+from app.services.accounts import enqueue_erasure, wipe_account
 from app.services.attachments import remove_expired
 from app.services.dispatch import enqueue_delivery
+from app.services.exports import build_export, expire_exports
 from app.services.push import MAX_RETRIES, PushNotifier, retry_delay, schedule
+from app.storage import accounts as account_store
 from app.storage import inbox as inbox_store
 from app.storage import outbox
 from workers.wakes import PartitionWakes
@@ -220,8 +223,55 @@ async def prune(ctx: dict[str, Any]) -> int:
 @instrumented(keys.MEDIA_CLEANUP_JOB)
 async def media_cleanup(ctx: dict[str, Any]) -> int:
     """Until a run finds nothing left: uploads no message took within UPLOAD_ORPHAN_HOURS and
-    the files of deleted messages (app/services/attachments.py)."""
+    the files of deleted messages (app/services/attachments.py), and account exports older
+    than 7 days (app/services/exports.py)."""
     removed = 0
     while found := await remove_expired(ctx["media"], orphan_hours=ctx["settings"].upload_orphan_hours):
         removed += found
-    return removed
+    # Account exports: archives past 7 days go, and exports pending too long are enqueued again.
+    return removed + await expire_exports(ctx["redis"], ctx["media"])
+
+
+ERASE_SLICE = 40.0  # seconds one erase run wipes before leaving the rest to the next (JOB_TIMEOUT 60)
+
+
+async def _wipe(ctx: dict[str, Any], user_id: int) -> bool:
+    settings = ctx["settings"]
+    try:
+        return await wipe_account(
+            redis=ctx["redis"], store=ctx["media"], user_id=user_id, batch=settings.erase_batch_size,
+            partitions=settings.delivery_partitions, until=time.monotonic() + ERASE_SLICE,
+        )  # fmt: skip
+    except (OSError, ConnectionError) as exc:
+        metrics.DEPENDENCY_ERRORS.labels(dependency="postgres", component="worker").inc()
+        raise Retry(defer=5) from exc
+
+
+@instrumented(keys.ERASE_JOB)
+async def erase(ctx: dict[str, Any], user_id: int) -> bool:
+    """Wipe an erased account's messages, files and inbox (app/services/accounts.py); what one
+    run leaves (a slice's end, a kill) the `erase_sweep` cron job finishes."""
+    return await _wipe(ctx, user_id)
+
+
+@instrumented(keys.ERASE_SWEEP_JOB)
+async def erase_sweep(ctx: dict[str, Any]) -> int:
+    """Resume every erasure not finished: a worker killed mid-way, an enqueue lost between
+    the erasing commit and Redis. Runs the wipe itself (an `erase` job of a killed worker
+    stays blocked by its in-progress key for minutes), then re-enqueues what is left."""
+    pending = await account_store.pending_erasures(100)
+    for user_id in pending:
+        if not await _wipe(ctx, user_id):
+            await enqueue_erasure(ctx["redis"], user_id)
+    return len(pending)
+
+
+@instrumented(keys.EXPORT_JOB)
+async def export(ctx: dict[str, Any], export_id: int) -> bool:
+    """Write one account export's archive to the media store (app/services/exports.py);
+    idempotent: a ready export is left alone, a re-run overwrites the same object."""
+    try:
+        return await build_export(ctx["media"], export_id)
+    except (OSError, ConnectionError) as exc:
+        metrics.DEPENDENCY_ERRORS.labels(dependency="postgres", component="worker").inc()
+        raise Retry(defer=5) from exc

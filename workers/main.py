@@ -129,6 +129,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         func(cast(WorkerCoroutine, jobs.flush), name=keys.FLUSH_JOB, keep_result=0, timeout=JOB_TIMEOUT, max_tries=5),
         # One try and MAX_RETRIES retries (the job stops asking for more on its last try).
         func(cast(WorkerCoroutine, jobs.push), name=keys.PUSH_JOB, keep_result=0, timeout=PUSH_TIMEOUT, max_tries=MAX_RETRIES + 1),
+        func(cast(WorkerCoroutine, jobs.erase), name=keys.ERASE_JOB, keep_result=0, timeout=JOB_TIMEOUT, max_tries=10),
+        func(cast(WorkerCoroutine, jobs.export), name=keys.EXPORT_JOB, keep_result=0, timeout=600, max_tries=5),
     ]
     cron_jobs = [
         cron(cast(WorkerCoroutine, jobs.sweep), name=keys.SWEEP_JOB, second=set(range(0, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT),
@@ -136,6 +138,10 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         cron(
             cast(WorkerCoroutine, jobs.media_cleanup), name=keys.MEDIA_CLEANUP_JOB,
             minute=set(range(5, 60, 10)), second=30, keep_result=0, timeout=600,
+        ),
+        cron(
+            cast(WorkerCoroutine, jobs.erase_sweep), name=keys.ERASE_SWEEP_JOB,
+            second=set(range(0, 60, 5)), keep_result=0, timeout=JOB_TIMEOUT,
         ),
     ]
     # jobs.instrumented tells a timeout from a shutdown cancel by the task's timeout.

@@ -39,7 +39,7 @@ async def register(data: RegisterIn) -> tuple[dict[str, Any], int]:
 
 @bp.post("/login")
 @tag(["auth"])
-@responds(Tokens, errors=(401, 429))
+@responds(Tokens, errors=(401, 403, 429))
 @body(LoginIn, allow_form=True)
 async def login(data: LoginIn) -> dict[str, Any]:
     return await services().auth.login(

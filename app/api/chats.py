@@ -14,7 +14,7 @@ bp = authenticated_blueprint("chats", "/chats")
 
 @bp.post("")
 @tag(["chats"])
-@responds(Chat, 201, 200, errors=(404, 429))
+@responds(Chat, 201, 200, errors=(403, 404, 429))
 @body(CreateChatIn)
 async def create(data: CreateChatIn) -> tuple[dict[str, Any], int]:
     if data.type == "direct":

@@ -13,7 +13,7 @@ bp = authenticated_blueprint("messages", "/messages")
 
 @bp.post("")
 @tag(["messages"])
-@responds(Message, 201, 200, errors=(404, 422, 429))
+@responds(Message, 201, 200, errors=(403, 404, 422, 429))
 @body(SendIn)
 async def send(data: SendIn) -> tuple[dict[str, Any], int]:
     message, created = await services().messages.send(

@@ -29,6 +29,7 @@ from app.api.validation import (
     OPTIONAL_BODY_ATTRIBUTE,
     RESPONSES_ATTRIBUTE,
     Binary,
+    Streamed,
     authenticate,
 )
 from app.ids import MAX_ID
@@ -125,7 +126,7 @@ class ContractOpenAPI(OpenAPIProvider):
                         if status != 302:
                             response["content"] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
                     elif model is not None:
-                        body, defs = self._schema_of(model)
+                        body, defs = self._schema_of(model.model if isinstance(model, Streamed) else model)
                         components.update(defs)
                         response["content"] = {"application/json": {"schema": body}}
                     responses[str(status)] = response

@@ -39,28 +39,63 @@ class Status(_Out):
     status: Literal["ok", "ready"]
 
 
+class Attachment(_Out):
+    """`url` and `thumbnail_url` are paths on this API (GET them with the bearer token)."""
+
+    id: Id
+    name: str
+    content_type: str
+    size: int = Field(ge=0)
+    width: int | None
+    height: int | None
+    url: str
+    thumbnail_url: str | None
+
+
+DisplayName = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class User(_Out):
-    """The caller's own account."""
+    """The caller's own account; `display_name` is the username until one is set."""
 
     id: Id
     username: str
     email: str
+    display_name: DisplayName
+    avatar: Attachment | None
     is_active: bool
+    is_admin: bool
     created_at: datetime
 
 
 class UserPublic(_Out):
-    """A public profile: `online` / `last_seen_at` are null unless the caller shares a chat."""
+    """A public profile: `online` / `last_seen_at` are null unless the caller shares a chat.
+    An erased account is `{deleted: true, username: null, display_name: "Deleted account"}`."""
 
     id: Id
-    username: str
+    username: str | None
+    display_name: DisplayName
+    avatar_url: str | None = Field(description="GET it with the bearer token (any authenticated user may).")
     online: bool | None
     last_seen_at: datetime | None
+    deleted: bool
 
 
 class UserPage(_Out):
     items: list[UserPublic]
     next_cursor: str | None
+
+
+class AccountPage(_Out):
+    """Accounts as administrators see them (GET /admin/users)."""
+
+    items: list[User]
+    next_cursor: str | None
+
+
+class ExportStatus(_Out):
+    id: Id
+    status: Literal["pending", "ready"]
 
 
 class Tokens(_Out):
@@ -97,19 +132,6 @@ class Reaction(_Out):
     emoji: str
     count: int = Field(ge=1)
     me: bool = Field(description="The reader reacted with this emoji.")
-
-
-class Attachment(_Out):
-    """`url` and `thumbnail_url` are paths on this API (GET them with the bearer token)."""
-
-    id: Id
-    name: str
-    content_type: str
-    size: int = Field(ge=0)
-    width: int | None
-    height: int | None
-    url: str
-    thumbnail_url: str | None
 
 
 class Message(_Out):
@@ -206,3 +228,44 @@ class PushSubscription(_Out):
     app_id: str | None
     pushkey: str | None
     created_at: datetime
+
+
+class ExportChat(_Out):
+    """One of the account's chats when the archive was written, with its role there."""
+
+    id: Id
+    type: Literal["direct", "group"]
+    title: str | None
+    created_at: datetime
+    role: Literal["owner", "admin", "member"]
+    joined_at: datetime
+    members: list[Member]
+
+
+class ExportMessage(_Out):
+    id: Id
+    chat_id: Id
+    seq: Seq
+    content: str
+    created_at: datetime
+    edited_at: datetime | None
+    is_deleted: bool
+    reply_to_id: Id | None
+    mentions: list[Id]
+    attachments: list[Attachment]
+
+
+class ExportUpload(Attachment):
+    message_id: Id | None = Field(description="The message carrying it, if any.")
+    created_at: datetime
+
+
+class ExportArchive(_Out):
+    """GET /users/me/export/{id} once ready: the account's data."""
+
+    format: Literal["messenger-core-export/1"]
+    exported_at: datetime
+    profile: User
+    chats: list[ExportChat]
+    messages: list[ExportMessage] = Field(description="Every message the account sent, by id, also in chats it left.")
+    attachments: list[ExportUpload] = Field(description="Every upload of the account.")

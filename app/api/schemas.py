@@ -50,7 +50,9 @@ class PageQuery(_In):
 
 
 class SearchQuery(PageQuery):
-    q: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    """A username or display name prefix (display names run to 64 characters)."""
+
+    q: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class CreateChatIn(_In):
@@ -171,3 +173,23 @@ class HttpPusherIn(_In):
 
 class PushSubscriptionIn(RootModel[Annotated[WebPushSubscriptionIn | HttpPusherIn, Field(discriminator="kind")]]):
     pass
+
+
+# Any script; trimmed, then 1 to 64 characters without control characters.
+DisplayName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$")
+]
+
+
+class ProfileIn(_In):
+    """Only the fields sent change; null clears (the display name falls back to the username)."""
+
+    display_name: DisplayName | None = None
+    avatar_attachment_id: Id | None = None
+
+    def changes(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class EraseIn(_In):
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
 
@@ -108,14 +109,28 @@ class Binary:
     checked as JSON); a 302 among its statuses is a redirect with no body."""
 
 
-def responds(model: Any, *statuses: int, errors: Iterable[int] = ()) -> Callable[[F], F]:
+@dataclass(frozen=True)
+class Streamed:
+    """`responds(Streamed(Model), ...)`: a JSON body of Model's schema that the handler sends as
+    a prepared, streamed Response (documented as Model; never checked, as it is never whole in
+    memory)."""
+
+    model: Any
+
+
+def responds(
+    model: Any, *statuses: int, errors: Iterable[int] = (), also: dict[int, Any] | None = None
+) -> Callable[[F], F]:
     """Declare a route's success answers (`model` for each of `statuses`, default 200; model
-    None: no body) and the error statuses particular to it. /openapi.json documents them
+    None: no body; `also`: more statuses, each with its own model) and the error statuses
+    particular to it. /openapi.json documents them
     (app/api/openapi.py adds the statuses every route shares, each with the error envelope);
     with RESPONSE_VALIDATION on, every answer is checked against them, strictly (JSON types,
     no unknown fields), so a handler cannot drift from its documented schema unnoticed."""
-    declared: dict[int, TypeAdapter[Any] | type[Binary] | None] = {
-        status: model if model is None or model is Binary else TypeAdapter(model) for status in statuses or (200,)
+    models = {**{status: model for status in statuses or (200,)}, **(also or {})}
+    declared: dict[int, TypeAdapter[Any] | type[Binary] | Streamed | None] = {
+        status: m if m is None or m is Binary or isinstance(m, Streamed) else TypeAdapter(m)
+        for status, m in models.items()
     }
 
     def decorator(func: F) -> F:
@@ -131,22 +146,22 @@ def responds(model: Any, *statuses: int, errors: Iterable[int] = ()) -> Callable
                         raise ResponseDrift(details={"endpoint": request.endpoint, "problem": problem})
             return result
 
-        setattr(wrapper, RESPONSES_ATTRIBUTE, {s: model for s in declared})
+        setattr(wrapper, RESPONSES_ATTRIBUTE, models)
         setattr(wrapper, ERRORS_ATTRIBUTE, frozenset(errors))
         return cast(F, wrapper)
 
     return decorator
 
 
-def _drift(declared: dict[int, TypeAdapter[Any] | type[Binary] | None], result: Any) -> str | None:
+def _drift(declared: dict[int, TypeAdapter[Any] | type[Binary] | Streamed | None], result: Any) -> str | None:
     value, status = (result[0], result[1]) if isinstance(result, tuple) else (result, 200)
     if isinstance(value, Response):
         status = value.status_code
     if status not in declared:
         return f"status {status} is not declared"
     adapter = declared[status]
-    if adapter is Binary:
-        return None if isinstance(value, Response) else "a JSON body where a file is declared"
+    if adapter is Binary or isinstance(adapter, Streamed):
+        return None if isinstance(value, Response) else "a JSON body where a streamed answer is declared"
     if adapter is None:
         return None if value in ("", b"") else "a body where none is declared"
     if isinstance(value, Response) or not isinstance(adapter, TypeAdapter):

@@ -5,9 +5,10 @@ from app.models.chat import Chat, ChatMember
 from app.models.inbox import Device, InboxEvent, OutboxEvent
 from app.models.message import Message, ReceiptMark
 from app.models.push import PushSubscription
-from app.models.user import AuthSession, RefreshToken, User
+from app.models.user import AccountExport, AuthSession, RefreshToken, User, UserBlock
 
 __all__ = [
+    "AccountExport",
     "Attachment",
     "AuthSession",
     "Chat",
@@ -20,4 +21,5 @@ __all__ = [
     "ReceiptMark",
     "RefreshToken",
     "User",
+    "UserBlock",
 ]

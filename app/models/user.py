@@ -8,10 +8,19 @@ class User(Model):
     id = fields.BigIntField(primary_key=True)
     # Uniqueness is case-insensitive: unique indexes on lower(username) and lower(email)
     # are created by the migration (Tortoise cannot declare expression indexes).
-    username = fields.CharField(max_length=32)
-    email = fields.CharField(max_length=254)
+    # Both null once the account is erased: the name and address are free for new accounts.
+    username = fields.CharField(max_length=32, null=True)
+    email = fields.CharField(max_length=254, null=True)
     password_hash = fields.CharField(max_length=100)
-    is_active = fields.BooleanField(default=True)
+    is_active = fields.BooleanField(default=True)  # False: deactivated by an administrator, or erased
+    is_admin = fields.BooleanField(default=False)  # a server administrator (`messenger admin grant`)
+    display_name = fields.CharField(max_length=64, null=True)  # null: shown as the username
+    # The caller's own upload shown as the avatar (readable by every authenticated user).
+    avatar_id = fields.BigIntField(null=True, db_index=True)
+    # Erasure (DELETE /users/me): deleted_at is set with everything else in one transaction;
+    # erased_at once every message the account sent is wiped (workers/jobs.py `erase`).
+    deleted_at = fields.DatetimeField(null=True)
+    erased_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField(null=True)
     # Last inbox_seq handed out to this user; bumped under the row lock, so gapless.
@@ -53,3 +62,36 @@ class RefreshToken(Model):
 
     class Meta:
         table = "refresh_tokens"
+
+
+class UserBlock(Model):
+    """blocker stops blocked from opening a direct chat with, sending to the direct chat with,
+    or adding to a group the blocker, and hears no typing or presence from blocked."""
+
+    id = fields.BigIntField(primary_key=True)
+    blocker: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField("models.User", related_name="blocks", on_delete=fields.CASCADE)
+    blocked: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.User", related_name="blocked_by", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "user_blocks"
+        unique_together = (("blocker", "blocked"),)
+        indexes = (("blocked", "blocker"),)
+
+
+class AccountExport(Model):
+    """A data export (POST /users/me/export): built by the `export` job into the media store."""
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField("models.User", related_name="exports", on_delete=fields.CASCADE)
+    status = fields.CharField(max_length=16, default="pending")  # "pending" | "ready"
+    storage_key = fields.CharField(max_length=128, null=True)
+    size = fields.BigIntField(null=True)  # bytes of the archive, once ready
+    created_at = fields.DatetimeField(auto_now_add=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "account_exports"
+        indexes = (("user", "created_at"),)

@@ -23,7 +23,10 @@ MEANING: dict[Close, str] = {
     Close.TOO_BIG: "A frame over 64 KiB.",
     Close.FELL_BEHIND: "The client fell too far behind: its send queue overflowed or a write was blocked"
     " for 10 s. Reconnect and resume from the cursor.",
-    Close.SESSION_ENDED: "The session ended (logout, revoked, password changed, or the refresh lifetime is over).",
+    Close.SESSION_ENDED: (
+        "The session ended (logout, revoked, password changed, account erased or deactivated, or the refresh"
+        " lifetime is over)."
+    ),
     Close.IDLE: "No frame from the client for 2 x heartbeat_interval.",
     Close.ABUSE: "Repeated rate-limit abuse.",
 }

@@ -36,7 +36,7 @@ from redis.asyncio import Redis
 from app import keys, metrics
 from app.config import Settings
 from app.db import transaction
-from app.errors import Conflict, NotFound, RateLimited, Unauthorized, field_error
+from app.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, field_error
 from app.ids import possible_id
 from app.realtime.envelopes import SessionRevoked
 from app.services.ratelimit import SlidingWindowLimiter
@@ -136,7 +136,8 @@ class AuthService:
     async def login(
         self, *, login: str, password: str, client_ip: str, user_agent: str | None = None
     ) -> dict[str, Any]:
-        """Same 401 and comparable time for an unknown user and a wrong password."""
+        """Same 401 and comparable time for an unknown user and a wrong password; 403 for the
+        right password of a deactivated account."""
         row = await user_store.find_login(login)
         # Per account (whether reached by its name or its email: keyed by its username) and
         # client address; unknown names are counted by the name tried, so a 429 tells nothing
@@ -145,12 +146,15 @@ class AuthService:
         pair_key, ip_key = _login_keys(account, client_ip)
         failures = await self._take_attempt(pair_key, ip_key, client_ip=client_ip)
         ok = await self._check(password, row["password_hash"].encode() if row else self._dummy_hash)
-        if not row or not ok or not row["is_active"]:
+        if not row or not ok:
             log.info("login refused", extra={"client_ip": client_ip})
             # Slow down repeated guessing before refusing outright.
             await asyncio.sleep(min(2.0, 0.05 * 2 ** max(0, failures - 3)))
             raise Unauthorized(_BAD_LOGIN)
         await self._forget_failures(pair_key, ip_key)
+        if not row["is_active"]:  # told only to whoever knows the password
+            log.info("login refused: deactivated", extra={"client_ip": client_ip, "user_id": row["id"]})
+            raise Forbidden("This account is deactivated; an administrator can reactivate it.")
         return await self._open_session(row["id"], client_ip=client_ip, user_agent=user_agent)
 
     async def _forget_failures(self, pair_key: str, ip_key: str) -> None:
@@ -276,15 +280,9 @@ class AuthService:
         and address), store the new hash and revoke every other session of the account in one
         transaction; the caller's session stays. A wrong current password is 422 on
         `current_password`: the caller's token is fine, so 401 would mislead clients."""
-        row = await user_store.get_password_hash(principal.user_id)
-        if row is None:
-            raise Unauthorized("Unknown or inactive user.")
-        pair_key, ip_key = _login_keys(row["username"].lower(), client_ip)
-        await self._take_attempt(pair_key, ip_key, client_ip=client_ip)
-        if not await self._check(current_password, row["password_hash"].encode()):
-            log.info("password change refused", extra={"client_ip": client_ip, "user_id": principal.user_id})
-            raise field_error("current_password", "The current password is wrong.")
-        await self._forget_failures(pair_key, ip_key)
+        await self.verify_password(
+            user_id=principal.user_id, password=current_password, client_ip=client_ip, field="current_password"
+        )
         password_hash = await self._hash(new_password)
         async with transaction() as conn:
             await user_store.set_password_hash(principal.user_id, password_hash, conn)
@@ -292,6 +290,25 @@ class AuthService:
                 user_id=principal.user_id, keep=principal.session_id, conn=conn
             )
         await self._announce_revocation(*revoked)
+
+    async def verify_password(self, *, user_id: int, password: str, client_ip: str, field: str) -> None:
+        """Check a signed-in user's password before a grave change, throttled like a login
+        (wrong guesses count per account and address). Wrong: 422 naming `field` (the caller's
+        token is fine, so 401 would mislead clients)."""
+        row = await user_store.get_password_hash(user_id)
+        if row is None or row["username"] is None:
+            raise Unauthorized("Unknown or inactive user.")
+        pair_key, ip_key = _login_keys(row["username"].lower(), client_ip)
+        await self._take_attempt(pair_key, ip_key, client_ip=client_ip)
+        if not await self._check(password, row["password_hash"].encode()):
+            log.info("password check refused", extra={"client_ip": client_ip, "user_id": user_id})
+            raise field_error(field, "The password is wrong." if field == "password" else "The current password is wrong.")
+        await self._forget_failures(pair_key, ip_key)
+
+    async def announce_revocation(self, *session_ids: uuid.UUID) -> None:
+        """After commit of their revocation: access tokens refused at once, sockets closed with
+        4401 (for services that revoke sessions in their own transaction)."""
+        await self._announce_revocation(*session_ids)
 
     async def authenticate(self, token: str) -> Principal:
         """Verify an access token: signature, HS256 only, type, expiry, and revocation."""

@@ -13,6 +13,7 @@ from app.services.dispatch import Dispatcher
 from app.services.pages import Page, encode_cursor, read_cursor, seq_field, time_field
 from app.services.ratelimit import SlidingWindowLimiter
 from app.services.views import chat_body, member_body, message_body
+from app.storage import blocks as block_store
 from app.storage import chats as chat_store
 from app.storage import messages as message_store
 from app.storage import outbox
@@ -85,6 +86,12 @@ async def record_chat_updated(chat_id: int, conn: BaseDBAsyncClient, also: list[
     await outbox.record_to_members(type="chat_updated", chat_id=chat_id, payload={}, also=also, conn=conn)
 
 
+async def _refuse_blockers(user_id: int, others: list[int], what: str) -> None:
+    """403 when any of `others` blocked user_id."""
+    if await block_store.blockers_of(user_id, others):
+        raise Forbidden(f"Someone you tried to {what} has blocked you.")
+
+
 class ChatService:
     def __init__(self, dispatcher: Dispatcher, change_limiter: SlidingWindowLimiter) -> None:
         self._dispatcher = dispatcher
@@ -105,7 +112,9 @@ class ChatService:
         """Who hears user_id typing in the chat: its other members; 404 exactly as for a chat
         that does not exist when user_id is not a member."""
         await require_member(chat_id, user_id)
-        return [member for member in await chat_store.member_ids(chat_id) if member != user_id]
+        others = [member for member in await chat_store.member_ids(chat_id) if member != user_id]
+        blockers = await block_store.blockers_of(user_id, others)  # they hear nothing of user_id
+        return [member for member in others if member not in blockers]
 
     async def page(self, *, user_id: int, cursor: str | None, limit: int) -> Page:
         after = read_cursor(cursor, {"t": time_field, "id": seq_field})
@@ -126,6 +135,7 @@ class ChatService:
             raise field_error("member_ids", "A direct chat needs another user.")
         if not await chat_store.existing_user_ids([other_id]):
             raise NotFound("No such user.")
+        await _refuse_blockers(user_id, [other_id], "open a direct chat with")
         key = f"{min(user_id, other_id)}:{max(user_id, other_id)}"
         async with transaction() as conn:
             row = await chat_store.insert_chat(type="direct", title=None, direct_key=key, conn=conn)
@@ -145,6 +155,7 @@ class ChatService:
         others = sorted(set(member_ids) - {user_id})
         if others and len(await chat_store.existing_user_ids(others)) != len(others):
             raise NotFound("No such user.")
+        await _refuse_blockers(user_id, others, "add to a group")
         async with transaction() as conn:
             row = await chat_store.insert_chat(type="group", title=title, direct_key=None, conn=conn)
             assert row is not None
@@ -161,6 +172,7 @@ class ChatService:
             require_manager(member)
             if wanted and len(await chat_store.existing_user_ids(wanted)) != len(wanted):
                 raise NotFound("No such user.")
+            await _refuse_blockers(user_id, wanted, "add to a group")
             added = await chat_store.add_members(chat_id, [(u, "member") for u in wanted], conn)
             if added:
                 await chat_store.touch_chat(chat_id, conn)

@@ -15,6 +15,7 @@ from app.realtime.node import publish_ephemeral
 from app.services.auth import AuthService
 from app.services.presence import PresenceService
 from app.services.receipts import ReceiptService
+from app.storage import blocks as block_store
 from app.storage import chats as chat_store
 from app.storage import inbox as inbox_store
 from app.storage import users as user_store
@@ -73,6 +74,8 @@ class GatewayHooks:
     async def _announce_presence(self, user_id: int, *, online: bool) -> None:
         row = await user_store.get_user(user_id)
         contacts = await chat_store.presence_audience(user_id, self._large_group_size)
+        blockers = await block_store.blockers_of(user_id, contacts)  # they hear nothing of user_id
+        contacts = [contact for contact in contacts if contact not in blockers]
         if row is None or not contacts:
             return
         frame = {

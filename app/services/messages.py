@@ -15,6 +15,7 @@ from app.services.pages import Page, encode_cursor, optional, read_cursor, seq_f
 from app.services.ratelimit import SlidingWindowLimiter
 from app.services.views import message_body
 from app.storage import attachments as attachment_store
+from app.storage import blocks as block_store
 from app.storage import messages as message_store
 from app.storage import outbox
 
@@ -79,6 +80,8 @@ class MessageService:
             if existing is not None:
                 return message_body(existing, sender_id), False
             await require_member(chat_id, sender_id)
+            if await block_store.blocked_in_direct_chat(chat_id, sender_id):
+                raise Forbidden("The other member of this chat has blocked you.")
             if reply_to_id is not None:
                 raise field_error("reply_to_id", "Must be a message of the same chat.")
             raise hidden()

@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from arq.connections import ArqRedis
 
 from app.config import Settings
+from app.services.accounts import AccountService
+from app.services.admin import AdminService
 from app.services.attachments import UPLOAD_WINDOW, AttachmentService
 from app.services.auth import AuthService
 from app.services.chats import ChatService
 from app.services.devices import DeviceService
 from app.services.dispatch import Dispatcher
+from app.services.exports import ExportService
 from app.services.groups import GroupService
 from app.services.messages import MessageService
 from app.services.pins import PinService
@@ -28,6 +31,9 @@ from app.services.vapid import VapidKey
 class Services:
     auth: AuthService
     users: UserService
+    accounts: AccountService
+    admin: AdminService
+    exports: ExportService
     chats: ChatService
     groups: GroupService
     pins: PinService
@@ -53,17 +59,23 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
     chats = ChatService(
         dispatcher, SlidingWindowLimiter(redis, limit=settings.chat_rate_limit, window_seconds=CHAT_RATE_WINDOW)
     )
+    auth = AuthService(settings, redis)
+    users = UserService(presence, redis)
+    attachments = AttachmentService(
+        settings, SlidingWindowLimiter(redis, limit=settings.upload_rate_limit, window_seconds=UPLOAD_WINDOW)
+    )
     return Services(
-        auth=AuthService(settings, redis),
-        users=UserService(presence),
+        auth=auth,
+        users=users,
+        accounts=AccountService(redis, auth=auth, users=users, dispatcher=dispatcher),
+        admin=AdminService(auth=auth, dispatcher=dispatcher),
+        exports=ExportService(redis, attachments.store),
         chats=chats,
         groups=GroupService(chats, dispatcher),
         pins=PinService(dispatcher),
         messages=MessageService(settings, sends, dispatcher),
         reactions=ReactionService(sends, dispatcher),
-        attachments=AttachmentService(
-            settings, SlidingWindowLimiter(redis, limit=settings.upload_rate_limit, window_seconds=UPLOAD_WINDOW)
-        ),
+        attachments=attachments,
         receipts=ReceiptService(dispatcher, large_group_size=settings.large_group_size),
         presence=presence,
         devices=DeviceService(

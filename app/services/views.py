@@ -96,22 +96,48 @@ def member_body(row: dict[str, Any]) -> dict[str, Any]:
     return {"user_id": row["user_id"], "username": row["username"], "role": row["role"]}
 
 
+DELETED_NAME = "Deleted account"
+
+
 def public_user(row: dict[str, Any]) -> dict[str, Any]:
-    """The user's own account (with the email): only ever shown to that user."""
+    """The user's own account (with the email and the avatar's Attachment): only ever shown to
+    that user."""
+    avatar = _json(row.get("avatar"))
     return {
         "id": row["id"],
         "username": row["username"],
         "email": row["email"],
+        "display_name": row["display_name"] or row["username"],
+        "avatar": attachment_body(avatar) if avatar else None,
         "is_active": row["is_active"],
+        "is_admin": row["is_admin"],
         "created_at": iso(row["created_at"]),
     }
 
 
 def public_profile(row: dict[str, Any], online: bool | None) -> dict[str, Any]:
     """Another user's profile, never with the email. online None: the viewer may not see this
-    user's presence (both fields null)."""
+    user's presence (both fields null). An erased account keeps only its id."""
+    if row["deleted_at"] is not None:
+        return {
+            "id": row["id"],
+            "username": None,
+            "display_name": DELETED_NAME,
+            "avatar_url": None,
+            "online": None,
+            "last_seen_at": None,
+            "deleted": True,
+        }
     last_seen_at = iso(row["last_seen_at"]) if online is not None else None
-    return {"id": row["id"], "username": row["username"], "online": online, "last_seen_at": last_seen_at}
+    return {
+        "id": row["id"],
+        "username": row["username"],
+        "display_name": row["display_name"] or row["username"],
+        "avatar_url": f"/attachments/{row['avatar_id']}" if row["avatar_id"] is not None else None,
+        "online": online,
+        "last_seen_at": last_seen_at,
+        "deleted": False,
+    }
 
 
 def public_session(row: dict[str, Any], current: uuid.UUID) -> dict[str, Any]:

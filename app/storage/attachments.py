@@ -40,15 +40,17 @@ async def insert(
 
 
 async def readable(attachment_id: int, user_id: int) -> Row | None:
-    """The attachment if user_id uploaded it or is now a member of a chat where a live message
-    carries it; else None, exactly as for one that does not exist."""
+    """The attachment if user_id uploaded it, is now a member of a chat where a live message
+    carries it, or it is some user's current avatar (profiles are public to every
+    authenticated user); else None, exactly as for one that does not exist."""
     if not possible_id(attachment_id):
         return None
     return await fetchrow(
         """SELECT a.* FROM attachments a
            WHERE a.id = $1 AND (a.uploader_id = $2 OR EXISTS (
                SELECT 1 FROM messages m JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = $2
-               WHERE m.id = a.message_id AND NOT m.is_deleted))""",
+               WHERE m.id = a.message_id AND NOT m.is_deleted)
+             OR EXISTS (SELECT 1 FROM users u WHERE u.avatar_id = a.id))""",
         attachment_id,
         user_id,
     )
@@ -59,6 +61,7 @@ async def claim(attachment_ids: list[int], uploader_id: int, conn: BaseDBAsyncCl
     The caller's transaction then stores the message and attach()es them."""
     rows = await fetch(
         """SELECT id FROM attachments WHERE id = ANY($1::bigint[]) AND uploader_id = $2 AND message_id IS NULL
+             AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_id = attachments.id)
            FOR UPDATE""",
         attachment_ids,
         uploader_id,
@@ -74,10 +77,12 @@ async def attach(attachment_ids: list[int], message_id: int, conn: BaseDBAsyncCl
 
 
 async def expired(*, orphan_hours: float, limit: int) -> list[Row]:
-    """Uploads no message took within orphan_hours, and those of deleted messages."""
+    """Uploads no message took within orphan_hours (and no user shows as avatar), and those of
+    deleted messages."""
     return await fetch(
         """SELECT a.id, a.storage_key, a.thumbnail_key FROM attachments a
-           WHERE (a.message_id IS NULL AND a.created_at < now() - make_interval(secs => $1))
+           WHERE (a.message_id IS NULL AND a.created_at < now() - make_interval(secs => $1)
+                  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_id = a.id))
               OR EXISTS (SELECT 1 FROM messages m WHERE m.id = a.message_id AND m.is_deleted)
            ORDER BY a.id LIMIT $2""",
         orphan_hours * 3600,
@@ -88,3 +93,24 @@ async def expired(*, orphan_hours: float, limit: int) -> list[Row]:
 async def delete_rows(attachment_ids: list[int]) -> None:
     await execute("DELETE FROM attachments WHERE id = ANY($1::bigint[])", attachment_ids)
 
+
+
+async def lock_avatar_candidate(attachment_id: int, user_id: int, conn: BaseDBAsyncClient) -> Row | None:
+    """The attachment, locked, if user_id uploaded it and no message carries it (so it can be
+    the avatar: a send cannot take it meanwhile, and a message's deletion never removes it)."""
+    if not possible_id(attachment_id):
+        return None
+    return await fetchrow(
+        """SELECT * FROM attachments WHERE id = $1 AND uploader_id = $2 AND message_id IS NULL FOR UPDATE""",
+        attachment_id,
+        user_id,
+        conn=conn,
+    )
+
+
+async def of_uploader(user_id: int, limit: int) -> list[Row]:
+    return await fetch(
+        "SELECT id, storage_key, thumbnail_key FROM attachments WHERE uploader_id = $1 ORDER BY id LIMIT $2",
+        user_id,
+        limit,
+    )

@@ -76,8 +76,8 @@ async def send_message(message: NewMessage, conn: BaseDBAsyncClient | None = Non
     (a send with attachments): the membership check, the
     reply's check (an earlier message of the same chat), the next seq (under the chat row's
     lock, held only inside PostgreSQL for this statement), the mentions, the message row and
-    its outbox row. None when the sender is not a member of chat_id or reply_to_id is not a
-    message of it.
+    its outbox row. None when sender_id is not a member of chat_id, reply_to_id is not a
+    message of it, or chat_id is a direct chat whose other member blocked sender_id.
 
     The outbox row names no recipients: the worker reads the members when it delivers, so a
     send to a large group writes no more than a send to a pair. A concurrent repeat of
@@ -94,6 +94,9 @@ async def send_message(message: NewMessage, conn: BaseDBAsyncClient | None = Non
                   UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
                   WHERE id = $1 AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = $1 AND user_id = $2)
                     AND ($5::bigint IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = $5 AND chat_id = $1))
+                    AND (type <> 'direct' OR NOT EXISTS (
+                        SELECT 1 FROM chat_members o JOIN user_blocks b ON b.blocker_id = o.user_id AND b.blocked_id = $2
+                        WHERE o.chat_id = $1 AND o.user_id <> $2))
                   RETURNING last_seq),
                 m AS (
                   INSERT INTO messages (chat_id, seq, sender_id, client_msg_id, content, created_at, is_deleted,

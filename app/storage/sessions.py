@@ -110,6 +110,15 @@ async def revoke_other_sessions(*, user_id: int, keep: uuid.UUID, conn: BaseDBAs
     return [row["id"] for row in rows]
 
 
+async def revoke_all_sessions(user_id: int, conn: BaseDBAsyncClient) -> list[uuid.UUID]:
+    rows = await fetch(
+        "UPDATE auth_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+        user_id,
+        conn=conn,
+    )
+    return [row["id"] for row in rows]
+
+
 async def touch(session_id: uuid.UUID) -> None:
     await execute("UPDATE auth_sessions SET last_seen_at = now() WHERE id = $1", session_id)
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.responses import Chat, Id, Message, Reaction, Seq
+from app.api.responses import Chat, Id, Message, Reaction, Seq, UserPublic
 
 
 class _Data(BaseModel):
@@ -89,6 +89,12 @@ class PresenceData(_Data):
     last_seen_at: datetime | None
 
 
+class UserUpdatedData(_Data):
+    """A contact's profile changed (or the user's own, for its other devices); not stored."""
+
+    user: UserPublic
+
+
 class ResyncData(_Data):
     inbox_seq: Seq = Field(description="Refetch chats and history over REST, then `ack` this seq.")
 
@@ -117,6 +123,7 @@ SERVER_FRAMES: dict[str, type[BaseModel]] = {
     "read_ack": ReadAckData,
     "typing": TypingEventData,
     "presence": PresenceData,
+    "user_updated": UserUpdatedData,
     "resync": ResyncData,
     "error": ErrorData,
     "ping": PingData,

@@ -1,0 +1,72 @@
+"""An account erasure whose worker is killed (SIGKILL) mid-way completes once a worker is back:
+the erasing transaction left `deleted_at` set, and the `erase_sweep` cron job resumes the wipe
+(the killed run's lease lapses in 10 s; its arq job stays blocked by its in-progress key)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+import httpx
+
+from tests.conftest import Backing, make_stack
+from tests.support.clients import PASSWORD, direct_chat, make_user
+from tests.support.databases import asyncpg_url
+
+MESSAGES = 3000
+
+
+async def wiped(conn: asyncpg.Connection, user_id: int) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM messages WHERE sender_id = $1 AND is_deleted", user_id))
+
+
+async def test_erasure_killed_mid_way_completes_when_the_worker_returns(backing: Backing, stacks: list) -> None:  # type: ignore[type-arg]
+    # Small batches, so the wipe takes many transactions and the kill lands inside it.
+    stack = await make_stack(stacks, backing, ERASE_BATCH_SIZE="5")
+    api = await asyncio.to_thread(stack.add_api)
+    worker = await asyncio.to_thread(stack.add_worker)
+    conn = await asyncpg.connect(asyncpg_url(stack.database_url))
+    try:
+        async with httpx.AsyncClient(base_url=api.base_url, timeout=15.0) as http:
+            alice, bob = await make_user(http), await make_user(http)
+            chat = await direct_chat(http, alice, bob)
+            await conn.execute(
+                """INSERT INTO messages (chat_id, seq, sender_id, content, created_at, is_deleted)
+                   SELECT $1::bigint, g, CASE WHEN g % 10 = 0 THEN $3::bigint ELSE $2::bigint END, 'words ' || g, now(), FALSE
+                   FROM generate_series(1, $4::int) AS g""",
+                chat["id"], alice.id, bob.id, MESSAGES,
+            )  # fmt: skip
+            await conn.execute("UPDATE chats SET last_seq = $2 WHERE id = $1", chat["id"], MESSAGES)
+            alice_sent = MESSAGES - MESSAGES // 10
+            r = await http.request("DELETE", "/users/me", json={"password": PASSWORD}, headers=alice.headers)
+            assert r.status_code == 204, r.text
+
+            # Kill the worker once the wipe is under way, before it ends.
+            deadline = time.monotonic() + 30
+            while not 0 < (done := await wiped(conn, alice.id)) < alice_sent:
+                assert time.monotonic() < deadline and done < alice_sent, f"wipe not caught mid-way: {done}"
+                await asyncio.sleep(0.005)
+            worker.kill()
+            at_kill = await wiped(conn, alice.id)
+            assert at_kill < alice_sent, "the wipe finished before the kill"
+            await asyncio.sleep(1.0)
+            assert await wiped(conn, alice.id) < alice_sent  # nothing goes on without a worker
+            assert await conn.fetchval("SELECT erased_at FROM users WHERE id = $1", alice.id) is None
+
+            started = time.monotonic()
+            await asyncio.to_thread(stack.add_worker)
+            while await conn.fetchval("SELECT erased_at FROM users WHERE id = $1", alice.id) is None:
+                assert time.monotonic() - started < 60, f"erasure not resumed: {await wiped(conn, alice.id)}"
+                await asyncio.sleep(0.2)
+            print(f"\nerasure: killed at {at_kill}/{alice_sent} wiped, completed {time.monotonic() - started:.1f}s after restart")
+            assert await wiped(conn, alice.id) == alice_sent
+            assert await conn.fetchval("SELECT count(*) FROM messages WHERE sender_id = $1 AND content <> ''", alice.id) == 0
+            seqs = [row["seq"] for row in await conn.fetch("SELECT seq FROM messages WHERE chat_id = $1 ORDER BY seq", chat["id"])]
+            assert seqs == list(range(1, MESSAGES + 1))
+            # Bob's own messages are untouched, and he still reads the chat.
+            assert await conn.fetchval("SELECT count(*) FROM messages WHERE sender_id = $1 AND NOT is_deleted", bob.id) == MESSAGES // 10
+            r = await http.get("/messages", params={"chat_id": chat["id"], "limit": 10}, headers=bob.headers)
+            assert r.status_code == 200 and [m["seq"] for m in r.json()["items"]] == list(range(MESSAGES - 9, MESSAGES + 1))
+    finally:
+        await conn.close()
