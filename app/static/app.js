@@ -202,7 +202,8 @@ async function onRegister(ev) {
 async function onLogout() {
   const conn = state.conn;
   // While the tokens still work: this browser stops getting this account's notifications.
-  await push.forget().catch(() => {});
+  // Bounded: a server that does not answer must not keep the person from logging out.
+  await Promise.race([push.forget().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 3000))]);
   teardown();
   if (conn) conn.stop();
   try {

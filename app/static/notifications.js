@@ -9,6 +9,7 @@ import { base64UrlToBytes, PushState, sameKey, subscriptionBody, SW_SCOPE, SW_UR
 import { deviceId } from "./socket.js";
 
 const TEXT = {
+  insecure: "Push notifications need this site on HTTPS.",
   noBrowser: "This browser cannot receive push notifications.",
   noServer: "This server does not send push notifications.",
   blocked: "Blocked by the browser: allow notifications for this site in its settings.",
@@ -17,10 +18,10 @@ const TEXT = {
 
 /** Whether this browser has what Web Push needs (secure context, service worker, PushManager). */
 export function pushSupported() {
-  return (
-    window.isSecureContext && "serviceWorker" in navigator && "PushManager" in window && "Notification" in window
-  );
+  return window.isSecureContext && "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
 }
+
+const unsupported = () => (window.isSecureContext ? TEXT.noBrowser : TEXT.insecure);
 
 /**
  * The worker's registration once it is active, which PushManager.subscribe needs. The page is
@@ -66,7 +67,7 @@ export function createPushControl(render) {
   async function refresh() {
     const mine = session;
     subscriptionId = null;
-    if (!pushSupported()) return set(mine, PushState.UNAVAILABLE, TEXT.noBrowser);
+    if (!pushSupported()) return set(mine, PushState.UNAVAILABLE, unsupported());
     if (Notification.permission === "denied") return set(mine, PushState.BLOCKED, TEXT.blocked);
     try {
       const sub = Notification.permission === "granted" ? await currentSubscription() : null;
@@ -83,7 +84,7 @@ export function createPushControl(render) {
 
   async function enable() {
     const mine = session;
-    if (!pushSupported()) return set(mine, PushState.UNAVAILABLE, TEXT.noBrowser);
+    if (!pushSupported()) return set(mine, PushState.UNAVAILABLE, unsupported());
     set(mine, PushState.BUSY);
     // First, before any other await: the prompt needs the click's user activation.
     let permission;
