@@ -15,6 +15,7 @@ import {
   uploadAttachment,
   uuid,
 } from "./api.js";
+import { createAccount } from "./account.js";
 import { ClientFrame, RETRYABLE, ServerEvent } from "./codes.js";
 import { Connection, FrameError } from "./socket.js";
 import {
@@ -119,8 +120,15 @@ const views = createViews(state, {
   transferOwner: (userId) => changeOpenChat((id) => api.transferOwner(id, userId)),
   fetchBlob: (path) => fetchBlob(path),
   removeUpload: (key) => cancelUpload(key),
+  headerDrawn: (chat) => account.headerDrawn(chat),
 });
 const { showError, renderChatList, renderConversationHeader } = views;
+// Profiles, a person's card, the settings dialog (account.js).
+const account = createAccount(state, {
+  views,
+  startDirect: (user) => startDirect(user),
+  sessionEnded: (text) => sessionEnded(text),
+});
 
 const meId = () => state.me?.id;
 const uploadAborts = new Map(); // upload key -> abort(), while its bytes are going out
@@ -224,6 +232,7 @@ function teardown() {
   const me = state.me;
   for (const abort of uploadAborts.values()) abort();
   uploadAborts.clear();
+  account.clear();
   resetState(state);
   timers.clearAll();
   if (me) localStorage.removeItem(outboxKey(me.id));
@@ -238,6 +247,7 @@ async function enterApp() {
   state.me = me;
   state.outbox = parseOutbox(localStorage.getItem(outboxKey(me.id)));
   views.showApp();
+  account.showMe();
   views.setConnectionStatus("connecting");
   try {
     await loadChats();
@@ -287,6 +297,7 @@ function upsertChat(incoming) {
     chat.unread_mentions = 0;
   }
   state.chats.set(chat.id, chat);
+  account.learnPeople([chat]);
   renderChatList();
   if (chat.id === state.openChatId) {
     renderConversationHeader();
@@ -1129,6 +1140,9 @@ function handleEvent(type, data) {
     case ServerEvent.PRESENCE:
       applyPresence(data);
       break;
+    case ServerEvent.USER_UPDATED:
+      account.applyUserUpdated(data.user);
+      break;
     case ServerEvent.ERROR:
       showError(data.message || data.code || "The server reported an error.");
       break;
@@ -1198,6 +1212,7 @@ function wire() {
     else if (id !== state.openChatId) openChat(id, { focus: false });
   });
   setUnauthorizedHandler(() => sessionEnded());
+  account.wire();
 }
 
 async function boot() {
