@@ -112,6 +112,20 @@ export function createAccount(state, hooks) {
     }
   }
 
+  /**
+   * Senders of `messages` who are no longer members (left, or erased: "Deleted account"), whose
+   * name the chat's members cannot give.
+   */
+  function learnSenders(chatId, messages) {
+    const chat = state.chats.get(chatId);
+    const members = new Set((chat?.members || []).map((m) => m.user_id));
+    const ids = new Set();
+    for (const m of messages || []) {
+      for (const id of [m.sender_id, m.reply_to?.sender_id]) if (id != null && !members.has(id)) ids.add(id);
+    }
+    learnPeople([{ members: [...ids].map((user_id) => ({ user_id })) }]);
+  }
+
   /** `user_updated`: a contact's new name or avatar (or an erasure), or ours from another device. */
   function applyUserUpdated(user) {
     if (!user || !state.me) return;
@@ -650,7 +664,7 @@ export function createAccount(state, hooks) {
     avatars.clear();
   }
 
-  return { wire, learnPeople, applyUserUpdated, headerDrawn, showMe, openCard, openSettings, clear };
+  return { wire, learnPeople, learnSenders, applyUserUpdated, headerDrawn, showMe, openCard, openSettings, clear };
 }
 
 /** "Firefox on Linux" from a user agent, else the agent shortened. */

@@ -505,6 +505,7 @@ async function openChat(chatId, { focus = true } = {}) {
     // paging back brings them in order.
     if (pageMin != null) dropBefore(convo, pageMin);
     for (const m of items) storeMessage(convo, m);
+    account.learnSenders(chatId, items);
     convo.loaded = true;
     convo.hasMore = pageMin != null && pageMin > 1 && (items.length >= PAGE || page.next_cursor != null);
     views.drawMessages({ stickToBottom: true });

@@ -174,7 +174,7 @@ async def test_web_sessions_list_and_revoking_the_other_logs_it_out(new_client) 
 
 
 async def test_web_export_downloads_a_json_with_a_sent_message(new_client, tmp_path: Path) -> None:
-    alice, bob = await _pair(new_client)
+    alice, _bob = await _pair(new_client)
     await alice.send("Remember the 14th of May")
     dialog = await _open_settings(alice)
     async with alice.page.expect_download(timeout=60_000) as info:
@@ -209,6 +209,10 @@ async def test_web_delete_account_returns_to_login_and_frees_the_username(new_cl
 
     # Bob sees the sender of her message as a deleted account.
     await expect(bob.page.get_by_test_id("message-sender").first).to_have_text("Deleted account")
+    # Also after a reload, when she is no longer a member of the chat: her profile says so.
+    await bob.page.reload()
+    await bob.expect_online()
+    await expect(bob.page.get_by_test_id("message-sender").first).to_have_text("Deleted account")
 
     # The username is free again: a new account takes it and sees none of the old chats.
     await alice.register()
@@ -216,7 +220,7 @@ async def test_web_delete_account_returns_to_login_and_frees_the_username(new_cl
 
 
 async def test_web_settings_screenshot(new_client, artifacts_dir: Path) -> None:
-    alice, bob = await _pair(new_client)
+    alice, _bob = await _pair(new_client)
     dialog = await _open_settings(alice)
     await dialog.get_by_test_id("display-name-input").fill("Alice Liddell")
     await dialog.get_by_test_id("display-name-save").click()
