@@ -30,6 +30,7 @@ export function createAccount(state, hooks) {
   const pending = new Set(); // user ids whose profile is being fetched
   let exportTimer = null;
   let exportRun = 0;
+  let exportUrl = null; // the object URL of the last archive, given back when the dialog closes
   let cardUserId = null;
   let profileStatus = ""; // what the profile section last said ("Name saved."), kept across redraws
 
@@ -552,6 +553,8 @@ export function createAccount(state, hooks) {
     clearTimeout(exportTimer);
     exportTimer = null;
     exportRun++;
+    if (exportUrl) URL.revokeObjectURL(exportUrl);
+    exportUrl = null;
   }
 
   async function pollExport(id, start, status, again, run) {
@@ -568,7 +571,9 @@ export function createAccount(state, hooks) {
       start.disabled = false;
       if (progress.failed) return;
       const blob = new Blob([answer.body], { type: "application/json" });
+      if (exportUrl) URL.revokeObjectURL(exportUrl);
       const url = URL.createObjectURL(blob);
+      exportUrl = url;
       const name = exportFileName(state.me?.username);
       const link = h("a", { href: url, download: name, "data-testid": "export-download" }, `Download ${name} again`);
       again.replaceChildren(link);

@@ -550,7 +550,7 @@ function applyMessage(msg, { live = false } = {}) {
   const isNew = !chat || (msg.seq || 0) > (chat.last_seq || 0);
   if (live && isNew && msg.sender_id !== state.me.id && !msg.is_deleted && Date.now() - ts(msg.created_at) < 60_000) {
     const where = chat && chat.type === "group" ? ` in ${chatTitle(chat, meId())}` : "";
-    views.announce(`${usernameOf(chat, msg.sender_id, meId())}${where}: ${messagePreview(msg)}`);
+    views.announce(`${usernameOf(chat, msg.sender_id, meId(), state.profiles)}${where}: ${messagePreview(msg)}`);
   }
   if (!chat) {
     ensureChat(msg.chat_id); // the fetched chat already counts this message

@@ -86,6 +86,13 @@ async def test_web_display_name_and_avatar_reach_the_other_side_live_and_after_r
     await expect(bob.message("Hello Bob").get_by_test_id("message-sender")).to_have_text("Алиса Wonder")
     await expect(bob.page.locator("[data-testid=chat-avatar] img")).to_have_attribute("src", SHOWN)
 
+    # People search shows the display name, the username beside it.
+    await bob.page.get_by_test_id("search-input").fill(alice.username)
+    await bob.page.get_by_test_id("search-submit").click()
+    found = bob.page.locator(f'[data-testid=search-result][data-username="{alice.username}"]')
+    await expect(found).to_contain_text("Chat with Алиса Wonder")
+    await expect(found).to_contain_text(f"@{alice.username}")
+
     # After a reload the server's profile says the same.
     await bob.page.reload()
     await bob.expect_online()
