@@ -287,7 +287,9 @@ export function createAccount(state, hooks) {
           "div",
           {},
           h("h2", { id: "user-card-name", "data-testid": "user-card-name" }, name),
-          profile?.username ? h("p", { class: "hint", "data-testid": "user-card-username" }, `@${profile.username}`) : null,
+          profile?.username && profile.username !== name
+            ? h("p", { class: "hint", "data-testid": "user-card-username" }, `@${profile.username}`)
+            : null,
           h("p", { class: "presence", "data-testid": "user-card-presence" }, presenceText(profile, fmtTime)),
           blocked ? h("p", { class: "hint", "data-testid": "user-card-blocked" }, "You blocked this person.") : null,
         ),

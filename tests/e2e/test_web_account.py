@@ -175,9 +175,33 @@ async def test_web_sessions_list_and_revoking_the_other_logs_it_out(new_client) 
     await expect(second.page.get_by_test_id("login-form")).to_be_visible()
     await expect(second.page.get_by_test_id("auth-notice")).to_contain_text("session has ended")
     assert any(line == "closed" for line in second.frames), second.traffic()
-    # This one goes on.
-    await _close_settings(first)
+    # This one goes on, until it revokes itself: then it is logged out here too.
     await first.expect_online()
+    await dialog.locator("[data-testid=session][data-current=true]").get_by_test_id("session-revoke").click()
+    await expect(first.page.get_by_test_id("login-form")).to_be_visible()
+    await expect(first.page.get_by_test_id("account-dialog")).to_be_hidden()
+
+
+async def test_web_a_group_member_or_a_sender_opens_their_card(new_client) -> None:
+    alice, bob = await _pair(new_client)
+    await alice.create_group("Book club", [bob.username])
+    await alice.send("Chapter one?")
+    await bob.open_chat("Book club")
+    await bob.send("Read it")
+    await expect(alice.message("Read it")).to_have_count(1)
+    page = alice.page
+    await page.get_by_test_id("chat-member").filter(has_text=bob.username).click()
+    card = page.get_by_test_id("user-card")
+    await expect(card.get_by_test_id("user-card-name")).to_have_text(bob.username)
+    await expect(card.get_by_test_id("user-card-block")).to_have_text("Block")
+    await card.get_by_test_id("user-card-close").click()
+    await expect(card).to_be_hidden()
+    await alice.message("Read it").get_by_test_id("message-sender").click()
+    await expect(card.get_by_test_id("user-card-name")).to_have_text(bob.username)
+    # "Message" opens the direct chat with him.
+    await card.get_by_test_id("user-card-message").click()
+    await expect(page.get_by_test_id("chat-title")).to_have_text(bob.username)
+    await expect(alice.message("Hello Bob")).to_have_count(1)
 
 
 async def test_web_export_downloads_a_json_with_a_sent_message(new_client, tmp_path: Path) -> None:
