@@ -19,6 +19,7 @@ import {
 import { $, fmtTime, forgetImageUrl, h, imageUrl } from "./views.js";
 
 const EXPORT_POLL_MS = 1000;
+const PROFILE_FETCHES = 4; // GET /users/{id} at once
 const AVATAR_TYPES = "image/png,image/jpeg,image/gif,image/webp";
 
 /**
@@ -27,7 +28,10 @@ const AVATAR_TYPES = "image/png,image/jpeg,image/gif,image/webp";
  */
 export function createAccount(state, hooks) {
   const { views } = hooks;
-  const pending = new Set(); // user ids whose profile is being fetched
+  const pending = new Set(); // user ids whose profile is queued or being fetched
+  const queue = []; // user ids waiting for a fetch
+  let running = 0;
+  let redrawFrame = 0;
   let exportTimer = null;
   let exportRun = 0;
   let exportUrl = null; // the object URL of the last archive, given back when the dialog closes
@@ -97,20 +101,41 @@ export function createAccount(state, hooks) {
   /** Fetches the profiles of the people in `chats` we do not know yet (display names, avatars). */
   function learnPeople(chats) {
     if (!state.me) return;
-    const me = state.me;
-    for (const id of unknownPeople(chats, state.profiles, me.id, pending)) {
+    for (const id of unknownPeople(chats, state.profiles, state.me.id, pending)) {
       pending.add(id);
+      queue.push(id);
+    }
+    pump();
+  }
+
+  /** A few profile fetches at a time (a first load may name hundreds of people), one redraw per frame. */
+  function pump() {
+    while (running < PROFILE_FETCHES && queue.length && state.me) {
+      const me = state.me;
+      const id = queue.shift();
+      running++;
       api
         .user(id)
         .then((user) => {
-          if (state.me !== me) return;
-          if (applyProfile(state.profiles, user)) redrawPeople();
+          if (state.me === me && applyProfile(state.profiles, user)) scheduleRedraw();
         })
         .catch(() => {
           /* the username stays shown */
         })
-        .finally(() => pending.delete(id));
+        .finally(() => {
+          running--;
+          pending.delete(id);
+          pump();
+        });
     }
+  }
+
+  function scheduleRedraw() {
+    if (redrawFrame) return;
+    redrawFrame = requestAnimationFrame(() => {
+      redrawFrame = 0;
+      if (state.me) redrawPeople();
+    });
   }
 
   /**
@@ -654,6 +679,14 @@ export function createAccount(state, hooks) {
       ev.preventDefault();
       openCard(Number(el.dataset.personId));
     });
+    // A sender's name is a span with role=button: Enter and Space open the card as a click does.
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Enter" && ev.key !== " ") return;
+      const el = ev.target;
+      if (!el?.matches?.("span[data-person-id][role=button]")) return;
+      ev.preventDefault();
+      openCard(Number(el.dataset.personId));
+    });
   }
 
   /** The session ended: dialogs close, avatar URLs go back, export polling stops. */
@@ -662,6 +695,7 @@ export function createAccount(state, hooks) {
     if (card.open) card.close();
     if (settings.open) settings.close();
     pending.clear();
+    queue.length = 0;
     cardUserId = null;
     const person = document.getElementById("chat-person");
     if (person) {

@@ -902,7 +902,13 @@ export function createViews(state, actions) {
       h(
         "div",
         { class: "meta" },
-        h("span", { class: "sender", "data-testid": "message-sender", "data-person-id": msg.sender_id === me ? null : msg.sender_id }, usernameOf(chat, msg.sender_id)),
+        h(
+          "span",
+          msg.sender_id === me
+            ? { class: "sender", "data-testid": "message-sender" }
+            : { class: "sender", "data-testid": "message-sender", "data-person-id": msg.sender_id, role: "button", tabindex: 0 },
+          usernameOf(chat, msg.sender_id),
+        ),
         h("time", { datetime: msg.created_at, title: new Date(msg.created_at).toLocaleString() }, fmtTime(msg.created_at)),
         msg.pinned
           ? h("span", { class: "pin-mark", "data-testid": "pinned-mark", role: "img", "aria-label": "Pinned", title: "Pinned" }, "📌")
