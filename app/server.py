@@ -207,6 +207,11 @@ def hypercorn_config(host: str, port: int) -> HypercornConfig:
     config.bind = [f"{host}:{port}"]
     config.websocket_max_message_size = MAX_FRAME  # Hypercorn closes with 1009 past it
     config.graceful_timeout = 5
+    # Idle keep-alive connections stay open longer than clients and proxies keep them pooled
+    # (nginx's upstream default is 60 s): a server closing first races the client's next
+    # request on that connection, which then fails with no response (seen under a loaded CI
+    # run at Hypercorn's default of 5 s).
+    config.keep_alive_timeout = 75
     config.backlog = 4096  # a reconnect storm must not overflow the listen queue (default 100)
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")  # through our JSON handler

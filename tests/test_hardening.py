@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from app.embedded import start_embedded
+from tests.support.processes import ROOT
 
 
 def csp(headers) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
@@ -28,8 +29,9 @@ def csp(headers) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
 # --- item 12 ----------------------------------------------------------------------------------
 async def test_web_client_responses_carry_csp_nosniff_referrer_policy_and_refuse_framing(http, cluster):
     host = urlsplit(cluster.api.base_url).netloc
-    modules = ("/static/app.js", "/static/api.js", "/static/codes.js", "/static/socket.js", "/static/store.js",
-               "/static/views.js")
+    # Every module the client loads (a service worker registers only from a JavaScript type).
+    modules = tuple(f"/static/{path.name}" for path in sorted((ROOT / "app" / "static").glob("*.js")))
+    assert "/static/sw.js" in modules and "/static/app.js" in modules
     for path in ("/", *modules, "/static/style.css", "/health", "/no-such-page"):
         r = await http.get(path)
         assert r.status_code in (200, 404), (path, r.status_code)

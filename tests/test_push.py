@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from tests.conftest import make_stack
 from tests.support.checks import assert_error
-from tests.support.clients import Device, User, direct_chat, make_user, pair, send
+from tests.support.clients import PASSWORD, Device, User, direct_chat, make_user, pair, send
 from tests.support.pushreceivers import BrowserSubscription, GatewayReceiver, WebPushReceiver
 
 QUIET = 3.0  # seconds to wait to be sure nothing more comes: PUSH_DELAY 1 + poll 0.5 + slack
@@ -282,3 +282,24 @@ async def test_users_without_subscriptions_cost_no_push_job(http, cluster, redis
     assert await redis.keys("arq:job:push:*") == []
     assert not await redis.sismember("mc:push:users", bob.id)
     assert await redis.sismember("mc:push:users", carol.id)
+
+
+async def test_a_subscription_stops_when_the_session_that_made_it_ends(http, webpush):
+    alice, bob, chat = await pair(http)
+    # A second login of bob's: the laptop's session. The first (bob.headers) is the phone's.
+    r = await http.post("/auth/login", json={"username": bob.username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    laptop_token = r.json()
+    laptop = User(id=bob.id, username=bob.username, email=bob.email, tokens=laptop_token)
+    phone_sub, laptop_sub = webpush.subscription(), webpush.subscription()
+    await subscribe(http, bob, phone_sub, "phone")
+    await subscribe(http, laptop, laptop_sub, "laptop")
+    # The display name is what a push shows as the sender.
+    assert (await http.patch("/users/me", json={"display_name": "Алиса"}, headers=alice.headers)).status_code == 200
+    r = await http.post("/auth/logout", json={"refresh_token": laptop_token["refresh_token"]}, headers=laptop.headers)
+    assert r.status_code == 204
+    await send(http, alice, chat["id"], "after the laptop logged out")
+    (push,) = await webpush.wait_delivered(phone_sub, 1)
+    assert push.payload["sender"]["name"] == "Алиса"
+    await asyncio.sleep(QUIET)
+    assert laptop_sub.attempts == []  # its session ended: nothing goes to that browser

@@ -32,12 +32,14 @@ async def subscribe(data: PushSubscriptionIn) -> tuple[dict[str, Any], int]:
     sub = data.root
     if isinstance(sub, WebPushSubscriptionIn):
         row = await services().push.subscribe(
-            user_id=principal().user_id, device_id=sub.device_id, kind="webpush", url=sub.endpoint,
+            user_id=principal().user_id, session_id=principal().session_id, device_id=sub.device_id,
+            kind="webpush", url=sub.endpoint,
             p256dh=sub.keys.p256dh, auth=sub.keys.auth,
         )  # fmt: skip
     else:
         row = await services().push.subscribe(
-            user_id=principal().user_id, device_id=sub.device_id, kind="http", url=sub.url,
+            user_id=principal().user_id, session_id=principal().session_id, device_id=sub.device_id,
+            kind="http", url=sub.url,
             app_id=sub.app_id, pushkey=sub.pushkey,
         )  # fmt: skip
     return row, 201

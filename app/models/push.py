@@ -24,6 +24,9 @@ class PushSubscription(Model):
     # SHA-256 (hex) of the endpoint (webpush) or of app_id and pushkey (http): registering the
     # same target again replaces the row, whoever held it.
     target = fields.CharField(max_length=64, unique=True)
+    # The login session that registered it: once that session ends (logout, revoked elsewhere,
+    # password changed, refresh lifetime over) the device gets no more pushes.
+    session_id = fields.UUIDField(null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

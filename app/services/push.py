@@ -21,6 +21,7 @@ import base64
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,6 +89,7 @@ class PushService:
         self,
         *,
         user_id: int,
+        session_id: uuid.UUID,
         device_id: str,
         kind: Literal["webpush", "http"],
         url: str,
@@ -115,7 +117,7 @@ class PushService:
             target = _target_hash("http", app_id, pushkey)
         row = await store.upsert(
             {"user_id": user_id, "device_id": device_id, "kind": kind, "url": url, "p256dh": p256dh,
-             "auth": auth, "app_id": app_id, "pushkey": pushkey, "target": target}
+             "auth": auth, "app_id": app_id, "pushkey": pushkey, "target": target, "session_id": session_id}
         )  # fmt: skip
         await cast(Awaitable[int], self._redis.sadd(keys.PUSH_USERS, user_id))
         return subscription_body(row)

@@ -329,6 +329,11 @@ export const api = {
     request("POST", `/chats/${encodeURIComponent(chatId)}/owner`, { user_id: userId }),
   /** The caller's own settings: {muted_until?: ISO|null, archived?: bool}; only those given change. */
   chatSettings: (chatId, settings) => request("PUT", `/chats/${encodeURIComponent(chatId)}/settings`, settings),
+  /** {key}: the server's VAPID public key; 503 when Web Push is not configured there. */
+  vapidPublicKey: () => request("GET", "/push/vapid-public-key"),
+  pushSubscribe: (body) => request("POST", "/push/subscriptions", body),
+  pushSubscriptions: () => request("GET", "/push/subscriptions"),
+  pushUnsubscribe: (id) => request("DELETE", `/push/subscriptions/${encodeURIComponent(id)}`),
   // Accounts (contract v1.1, Auth and Users): profile, blocking, sessions, export, erasure.
   /** {display_name?, avatar_attachment_id?}; null clears. Answers the User. */
   updateMe: (changes) => request("PATCH", "/users/me", changes),

@@ -17,6 +17,8 @@ import {
 } from "./api.js";
 import { createAccount } from "./account.js";
 import { ClientFrame, RETRYABLE, ServerEvent } from "./codes.js";
+import { createPushControl } from "./notifications.js";
+import { chatIdFromSearch, openChatRequest } from "./push.js";
 import { Connection, FrameError } from "./socket.js";
 import {
   applyPins,
@@ -59,7 +61,7 @@ import {
   uploadsOf,
   usernameOf,
 } from "./store.js";
-import { $, createViews, formError, isVisible } from "./views.js";
+import { $, createViews, formError, isVisible, renderPush } from "./views.js";
 
 const PAGE = 50;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -123,6 +125,7 @@ const views = createViews(state, {
   headerDrawn: (chat) => account.headerDrawn(chat),
 });
 const { showError, renderChatList, renderConversationHeader } = views;
+const push = createPushControl(renderPush);
 // Profiles, a person's card, the settings dialog (account.js).
 const account = createAccount(state, {
   views,
@@ -206,6 +209,9 @@ async function onRegister(ev) {
 
 async function onLogout() {
   const conn = state.conn;
+  // While the tokens still work: this browser stops getting this account's notifications.
+  // Bounded: a server that does not answer must not keep the person from logging out.
+  await Promise.race([push.forget().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 3000))]);
   teardown();
   if (conn) conn.stop();
   try {
@@ -235,6 +241,7 @@ function teardown() {
   account.clear();
   resetState(state);
   timers.clearAll();
+  push.reset();
   if (me) localStorage.removeItem(outboxKey(me.id));
   views.clearSession();
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
@@ -265,6 +272,7 @@ async function enterApp() {
     onAuthLost: () => sessionEnded(),
   });
   state.conn.start();
+  push.refresh();
   const fromHash = chatIdFromHash();
   if (fromHash) openChat(fromHash, { focus: false });
   flushOutbox();
@@ -445,6 +453,26 @@ async function onCreateGroup(ev) {
 function chatIdFromHash() {
   const m = /^#chat\/(\d+)$/.exec(location.hash);
   return m ? Number(m[1]) : null;
+}
+
+/**
+ * A chat to open that came from outside the page: a notification's click (the service
+ * worker's message), or /?chat=ID when it opened a new window. Signed out, it waits in the
+ * hash until the sign-in opens it.
+ */
+function openChatFromOutside(chatId) {
+  if (state.me) openChat(chatId);
+  else history.replaceState(null, "", `${location.pathname}#chat/${chatId}`);
+}
+
+/** /?chat=ID (a notification's link) becomes this client's own #chat/ID route. */
+function takeChatFromQuery() {
+  const id = chatIdFromSearch(location.search);
+  if (id == null) return;
+  const params = new URLSearchParams(location.search);
+  params.delete("chat");
+  const rest = params.toString();
+  history.replaceState(null, "", `${location.pathname}${rest ? `?${rest}` : ""}#chat/${id}`);
 }
 
 function closeChat() {
@@ -1213,10 +1241,19 @@ function wire() {
     else if (id !== state.openChatId) openChat(id, { focus: false });
   });
   setUnauthorizedHandler(() => sessionEnded());
+  $("push-toggle").addEventListener("click", () => push.toggle());
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.addEventListener("message", (ev) => {
+      const id = openChatRequest(ev.data);
+      if (id != null) openChatFromOutside(id);
+    });
+    navigator.serviceWorker.startMessages(); // this page is outside the worker's scope
+  }
   account.wire();
 }
 
 async function boot() {
+  takeChatFromQuery();
   wire();
   if (!getTokens()) {
     views.showAuth();

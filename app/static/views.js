@@ -90,6 +90,27 @@ export function highlightNodes(html) {
   return rebuild(template.content, false);
 }
 
+const PUSH_LABELS = {
+  off: "Notifications: off",
+  on: "Notifications: on",
+  blocked: "Notifications: blocked",
+  unavailable: "Notifications: unavailable",
+  busy: "Notifications: …",
+};
+
+/** The notifications control (notifications.js) in a state of push.js's PushState, with a note. */
+export function renderPush(pushState, note = "") {
+  const button = $("push-toggle");
+  button.dataset.state = pushState;
+  button.textContent = PUSH_LABELS[pushState] || PUSH_LABELS.off;
+  button.setAttribute("aria-pressed", String(pushState === "on"));
+  button.disabled = pushState === "busy" || pushState === "blocked";
+  button.title = pushState === "on" ? "Turn notifications off" : pushState === "off" ? "Turn notifications on" : note;
+  const status = $("push-status");
+  status.textContent = note;
+  status.title = note;
+}
+
 export function isVisible() {
   return document.visibilityState === "visible";
 }
@@ -251,6 +272,8 @@ export function createViews(state, actions) {
     $("auth-view").hidden = false;
     $("chat-view").hidden = true;
     $("logout-button").hidden = true;
+    $("push-toggle").hidden = true;
+    $("push-status").hidden = true;
     $("current-user").hidden = true;
     document.querySelector("[data-skip-link]").hidden = true;
     const n = $("auth-notice");
@@ -265,6 +288,8 @@ export function createViews(state, actions) {
     $("auth-view").hidden = true;
     $("chat-view").hidden = false;
     $("logout-button").hidden = false;
+    $("push-toggle").hidden = false;
+    $("push-status").hidden = false;
     const cu = $("current-user");
     cu.replaceChildren(h("span", { class: "visually-hidden" }, "Signed in as "), state.me.username);
     cu.hidden = false;

@@ -13,14 +13,16 @@ SUBSCRIPTION_COLUMNS = "id, user_id, device_id, kind, url, p256dh, auth, app_id,
 async def upsert(fields: dict[str, Any]) -> Row:
     """Insert, or replace the row registered for the same target (whoever held it)."""
     row = await fetchrow(
-        f"""INSERT INTO push_subscriptions (user_id, device_id, kind, url, p256dh, auth, app_id, pushkey, target, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+        f"""INSERT INTO push_subscriptions (user_id, device_id, kind, url, p256dh, auth, app_id, pushkey, target,
+                                            session_id, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
             ON CONFLICT (target) DO UPDATE SET user_id = EXCLUDED.user_id, device_id = EXCLUDED.device_id,
                 kind = EXCLUDED.kind, url = EXCLUDED.url, p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth,
-                app_id = EXCLUDED.app_id, pushkey = EXCLUDED.pushkey, created_at = now()
+                app_id = EXCLUDED.app_id, pushkey = EXCLUDED.pushkey, session_id = EXCLUDED.session_id,
+                created_at = now()
             RETURNING {SUBSCRIPTION_COLUMNS}""",
         fields["user_id"], fields["device_id"], fields["kind"], fields["url"], fields.get("p256dh"),
-        fields.get("auth"), fields.get("app_id"), fields.get("pushkey"), fields["target"],
+        fields.get("auth"), fields.get("app_id"), fields.get("pushkey"), fields["target"], fields["session_id"],
     )  # fmt: skip
     assert row is not None
     return row
@@ -52,12 +54,13 @@ async def users_with_subscriptions(user_ids: list[int] | None = None) -> list[in
 
 
 async def targets(user_id: int) -> list[Row]:
-    """The user's subscriptions, each with its device's cursor (0 for a device that never
-    connected: it has received nothing)."""
+    """The user's subscriptions whose registering session is still live, each with its
+    device's cursor (0 for a device that never connected: it has received nothing)."""
     return await fetch(
         """SELECT s.id, s.device_id, s.kind, s.url, s.p256dh, s.auth, s.app_id, s.pushkey, s.created_at,
                   COALESCE(d.acked_seq, 0) AS acked_seq
            FROM push_subscriptions s
+           JOIN auth_sessions a ON a.id = s.session_id AND a.revoked_at IS NULL AND a.expires_at > now()
            LEFT JOIN devices d ON d.user_id = s.user_id AND d.device_id = s.device_id
            WHERE s.user_id = $1 ORDER BY s.id""",
         user_id,
@@ -80,7 +83,7 @@ async def message_events(user_id: int, chat_id: int, from_seq: int) -> list[Row]
     (user_id, inbox_seq) index), with what a notification shows; deleted messages left out."""
     return await fetch(
         """SELECT e.inbox_seq, e.committed_at, m.id AS message_id, m.sender_id, m.content,
-                  $1 = ANY(m.mentions) AS mentioned, u.username AS sender_name
+                  $1 = ANY(m.mentions) AS mentioned, coalesce(u.display_name, u.username, 'Deleted account') AS sender_name
            FROM inbox_events e
            JOIN messages m ON m.id = e.message_id
            JOIN users u ON u.id = m.sender_id

@@ -4,6 +4,7 @@ settings, the Matrix notification's two shapes and the retry backoff. No servers
 from __future__ import annotations
 
 import socket
+import uuid
 
 import pytest
 
@@ -75,9 +76,9 @@ async def test_web_push_without_a_vapid_key_is_unavailable_and_gateways_still_va
     with pytest.raises(Unavailable):
         service.public_key()
     with pytest.raises(Unavailable):
-        await service.subscribe(user_id=1, device_id="d", kind="webpush", url="https://8.8.8.8/x", p256dh="a", auth="b")
+        await service.subscribe(user_id=1, session_id=uuid.uuid4(), device_id="d", kind="webpush", url="https://8.8.8.8/x", p256dh="a", auth="b")
     with pytest.raises(ValidationFailed):
-        await service.subscribe(user_id=1, device_id="d", kind="http", url="http://127.0.0.1/x", app_id="a", pushkey="k")
+        await service.subscribe(user_id=1, session_id=uuid.uuid4(), device_id="d", kind="http", url="http://127.0.0.1/x", app_id="a", pushkey="k")
 
 
 def _notification() -> Notification:
