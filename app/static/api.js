@@ -253,6 +253,18 @@ function query(params) {
   return s ? `?${s}` : "";
 }
 
+/**
+ * GET of a route that answers 202 (still working) or 200 (done): {status, body}, where body
+ * is the parsed JSON of a 202 and the raw text of a 200 (an export archive, kept as given).
+ */
+export async function poll(path) {
+  const response = await withToken((token) => rawFetch("GET", path, undefined, token));
+  if (!response.ok) throw await parseError(response);
+  const text = await response.text();
+  if (response.status === 202) return { status: 202, body: text ? JSON.parse(text) : null };
+  return { status: response.status, body: text };
+}
+
 // The contract's REST routes, one function each.
 export const api = {
   register: (username, email, password) =>
@@ -322,6 +334,17 @@ export const api = {
   pushSubscribe: (body) => request("POST", "/push/subscriptions", body),
   pushSubscriptions: () => request("GET", "/push/subscriptions"),
   pushUnsubscribe: (id) => request("DELETE", `/push/subscriptions/${encodeURIComponent(id)}`),
+  // Accounts (contract v1.1, Auth and Users): profile, blocking, sessions, export, erasure.
+  /** {display_name?, avatar_attachment_id?}; null clears. Answers the User. */
+  updateMe: (changes) => request("PATCH", "/users/me", changes),
+  block: (userId) => request("PUT", `/users/${encodeURIComponent(userId)}/block`),
+  unblock: (userId) => request("DELETE", `/users/${encodeURIComponent(userId)}/block`),
+  blocked: (cursor) => request("GET", `/users/me/blocked${query({ cursor, limit: 200 })}`),
+  sessions: () => request("GET", "/auth/sessions"),
+  revokeSession: (id) => request("DELETE", `/auth/sessions/${encodeURIComponent(id)}`),
+  startExport: () => request("POST", "/users/me/export"),
+  exportStatus: (id) => poll(`/users/me/export/${encodeURIComponent(id)}`),
+  deleteAccount: (password) => request("DELETE", "/users/me", { password }),
 };
 
 /** A person-readable sentence for an error, with the bad fields of a validation_error. */

@@ -15,6 +15,7 @@ import {
   uploadAttachment,
   uuid,
 } from "./api.js";
+import { createAccount } from "./account.js";
 import { ClientFrame, RETRYABLE, ServerEvent } from "./codes.js";
 import { createPushControl } from "./notifications.js";
 import { chatIdFromSearch, openChatRequest } from "./push.js";
@@ -121,9 +122,16 @@ const views = createViews(state, {
   transferOwner: (userId) => changeOpenChat((id) => api.transferOwner(id, userId)),
   fetchBlob: (path) => fetchBlob(path),
   removeUpload: (key) => cancelUpload(key),
+  headerDrawn: (chat) => account.headerDrawn(chat),
 });
 const { showError, renderChatList, renderConversationHeader } = views;
 const push = createPushControl(renderPush);
+// Profiles, a person's card, the settings dialog (account.js).
+const account = createAccount(state, {
+  views,
+  startDirect: (user) => startDirect(user),
+  sessionEnded: (text) => sessionEnded(text),
+});
 
 const meId = () => state.me?.id;
 const uploadAborts = new Map(); // upload key -> abort(), while its bytes are going out
@@ -230,6 +238,7 @@ function teardown() {
   const me = state.me;
   for (const abort of uploadAborts.values()) abort();
   uploadAborts.clear();
+  account.clear();
   resetState(state);
   timers.clearAll();
   push.reset();
@@ -245,6 +254,7 @@ async function enterApp() {
   state.me = me;
   state.outbox = parseOutbox(localStorage.getItem(outboxKey(me.id)));
   views.showApp();
+  account.showMe();
   views.setConnectionStatus("connecting");
   try {
     await loadChats();
@@ -295,6 +305,7 @@ function upsertChat(incoming) {
     chat.unread_mentions = 0;
   }
   state.chats.set(chat.id, chat);
+  account.learnPeople([chat]);
   renderChatList();
   if (chat.id === state.openChatId) {
     renderConversationHeader();
@@ -522,6 +533,7 @@ async function openChat(chatId, { focus = true } = {}) {
     // paging back brings them in order.
     if (pageMin != null) dropBefore(convo, pageMin);
     for (const m of items) storeMessage(convo, m);
+    account.learnSenders(chatId, items);
     convo.loaded = true;
     convo.hasMore = pageMin != null && pageMin > 1 && (items.length >= PAGE || page.next_cursor != null);
     views.drawMessages({ stickToBottom: true });
@@ -566,7 +578,7 @@ function applyMessage(msg, { live = false } = {}) {
   const isNew = !chat || (msg.seq || 0) > (chat.last_seq || 0);
   if (live && isNew && msg.sender_id !== state.me.id && !msg.is_deleted && Date.now() - ts(msg.created_at) < 60_000) {
     const where = chat && chat.type === "group" ? ` in ${chatTitle(chat, meId())}` : "";
-    views.announce(`${usernameOf(chat, msg.sender_id, meId())}${where}: ${messagePreview(msg)}`);
+    views.announce(`${usernameOf(chat, msg.sender_id, meId(), state.profiles)}${where}: ${messagePreview(msg)}`);
   }
   if (!chat) {
     ensureChat(msg.chat_id); // the fetched chat already counts this message
@@ -1157,6 +1169,9 @@ function handleEvent(type, data) {
     case ServerEvent.PRESENCE:
       applyPresence(data);
       break;
+    case ServerEvent.USER_UPDATED:
+      account.applyUserUpdated(data.user);
+      break;
     case ServerEvent.ERROR:
       showError(data.message || data.code || "The server reported an error.");
       break;
@@ -1234,6 +1249,7 @@ function wire() {
     });
     navigator.serviceWorker.startMessages(); // this page is outside the worker's scope
   }
+  account.wire();
 }
 
 async function boot() {

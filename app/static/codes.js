@@ -14,6 +14,7 @@ export const ServerEvent = Object.freeze({
   REACTIONS: "reactions",
   READ_ACK: "read_ack",
   MESSAGE_ACK: "message_ack", // also settles the request it answers
+  USER_UPDATED: "user_updated", // a contact's profile (or our own, from another device)
   ERROR: "error", // an error frame that answered no pending request
 });
 

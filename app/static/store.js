@@ -22,6 +22,7 @@ export function createState() {
     replyTo: null, // the composer's quoted message: {chat_id, id, seq, sender_id, preview}
     uploads: [], // files attached in the composer, see newUpload(); each remembers its chat
     sendWaiting: null, // the chat id whose send waits for its uploads to finish
+    profiles: new Map(), // user id -> UserPublic (display name, avatar, deleted), see account.js
   };
 }
 
@@ -44,6 +45,7 @@ export function resetState(state) {
   state.replyTo = null;
   state.uploads = [];
   state.sendWaiting = null;
+  state.profiles.clear();
 }
 
 export function newConvo(chatId) {
@@ -82,10 +84,11 @@ export function isMember(chat, userId) {
   return !Array.isArray(chat.members) || !chat.members.length || chat.members.some((m) => m.user_id === userId);
 }
 
-export function chatTitle(chat, meId) {
+/** A direct chat is named after the other person (their display name when known). */
+export function chatTitle(chat, meId, profiles = null) {
   if (chat.type === "group") return chat.title || "Group";
   const other = (chat.members || []).find((m) => m.user_id !== meId);
-  return other ? other.username : chat.title || "Direct chat";
+  return other ? personName(profiles?.get(other.user_id), other.username) : chat.title || "Direct chat";
 }
 
 export function otherMember(chat, meId) {
@@ -93,10 +96,78 @@ export function otherMember(chat, meId) {
   return (chat.members || []).find((m) => m.user_id !== meId) || null;
 }
 
-export function usernameOf(chat, userId, meId) {
+/** How a person is shown in a chat: "You", their display name, else their username. */
+export function usernameOf(chat, userId, meId, profiles = null) {
   if (userId === meId) return "You";
   const m = (chat?.members || []).find((x) => x.user_id === userId);
-  return m ? m.username : `User ${userId}`;
+  return personName(profiles?.get(userId), m ? m.username : `User ${userId}`);
+}
+
+// ---------------------------------------------------------------- people: profiles, sessions, export
+
+export const DELETED_ACCOUNT = "Deleted account";
+
+/**
+ * The name to show for a person: "Deleted account" for an erased one, else the display name,
+ * else the username, else `fallback` (a member's username while the profile is not known).
+ */
+export function personName(profile, fallback = "") {
+  if (profile?.deleted) return DELETED_ACCOUNT;
+  return (profile?.display_name || "").trim() || profile?.username || fallback;
+}
+
+/**
+ * A `UserPublic` (GET /users/{id}, a `user_updated` event) into what we know of people;
+ * true when something shown (name, avatar, deletion, presence) changed.
+ */
+export function applyProfile(profiles, user) {
+  if (!user || user.id == null) return false;
+  const cur = profiles.get(user.id);
+  const next = { ...(cur || {}), ...user };
+  profiles.set(user.id, next);
+  if (!cur) return true;
+  return ["username", "display_name", "avatar_url", "deleted", "online", "last_seen_at"].some((k) => cur[k] !== next[k]);
+}
+
+/** Ids of the people in `chats` (not me) whose profile we do not hold nor are fetching. */
+export function unknownPeople(chats, profiles, meId, pending = new Set()) {
+  const ids = new Set();
+  for (const chat of chats) {
+    for (const m of chat?.members || []) {
+      if (m.user_id !== meId && !profiles.has(m.user_id) && !pending.has(m.user_id)) ids.add(m.user_id);
+    }
+  }
+  return [...ids];
+}
+
+/** Sessions for the settings page: this one first, then the most recently seen. */
+export function sortSessions(sessions) {
+  return [...(sessions || [])].sort(
+    (a, b) => (b.current ? 1 : 0) - (a.current ? 1 : 0) || ts(b.last_seen_at) - ts(a.last_seen_at) || b.id - a.id,
+  );
+}
+
+/** "online", "last seen <time>" (given a formatter), "offline", or "" when not known. */
+export function presenceText(profile, fmt = (iso) => iso) {
+  if (!profile || profile.deleted || profile.online == null) return "";
+  if (profile.online) return "online";
+  return profile.last_seen_at ? `last seen ${fmt(profile.last_seen_at)}` : "offline";
+}
+
+/**
+ * What GET /users/me/export/{id} answered, for the progress line: {done, text}. A 200 is the
+ * archive itself (no `status`); a 202 carries `{id, status}`.
+ */
+export function exportProgress(answer, httpStatus) {
+  if (httpStatus === 200) return { done: true, failed: false, text: "Your archive is ready." };
+  const status = answer?.status || "pending";
+  if (status === "failed") return { done: true, failed: true, text: "The export failed. Try again." };
+  return { done: false, failed: false, text: status === "running" ? "Building your archive…" : "Waiting for the export to start…" };
+}
+
+/** The file name the downloaded archive gets. */
+export function exportFileName(username, now = new Date()) {
+  return `messenger-export-${username || "account"}-${now.toISOString().slice(0, 10)}.json`;
 }
 
 export function chatActivity(chat) {

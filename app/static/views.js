@@ -10,7 +10,7 @@ import {
   QUICK_REACTIONS,
   canManage,
   canPin,
-  chatTitle,
+  chatTitle as chatTitleIn,
   createUrlCache,
   fitBox,
   formatBytes,
@@ -21,6 +21,7 @@ import {
   messagePreview,
   orderedMessages,
   otherMember,
+  personName,
   roleOf,
   splitArchived,
   statusOf as statusOfIn,
@@ -208,7 +209,10 @@ export function createViews(state, actions) {
   const typingTimers = new Map(); // chat id -> timer that redraws when typing expires
 
   const meId = () => state.me?.id;
-  const usernameOf = (chat, userId) => usernameIn(chat, userId, meId());
+  // People are shown by display name (account.js keeps state.profiles), else by username.
+  const usernameOf = (chat, userId) => usernameIn(chat, userId, meId(), state.profiles);
+  const chatTitle = (chat, me) => chatTitleIn(chat, me, state.profiles);
+  const memberName = (m) => personName(state.profiles.get(m.user_id), m.username);
   const statusOf = (msg, chat) => statusOfIn(msg, chat, state.receipts, meId());
 
   // Thumbnails shown in messages, through object URLs shared by path: an <img> that leaves the
@@ -454,7 +458,8 @@ export function createViews(state, actions) {
               "data-username": u.username,
               onclick: () => actions.startDirect(u),
             },
-            `Chat with ${u.username}`,
+            `Chat with ${personName(u, u.username)}`,
+            personName(u, u.username) !== u.username ? h("span", { class: "hint" }, ` @${u.username}`) : null,
             u.online ? h("span", { class: "dot", role: "img", "aria-label": "online" }) : null,
           ),
         ),
@@ -539,8 +544,19 @@ export function createViews(state, actions) {
       presence.textContent = "";
       delete presence.dataset.online;
     }
-    $("chat-members").textContent =
-      chat && chat.type === "group" ? (chat.members || []).map((m) => m.username).join(", ") : "";
+    // Each member's name opens their card (account.js, by data-person-id).
+    const members = chat && chat.type === "group" ? chat.members || [] : [];
+    const membersSig = JSON.stringify(members.map((m) => [m.user_id, memberName(m)]));
+    if ($("chat-members").dataset.sig !== membersSig) {
+      $("chat-members").dataset.sig = membersSig;
+      $("chat-members").replaceChildren(
+        ...members.flatMap((m, i) => [
+          i ? ", " : "",
+          h("button", { type: "button", class: "link person", "data-testid": "chat-member", "data-person-id": m.user_id }, memberName(m)),
+        ]),
+      );
+    }
+    actions.headerDrawn?.(chat);
     const mutedFlag = $("chat-muted");
     mutedFlag.hidden = !isMuted(chat);
     mutedFlag.textContent = !isMuted(chat)
@@ -555,7 +571,7 @@ export function createViews(state, actions) {
 
   function settingsSig(chat) {
     return JSON.stringify([chat.id, chat.title, chat.muted_until, chat.archived, meId(),
-      (chat.members || []).map((m) => [m.user_id, m.username, m.role])]);
+      (chat.members || []).map((m) => [m.user_id, memberName(m), m.role])]);
   }
 
   /** The settings panel of the open chat, rebuilt only when what it shows changed. */
@@ -658,7 +674,9 @@ export function createViews(state, actions) {
       return h(
         "li",
         { "data-testid": "member", "data-user-id": m.user_id, "data-role": m.role },
-        h("span", { class: "member-name" }, m.user_id === me ? `${m.username} (you)` : m.username),
+        m.user_id === me
+          ? h("span", { class: "member-name" }, `${memberName(m)} (you)`)
+          : h("button", { type: "button", class: "link member-name person", "data-person-id": m.user_id }, memberName(m)),
         h("span", { class: `role role-${m.role}`, "data-testid": "member-role" }, ROLE[m.role] || m.role),
         ...buttons,
       );
@@ -909,7 +927,13 @@ export function createViews(state, actions) {
       h(
         "div",
         { class: "meta" },
-        h("span", { class: "sender", "data-testid": "message-sender" }, usernameOf(chat, msg.sender_id)),
+        h(
+          "span",
+          msg.sender_id === me
+            ? { class: "sender", "data-testid": "message-sender" }
+            : { class: "sender", "data-testid": "message-sender", "data-person-id": msg.sender_id, role: "button", tabindex: 0 },
+          usernameOf(chat, msg.sender_id),
+        ),
         h("time", { datetime: msg.created_at, title: new Date(msg.created_at).toLocaleString() }, fmtTime(msg.created_at)),
         msg.pinned
           ? h("span", { class: "pin-mark", "data-testid": "pinned-mark", role: "img", "aria-label": "Pinned", title: "Pinned" }, "📌")
