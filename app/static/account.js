@@ -639,7 +639,7 @@ export function createAccount(state, hooks) {
         input.focus();
         return;
       }
-      if (!(await confirm(`Delete the account ${state.me?.username} for good?`, "Delete account"))) return;
+      if (!(await views.confirmAction(`Delete the account ${state.me?.username} for good?`, "Delete account"))) return;
       button.disabled = true;
       error.textContent = "";
       try {
@@ -653,18 +653,6 @@ export function createAccount(state, hooks) {
       }
     });
     return form;
-  }
-
-  /** The page's confirmation dialog (index.html), shown over the settings dialog. */
-  function confirm(text, okLabel) {
-    const dialog = $("confirm-dialog");
-    $("confirm-text").textContent = text;
-    $("confirm-ok").textContent = okLabel;
-    dialog.returnValue = "";
-    return new Promise((resolve) => {
-      dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
-      dialog.showModal();
-    });
   }
 
   // ------------------------------------------------------------ wiring

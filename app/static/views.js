@@ -1444,6 +1444,7 @@ export function createViews(state, actions) {
 
   return {
     TYPING_SHOW_MS,
+    confirmAction,
     showError,
     announce,
     setConnectionStatus,

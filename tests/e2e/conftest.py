@@ -10,6 +10,7 @@ E2E_REQUIRED=1, which turns the skip into a failure (for CI, where they must run
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
@@ -261,6 +262,20 @@ async def new_client(
     finally:
         for context in contexts:
             await context.close()
+
+
+async def direct_pair(new_client: Callable[[str], Awaitable[UiClient]], first_message: str | None = None) -> tuple[UiClient, UiClient]:
+    """Alice and Bob, registered through the UI; Alice has opened a direct chat with Bob. With
+    `first_message`, Alice sends it and Bob has the chat open and showing it."""
+    alice = await new_client("alice")
+    bob = await new_client("bob")
+    await asyncio.gather(alice.register(), bob.register())
+    await alice.start_direct_chat(bob.username)
+    if first_message is not None:
+        await alice.send(first_message)
+        await bob.open_chat(alice.username)
+        await expect(bob.message(first_message)).to_have_count(1)
+    return alice, bob
 
 
 async def _dump(test_name: str, clients: list[UiClient], artifacts_dir: Path) -> None:

@@ -7,7 +7,6 @@ and worker.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
@@ -22,6 +21,8 @@ except ImportError:
     if os.environ.get("E2E_REQUIRED", "") not in ("", "0"):
         raise
     pytest.skip("the playwright package is not installed (the `e2e` extra)", allow_module_level=True)
+
+from tests.e2e.conftest import direct_pair
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(150)]
 
@@ -40,17 +41,6 @@ def _png(size: int = 96) -> bytes:
     return out.getvalue()
 
 
-async def _pair(new_client) -> tuple:
-    """Alice and Bob, registered through the UI; both have their direct chat open."""
-    alice = await new_client("alice")
-    bob = await new_client("bob")
-    await asyncio.gather(alice.register(), bob.register())
-    await alice.start_direct_chat(bob.username)
-    await alice.send("Hello Bob")
-    await bob.open_chat(alice.username)
-    await expect(bob.message("Hello Bob")).to_have_count(1)
-    return alice, bob
-
 
 async def _open_settings(client):
     await client.page.get_by_test_id("settings-button").click()
@@ -65,7 +55,7 @@ async def _close_settings(client) -> None:
 
 
 async def test_web_display_name_and_avatar_reach_the_other_side_live_and_after_reload(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client, "Hello Bob")
     dialog = await _open_settings(alice)
     await dialog.get_by_test_id("display-name-input").fill("Алиса Wonder")
     await dialog.get_by_test_id("display-name-save").click()
@@ -115,7 +105,7 @@ async def test_web_display_name_and_avatar_reach_the_other_side_live_and_after_r
 
 
 async def test_web_block_from_the_card_stops_a_new_chat_and_sends(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client, "Hello Bob")
     await alice.page.get_by_test_id("chat-person").click()
     card = alice.page.get_by_test_id("user-card")
     block = card.get_by_test_id("user-card-block")
@@ -183,7 +173,7 @@ async def test_web_sessions_list_and_revoking_the_other_logs_it_out(new_client) 
 
 
 async def test_web_a_group_member_or_a_sender_opens_their_card(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client, "Hello Bob")
     await alice.create_group("Book club", [bob.username])
     await alice.send("Chapter one?")
     await bob.open_chat("Book club")
@@ -207,7 +197,7 @@ async def test_web_a_group_member_or_a_sender_opens_their_card(new_client) -> No
 
 
 async def test_web_export_downloads_a_json_with_a_sent_message(new_client, tmp_path: Path) -> None:
-    alice, _bob = await _pair(new_client)
+    alice, _bob = await direct_pair(new_client, "Hello Bob")
     await alice.send("Remember the 14th of May")
     dialog = await _open_settings(alice)
     async with alice.page.expect_download(timeout=60_000) as info:
@@ -224,7 +214,7 @@ async def test_web_export_downloads_a_json_with_a_sent_message(new_client, tmp_p
 
 
 async def test_web_delete_account_returns_to_login_and_frees_the_username(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client, "Hello Bob")
     dialog = await _open_settings(alice)
     # A wrong password is refused and shown.
     await dialog.get_by_test_id("delete-password").fill("not my password")
@@ -253,7 +243,7 @@ async def test_web_delete_account_returns_to_login_and_frees_the_username(new_cl
 
 
 async def test_web_settings_screenshot(new_client, artifacts_dir: Path) -> None:
-    alice, _bob = await _pair(new_client)
+    alice, _bob = await direct_pair(new_client, "Hello Bob")
     dialog = await _open_settings(alice)
     await dialog.get_by_test_id("display-name-input").fill("Alice Liddell")
     await dialog.get_by_test_id("display-name-save").click()

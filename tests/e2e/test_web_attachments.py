@@ -24,6 +24,8 @@ except ImportError:
         raise
     pytest.skip("the playwright package is not installed (the `e2e` extra)", allow_module_level=True)
 
+from tests.e2e.conftest import direct_pair
+
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(150)]
 
 UPLOAD_MAX_BYTES = 25 * 1024 * 1024  # the server's default UPLOAD_MAX_BYTES
@@ -45,17 +47,6 @@ def _png(width: int, height: int) -> bytes:
     image.save(out, format="PNG")
     return out.getvalue()
 
-
-async def _pair(new_client) -> tuple:
-    """Alice and Bob, registered through the UI; both have their direct chat open."""
-    alice = await new_client("alice")
-    bob = await new_client("bob")
-    await asyncio.gather(alice.register(), bob.register())
-    await alice.start_direct_chat(bob.username)
-    await alice.send("files coming")
-    await bob.open_chat(alice.username)
-    await expect(bob.message("files coming")).to_have_count(1)
-    return alice, bob
 
 
 def _chip(client, name: str) -> Any:
@@ -120,7 +111,7 @@ async def _record_progress(page: Any) -> None:
 
 
 async def test_web_image_attached_by_button_shows_inline_and_opens_full_size(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client, "files coming")
     photo = _png(800, 600)
     padded = _png(1200, 900) + os.urandom(3 * 1024 * 1024)  # PNG readers stop at IEND: still an image
 
@@ -197,7 +188,7 @@ async def test_web_image_attached_by_button_shows_inline_and_opens_full_size(new
 
 
 async def test_web_dropped_files_send_without_text_and_download_intact(new_client, tmp_path: Path) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client, "files coming")
     photo = _png(400, 300)
     report = bytes(range(256)) * 300 + b"end of report\n"  # binary, not an image
 
@@ -240,7 +231,7 @@ async def test_web_dropped_files_send_without_text_and_download_intact(new_clien
 
 
 async def test_web_upload_errors_are_shown_in_the_chip_and_block_the_send(new_client, tmp_path: Path) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client, "files coming")
     big = tmp_path / "huge-video.bin"
     with big.open("wb") as f:  # 26 MiB, past UPLOAD_MAX_BYTES
         f.truncate(UPLOAD_MAX_BYTES + 1024 * 1024)
@@ -273,7 +264,7 @@ async def test_web_upload_errors_are_shown_in_the_chip_and_block_the_send(new_cl
 
 
 async def test_web_attachments_screenshot(new_client, artifacts_dir: Path) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client, "files coming")
     await alice.page.get_by_test_id("file-input").set_input_files(
         files=[
             {"name": "sunset.png", "mimeType": "image/png", "buffer": _png(640, 420)},

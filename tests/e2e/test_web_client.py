@@ -19,16 +19,10 @@ except ImportError:
         raise
     pytest.skip("the playwright package is not installed (the `e2e` extra)", allow_module_level=True)
 
+from tests.e2e.conftest import direct_pair
+
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(120)]
 
-
-async def _pair(new_client) -> tuple:
-    """Alice and Bob, registered through the UI; Alice has opened a direct chat with Bob."""
-    alice = await new_client("alice")
-    bob = await new_client("bob")
-    await asyncio.gather(alice.register(), bob.register())
-    await alice.start_direct_chat(bob.username)
-    return alice, bob
 
 
 def _assert_once_in_order(shown: list[dict], expected_texts: list[str], who: str) -> None:
@@ -41,7 +35,7 @@ def _assert_once_in_order(shown: list[dict], expected_texts: list[str], who: str
 
 
 async def test_web_client_exchanges_direct_messages_live(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client)
 
     await alice.send("Hi Bob, it's Alice")
     # Bob never reloads: the new chat and its first message arrive over the WebSocket.
@@ -70,7 +64,7 @@ async def test_web_client_exchanges_direct_messages_live(new_client) -> None:
 
 
 async def test_web_client_shows_typing_read_receipts_and_presence(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client)
     await expect(alice.page.get_by_test_id("presence")).to_have_text("online")
 
     await alice.send("Are you there?")
@@ -96,7 +90,7 @@ async def test_web_client_shows_typing_read_receipts_and_presence(new_client) ->
 
 
 async def test_web_client_reload_shows_each_message_once(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client)
     expected: list[str] = []
 
     async def say(text: str, *, confirm: bool = True) -> None:
@@ -141,7 +135,7 @@ async def test_web_client_reload_shows_each_message_once(new_client) -> None:
 
 
 async def test_web_client_edits_and_deletes_live(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client)
     await alice.send("first draft")
     await alice.send("to be removed")
     await bob.open_chat(alice.username)
@@ -167,7 +161,7 @@ async def test_web_client_edits_and_deletes_live(new_client) -> None:
 
 
 async def test_web_client_logs_out_and_back_in(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client)
     await alice.send("still here after logging in again")
 
     await alice.page.get_by_test_id("logout-button").click()
@@ -182,7 +176,7 @@ async def test_web_client_logs_out_and_back_in(new_client) -> None:
 
 
 async def test_web_client_saves_conversation_screenshot(new_client, artifacts_dir: Path) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client)
     await alice.send("Hi Bob! Lunch today?")
     await bob.open_chat(alice.username)
     await bob.send("Sure, 12:30 at the usual place?")

@@ -21,6 +21,8 @@ except ImportError:
         raise
     pytest.skip("the playwright package is not installed (the `e2e` extra)", allow_module_level=True)
 
+from tests.e2e.conftest import direct_pair
+
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(150)]
 
 
@@ -50,14 +52,6 @@ def _search_route_documented() -> bool:
 SEARCH_ROUTE = _search_route_documented()
 
 
-async def _pair(new_client) -> tuple:
-    """Alice and Bob, registered through the UI; Alice has opened a direct chat with Bob."""
-    alice = await new_client("alice")
-    bob = await new_client("bob")
-    await asyncio.gather(alice.register(), bob.register())
-    await alice.start_direct_chat(bob.username)
-    return alice, bob
-
 
 async def _trio(new_client, title: str) -> tuple:
     """Alice (owner), Bob and Carol; Alice has created and opened the group `title`."""
@@ -70,7 +64,7 @@ async def _trio(new_client, title: str) -> tuple:
 
 
 async def test_web_reply_shows_the_quoted_preview_on_both_sides(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client)
     await alice.send("Where shall we meet?")
     await alice.send("Something else entirely")
     await bob.open_chat(alice.username)
@@ -96,7 +90,7 @@ async def test_web_reply_shows_the_quoted_preview_on_both_sides(new_client) -> N
 
 
 async def test_web_reactions_are_toggled_and_counted_live(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client)
     await alice.send("Lunch at noon?")
     await bob.open_chat(alice.username)
     await expect(bob.message("Lunch at noon?")).to_have_count(1)
@@ -175,7 +169,7 @@ async def test_web_mentions_are_highlighted_and_counted_until_read(new_client) -
 
 
 async def test_web_pins_show_in_the_pinned_list_on_the_other_side(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client)
     await alice.send("The door code is 4711")
     await alice.send("See you tomorrow")
     await bob.open_chat(alice.username)
@@ -250,7 +244,7 @@ async def test_web_owner_renames_and_grants_admin_and_hands_over_the_group(new_c
 
 
 async def test_web_mute_and_archive_are_kept_by_the_server(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client)
     await alice.send("hello")
     await alice.open_settings()
     item = alice.chat_item(bob.username)
@@ -301,7 +295,7 @@ async def test_web_mute_and_archive_are_kept_by_the_server(new_client) -> None:
 
 @pytest.mark.skipif(not SEARCH_ROUTE, reason="GET /messages/search is not in /openapi.json yet (its branch has not landed)")
 async def test_web_message_search_shows_highlighted_results_and_opens_the_chat(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client)
     await alice.send("The blueberry pie recipe is in the drawer")
     await alice.send('<img src=x onerror="window.__pwned=1"> blueberry <b>bold</b>')
     await alice.send("nothing to find here")
@@ -401,7 +395,7 @@ async def _send_over_rest(client, chat_id: int, texts: list[str]) -> None:
 
 @pytest.mark.skipif(not SEARCH_ROUTE, reason="GET /messages/search is not in /openapi.json yet (its branch has not landed)")
 async def test_web_search_result_older_than_the_loaded_page_is_fetched_and_shown(new_client) -> None:
-    alice, bob = await _pair(new_client)
+    alice, bob = await direct_pair(new_client)
     await alice.send("the needle is under the third stone")
     chat_id = int(await alice.page.get_by_test_id("chat-item").first.get_attribute("data-chat-id"))
     # 58 more (two senders, within the per-user send limit): the first is beyond the latest page.
