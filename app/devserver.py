@@ -40,7 +40,7 @@ from app.embedded import (  # load_or_create_secret: the dev signing key, mode 0
     load_or_create_secret,
     start_embedded,
 )
-from app.services.vapid import load_or_create_private_key
+from app.services.vapid import generate_private_key
 
 SHUTDOWN_TIMEOUT = 15.0
 DEV_VAPID_SUBJECT = "mailto:dev@localhost"
@@ -213,7 +213,7 @@ class _DevRunner:
             SECRET_KEY=secret_key,
             DATA_DIR=str(self.data_dir),
             PYTHONUNBUFFERED="1",
-            VAPID_PRIVATE_KEY=settings.vapid_private_key or load_or_create_private_key(self.data_dir / "vapid_private_key"),
+            VAPID_PRIVATE_KEY=settings.vapid_private_key or load_or_create_secret(self.data_dir / "vapid_private_key", generate_private_key),
             VAPID_SUBJECT=settings.vapid_subject or DEV_VAPID_SUBJECT,
         )
         if "push_allow_private_targets" not in settings.model_fields_set:

@@ -16,15 +16,7 @@ bp = authenticated_blueprint("messages", "/messages")
 @responds(Message, 201, 200, errors=(403, 404, 422, 429))
 @body(SendIn)
 async def send(data: SendIn) -> tuple[dict[str, Any], int]:
-    message, created = await services().messages.send(
-        sender_id=principal().user_id,
-        chat_id=data.chat_id,
-        content=data.content,
-        client_msg_id=data.client_msg_id,
-        transport="rest",
-        reply_to_id=data.reply_to_id,
-        attachment_ids=data.attachment_ids,
-    )
+    message, created = await services().messages.send(sender_id=principal().user_id, draft=data, transport="rest")
     return message, 201 if created else 200
 
 

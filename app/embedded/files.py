@@ -7,6 +7,7 @@ import contextlib
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -43,8 +44,12 @@ def make_private(root: Path, root_mode: int = 0o700) -> None:
                     os.chmod(path, 0o600)
 
 
-def load_or_create_secret(path: Path) -> str:
-    """A generated secret: read from `path`, or made once and written with mode 0600."""
+def _token() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def load_or_create_secret(path: Path, make: Callable[[], str] = _token) -> str:
+    """A generated secret: read from `path`, or made once by `make` and written with mode 0600."""
     try:
         existing = path.read_text().strip()
     except FileNotFoundError:
@@ -53,10 +58,10 @@ def load_or_create_secret(path: Path) -> str:
         with contextlib.suppress(OSError):
             path.chmod(0o600)
         return existing
-    key = secrets.token_urlsafe(48)
+    key = make()
     if not path.parent.is_dir():  # an existing data_dir keeps its mode (see data_dir_mode)
         private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(key + "\n")

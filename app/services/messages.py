@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from app import keys, metrics
 from app.config import Settings
@@ -20,6 +20,21 @@ from app.storage import messages as message_store
 from app.storage import outbox
 
 
+class Draft(Protocol):
+    """A message to send, as either transport validated it (REST's SendIn, WebSocket's SendData)."""
+
+    @property
+    def chat_id(self) -> int: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def client_msg_id(self) -> str | None: ...
+    @property
+    def reply_to_id(self) -> int | None: ...
+    @property
+    def attachment_ids(self) -> list[int] | None: ...
+
+
 class MessageService:
     def __init__(self, settings: Settings, send_limiter: SlidingWindowLimiter, dispatcher: Dispatcher) -> None:
         self._max_length = settings.max_message_length
@@ -32,20 +47,12 @@ class MessageService:
             raise field_error("content", f"Must be 1 to {self._max_length} characters.")
         check_text("content", content)
 
-    async def send(
-        self,
-        *,
-        sender_id: int,
-        chat_id: int,
-        content: str,
-        client_msg_id: str | None,
-        transport: str,
-        reply_to_id: int | None = None,
-        attachment_ids: list[int] | None = None,
-    ) -> tuple[dict[str, Any], bool]:
+    async def send(self, *, sender_id: int, draft: Draft, transport: str) -> tuple[dict[str, Any], bool]:
         """(message, created). Acknowledge only what is committed; a repeat of the same
         (sender, client_msg_id) returns the first message and stores nothing. `content` may
         be empty when the message carries attachments."""
+        chat_id, content, client_msg_id = draft.chat_id, draft.content, draft.client_msg_id
+        reply_to_id, attachment_ids = draft.reply_to_id, draft.attachment_ids
         self._check_content(content, may_be_empty=bool(attachment_ids))
         check_text("client_msg_id", client_msg_id)
         # A repeat always gets its first message back (it spends a slot of the limit, as any

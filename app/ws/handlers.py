@@ -29,15 +29,7 @@ class Session(Protocol):
 
 
 async def send_message(session: Session, data: protocol.SendData, ref: str | None) -> Reply:
-    message, _ = await session.services.messages.send(
-        sender_id=session.conn.user_id,
-        chat_id=data.chat_id,
-        content=data.content,
-        client_msg_id=data.client_msg_id,
-        transport="ws",
-        reply_to_id=data.reply_to_id,
-        attachment_ids=data.attachment_ids,
-    )
+    message, _ = await session.services.messages.send(sender_id=session.conn.user_id, draft=data, transport="ws")
     return {"type": "message_ack", "data": {"message": message}}
 
 

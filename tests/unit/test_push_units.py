@@ -9,10 +9,11 @@ import uuid
 import pytest
 
 from app.config import ConfigError, Settings
+from app.embedded.files import load_or_create_secret
 from app.errors import Unavailable, ValidationFailed
 from app.services.push import MAX_RETRIES, Notification, PushService, retry_delay
 from app.services.pushtargets import PublicOnlyResolver, TargetRefused, check_target, literal_allowed
-from app.services.vapid import VapidKey, generate_private_key, load_or_create_private_key
+from app.services.vapid import VapidKey, generate_private_key
 
 
 @pytest.mark.parametrize(
@@ -66,8 +67,8 @@ def test_vapid_settings_need_a_subject_and_a_valid_key(tmp_path):
     with pytest.raises(ConfigError, match="VAPID_PRIVATE_KEY"):
         Settings(vapid_private_key="not-a-key", vapid_subject="mailto:ops@example.com").require_push()
     path = tmp_path / "vapid_private_key"
-    kept = load_or_create_private_key(path)
-    assert load_or_create_private_key(path) == kept and path.stat().st_mode & 0o777 == 0o600
+    kept = load_or_create_secret(path, generate_private_key)
+    assert load_or_create_secret(path, generate_private_key) == kept and path.stat().st_mode & 0o777 == 0o600
     assert len(VapidKey.load(kept, "mailto:x@example.com").public_key) == 87
 
 
