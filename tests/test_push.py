@@ -303,3 +303,15 @@ async def test_a_subscription_stops_when_the_session_that_made_it_ends(http, web
     assert push.payload["sender"]["name"] == "Алиса"
     await asyncio.sleep(QUIET)
     assert laptop_sub.attempts == []  # its session ended: nothing goes to that browser
+
+
+async def test_the_subscribed_users_set_is_rebuilt_when_redis_lost_it(http, redis, webpush):
+    alice, bob, chat = await pair(http)
+    sub = webpush.subscription()
+    await subscribe(http, bob, sub, "phone")
+    # What a Redis restarted empty looks like to the drain's cheap check.
+    await redis.delete("mc:push:users", "mc:push:users:loaded")
+    sent = await send(http, alice, chat["id"], "after the restart")
+    (push,) = await webpush.wait_delivered(sub, 1)
+    assert push.payload["message_id"] == sent["id"]  # PostgreSQL answered for the lost set
+    assert await redis.sismember("mc:push:users", bob.id) and await redis.exists("mc:push:users:loaded")
