@@ -78,3 +78,21 @@ async def test_framework_errors_wear_the_envelope(http):
         assert response.status_code == status, response.text
         assert response.json()["error"]["code"] == code
         assert set(response.json()["error"]) == {"code", "message", "details"}
+
+
+async def test_an_idle_keep_alive_connection_outlives_hypercorns_default(cluster):
+    # Hypercorn closes idle connections after 5 s by default; a pooled client's next request
+    # on one it closed meanwhile fails with no response. Ours stay open 75 s.
+    reader, writer = await asyncio.open_connection("127.0.0.1", cluster.api.port)
+    request = b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n"
+    try:
+        for _ in range(2):
+            writer.write(request)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert head.startswith(b"HTTP/1.1 200"), head
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+            await reader.readexactly(length)
+            await asyncio.sleep(6)  # past the default, on the same connection
+        assert not reader.at_eof()
+    finally:
+        writer.close()
