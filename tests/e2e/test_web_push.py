@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -31,12 +30,7 @@ from typing import Any
 
 import pytest
 
-try:
-    from playwright.async_api import expect
-except ImportError:
-    if os.environ.get("E2E_REQUIRED", "") not in ("", "0"):
-        raise
-    pytest.skip("the playwright package is not installed (the `e2e` extra)", allow_module_level=True)
+from tests.e2e.conftest import expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(150)]
 
