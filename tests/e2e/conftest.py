@@ -273,17 +273,19 @@ async def new_client(
             await context.close()
 
 
-async def direct_pair(new_client: Callable[[str], Awaitable[UiClient]], first_message: str | None = None) -> tuple[UiClient, UiClient]:
+async def direct_pair(new_client: Callable[[str], Awaitable[UiClient]], *messages: str) -> tuple[UiClient, UiClient]:
     """Alice and Bob, registered through the UI; Alice has opened a direct chat with Bob. With
-    `first_message`, Alice sends it and Bob has the chat open and showing it."""
+    `messages`, Alice sends them in order and Bob has the chat open and showing each of them."""
     alice = await new_client("alice")
     bob = await new_client("bob")
     await asyncio.gather(alice.register(), bob.register())
     await alice.start_direct_chat(bob.username)
-    if first_message is not None:
-        await alice.send(first_message)
+    if messages:
+        for text in messages:
+            await alice.send(text)
         await bob.open_chat(alice.username)
-        await expect(bob.message(first_message)).to_have_count(1)
+        for text in messages:
+            await expect(bob.message(text)).to_have_count(1)
     return alice, bob
 
 

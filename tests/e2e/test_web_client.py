@@ -127,11 +127,7 @@ async def test_web_client_reload_shows_each_message_once(new_client) -> None:
 
 
 async def test_web_client_edits_and_deletes_live(new_client) -> None:
-    alice, bob = await direct_pair(new_client)
-    await alice.send("first draft")
-    await alice.send("to be removed")
-    await bob.open_chat(alice.username)
-    await expect(bob.message("to be removed")).to_have_count(1)
+    alice, bob = await direct_pair(new_client, "first draft", "to be removed")
 
     mine = alice.message("first draft")
     await mine.get_by_test_id("edit-button").click()
