@@ -20,12 +20,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import psutil
 import pytest
-from arq import create_pool
-from arq.connections import RedisSettings
 from PIL import Image
 
 from app import keys
-from tests.support.checks import assert_error, group_chat, poll_rows
+from tests.support.checks import assert_error, enqueue_job, group_chat, poll_rows
 from tests.support.clients import Device, User, make_user, pair
 from tests.support.processes import free_port
 
@@ -280,11 +278,7 @@ async def test_the_cleanup_job_removes_orphans_and_deleted_messages_files(http, 
     keys_of = {row["id"]: row for row in await pg.fetch("SELECT id, storage_key, thumbnail_key FROM attachments WHERE uploader_id = $1", alice.id)}
     assert {keys_of[orphan["id"]]["storage_key"], keys_of[orphan["id"]]["thumbnail_key"]} <= stored_files(root)
     # The cron job, run now by the session's real worker.
-    arq = await create_pool(RedisSettings.from_dsn(backing.redis_url))
-    try:
-        await arq.enqueue_job(keys.MEDIA_CLEANUP_JOB)
-    finally:
-        await arq.aclose()
+    await enqueue_job(backing.redis_url, keys.MEDIA_CLEANUP_JOB)
     rows = await poll_rows(
         pg, "SELECT id FROM attachments WHERE uploader_id = $1", alice.id, until=lambda rows: len(rows) == 2
     )

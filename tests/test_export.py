@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from arq import create_pool
-from arq.connections import RedisSettings
 from PIL import Image
 
 from app import keys
 from app.api.responses import ExportArchive
-from tests.support.checks import assert_error, group_chat, poll_rows
+from tests.support.checks import assert_error, enqueue_job, group_chat, poll_rows
 from tests.support.clients import User, make_user, pair, send
 
 
@@ -113,11 +111,7 @@ async def test_export_is_removed_after_seven_days_by_the_cleanup_job(http, pg, b
     kept = await export(http, alice)
     assert (await archive(http, alice, kept["id"])).status_code == 200
     await pg.execute("UPDATE account_exports SET created_at = now() - interval '8 days' WHERE id = $1", started["id"])
-    arq = await create_pool(RedisSettings.from_dsn(backing.redis_url))
-    try:
-        await arq.enqueue_job(keys.MEDIA_CLEANUP_JOB)
-    finally:
-        await arq.aclose()
+    await enqueue_job(backing.redis_url, keys.MEDIA_CLEANUP_JOB)
     rows = await poll_rows(pg, "SELECT id FROM account_exports WHERE user_id = $1", alice.id, until=lambda rows: len(rows) == 1)
     assert [row["id"] for row in rows] == [kept["id"]]
     assert not stored(root, key)

@@ -10,12 +10,10 @@ import io
 from typing import Any
 
 import httpx
-from arq import create_pool
-from arq.connections import RedisSettings
 from PIL import Image
 
 from app import keys
-from tests.support.checks import assert_error, bad_fields, group_chat, poll_rows
+from tests.support.checks import assert_error, bad_fields, enqueue_job, group_chat, poll_rows
 from tests.support.clients import Device, User, make_user, pair
 
 
@@ -104,11 +102,7 @@ async def test_profile_avatar_survives_the_cleanup_job(http, pg, backing):
     orphan = await upload(http, user, png())
     assert (await patch_me(http, user, {"avatar_attachment_id": avatar["id"]})).status_code == 200
     await pg.execute("UPDATE attachments SET created_at = now() - interval '25 hours' WHERE uploader_id = $1", user.id)
-    arq = await create_pool(RedisSettings.from_dsn(backing.redis_url))
-    try:
-        await arq.enqueue_job(keys.MEDIA_CLEANUP_JOB)
-    finally:
-        await arq.aclose()
+    await enqueue_job(backing.redis_url, keys.MEDIA_CLEANUP_JOB)
     rows = await poll_rows(pg, "SELECT id FROM attachments WHERE uploader_id = $1", user.id, until=lambda rows: len(rows) == 1)
     assert [row["id"] for row in rows] == [avatar["id"]]
     assert orphan["id"] != avatar["id"]

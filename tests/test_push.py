@@ -33,24 +33,14 @@ async def vapid_key(http: httpx.AsyncClient) -> str:
 
 @pytest.fixture
 async def webpush(http) -> AsyncIterator[WebPushReceiver]:
-    receiver = WebPushReceiver(await vapid_key(http))
-    await receiver.start()
-    try:
+    async with WebPushReceiver(await vapid_key(http)).running() as receiver:
         yield receiver
-    finally:
-        await receiver.stop()
-    assert receiver.errors == []
 
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[GatewayReceiver]:
-    receiver = GatewayReceiver()
-    await receiver.start()
-    try:
+    async with GatewayReceiver().running() as receiver:
         yield receiver
-    finally:
-        await receiver.stop()
-    assert receiver.errors == []
 
 
 async def subscribe(http: httpx.AsyncClient, user: User, sub: BrowserSubscription, device_id: str) -> dict[str, Any]:
@@ -232,40 +222,37 @@ async def test_push_pending_when_the_worker_is_killed_is_sent_by_the_next_worker
     stack = await make_stack(stacks, backing, PUSH_DELAY="2", PUSH_PREVIEW="false")
     api = await asyncio.to_thread(stack.add_api)
     worker = await asyncio.to_thread(stack.add_worker)
-    async with httpx.AsyncClient(base_url=api.base_url, timeout=15) as client:
-        receiver = WebPushReceiver(await vapid_key(client))
-        await receiver.start()
+    async with (
+        httpx.AsyncClient(base_url=api.base_url, timeout=15) as client,
+        WebPushReceiver(await vapid_key(client)).running() as receiver,
+    ):
+        alice, bob, chat = await pair(client)
+        sub = receiver.subscription()
+        await subscribe(client, bob, sub, "phone")
+        message = await send(client, alice, chat["id"], "secret plans")
+        # Delivered (the message reached bob's inbox), so the push job is queued, deferred.
+        queue = aioredis.Redis.from_url(stack.redis.url)
         try:
-            alice, bob, chat = await pair(client)
-            sub = receiver.subscription()
-            await subscribe(client, bob, sub, "phone")
-            message = await send(client, alice, chat["id"], "secret plans")
-            # Delivered (the message reached bob's inbox), so the push job is queued, deferred.
-            queue = aioredis.Redis.from_url(stack.redis.url)
-            try:
-                for _ in range(100):
-                    if any(k.startswith(b"arq:job:push:") for k in await queue.keys("arq:job:push:*")):
-                        break
-                    await asyncio.sleep(0.05)
-                else:
-                    raise AssertionError("no push job was queued")
-            finally:
-                await queue.aclose()
-            await asyncio.to_thread(worker.kill)  # SIGKILL, before the job's time comes
-            await asyncio.sleep(3.0)
-            assert sub.attempts == []
-            await asyncio.to_thread(stack.add_worker)
-            (push,) = await receiver.wait_delivered(sub, 1, timeout=20)
-            # PUSH_PREVIEW=false: ids and counts, no sender name and no text.
-            assert push.payload == {
-                "type": "message", "chat_id": chat["id"], "message_id": message["id"], "inbox_seq": 2,
-                "count": 1, "badge": 1, "mention": False,
-            }  # fmt: skip
-            await asyncio.sleep(QUIET)
-            assert len(sub.attempts) == 1
+            for _ in range(100):
+                if any(k.startswith(b"arq:job:push:") for k in await queue.keys("arq:job:push:*")):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("no push job was queued")
         finally:
-            await receiver.stop()
-        assert receiver.errors == []
+            await queue.aclose()
+        await asyncio.to_thread(worker.kill)  # SIGKILL, before the job's time comes
+        await asyncio.sleep(3.0)
+        assert sub.attempts == []
+        await asyncio.to_thread(stack.add_worker)
+        (push,) = await receiver.wait_delivered(sub, 1, timeout=20)
+        # PUSH_PREVIEW=false: ids and counts, no sender name and no text.
+        assert push.payload == {
+            "type": "message", "chat_id": chat["id"], "message_id": message["id"], "inbox_seq": 2,
+            "count": 1, "badge": 1, "mention": False,
+        }  # fmt: skip
+        await asyncio.sleep(QUIET)
+        assert len(sub.attempts) == 1
 
 
 async def test_users_without_subscriptions_cost_no_push_job(http, cluster, redis, webpush):

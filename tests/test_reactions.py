@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 
 from tests.support.checks import assert_error, group_chat, poll_rows
-from tests.support.clients import Device, User, make_user, pair, send
+from tests.support.clients import Device, User, connect_devices, make_user, pair, send
 
 THUMBS, HEART, FAMILY = "\U0001f44d", "\u2764\ufe0f", "\U0001f468\u200d\U0001f469\u200d\U0001f467"
 
@@ -63,8 +63,7 @@ async def test_put_and_delete_are_idempotent_and_announce_only_changes(http, pg)
 async def test_the_reactions_event_carries_the_receivers_me(http, cluster):
     alice, bob, chat = await pair(http)
     message = await send(http, alice, chat["id"], "hi")
-    a = await Device.connect(cluster.apis[0].ws_url, alice, "a")
-    b = await Device.connect(cluster.apis[1].ws_url, bob, "b")
+    a, b = await connect_devices((cluster.apis[0].ws_url, alice, "a"), (cluster.apis[1].ws_url, bob, "b"))
     await a.messages_until(1)
     await b.messages_until(1)
     await react(http, bob, message["id"], FAMILY)

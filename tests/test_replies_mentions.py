@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.support.checks import assert_error, group_chat
-from tests.support.clients import Device, User, make_user, pair, send
+from tests.support.clients import Device, User, connect_devices, make_user, pair, send
 
 
 async def reply(http: httpx.AsyncClient, user: User, chat_id: int, content: str, reply_to_id: Any) -> httpx.Response:
@@ -61,8 +61,7 @@ async def test_a_reply_to_anything_but_a_message_of_the_same_chat_is_422_and_sto
 async def test_a_reply_sent_over_websocket_is_acked_and_delivered_with_its_preview(http, cluster):
     alice, bob, chat = await pair(http)
     original = await send(http, alice, chat["id"], "question?")
-    b = await Device.connect(cluster.apis[0].ws_url, bob, "b")
-    a = await Device.connect(cluster.apis[1].ws_url, alice, "a")
+    b, a = await connect_devices((cluster.apis[0].ws_url, bob, "b"), (cluster.apis[1].ws_url, alice, "a"))
     await a.messages_until(1)
     data = {"chat_id": chat["id"], "content": "answer", "client_msg_id": "r1", "reply_to_id": original["id"]}
     await b.send("message", data, ref="r")

@@ -5,7 +5,9 @@ Hypercorn API and arq worker on real PostgreSQL and Redis), or, to try the web c
 a server started by hand, from the environment variable E2E_BASE_URL.
 
 Without the `playwright` package or /usr/bin/chromium these tests are skipped, unless
-E2E_REQUIRED=1, which turns the skip into a failure (for CI, where they must run).
+E2E_REQUIRED=1, which turns the skip into a failure (for CI, where they must run). That rule
+lives here only (`e2e_available`, run before every test of this folder): the test modules
+import playwright's `expect` and `Route` from this module, which imports without playwright.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import pytest
 import pytest_asyncio
 
 try:
-    from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
-except ImportError:  # the `e2e` extra is not installed
+    from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright, expect
+except ImportError:  # the `e2e` extra is not installed: `e2e_available` skips (or fails) every test
     async_playwright = None  # type: ignore[assignment]
+    expect = Route = None  # type: ignore[assignment]
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -74,12 +77,18 @@ def e2e_base_url(request: pytest.FixtureRequest) -> str:
     return str(live_server.base_url).rstrip("/")
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
+@pytest.fixture(scope="session", autouse=True)
+def e2e_available() -> None:
+    """Every test in this folder needs playwright and Chromium: checked once, before any server
+    starts; without them each test is skipped, or with E2E_REQUIRED=1 fails."""
     if async_playwright is None:
         _unavailable("the playwright package is not installed (pip install -e '.[e2e]')")
-    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 -- one stat() at session start
+    if not os.path.exists(CHROMIUM):
         _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser(e2e_available: None) -> AsyncIterator[Browser]:
     pw = await async_playwright().start()
     try:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -264,17 +273,19 @@ async def new_client(
             await context.close()
 
 
-async def direct_pair(new_client: Callable[[str], Awaitable[UiClient]], first_message: str | None = None) -> tuple[UiClient, UiClient]:
+async def direct_pair(new_client: Callable[[str], Awaitable[UiClient]], *messages: str) -> tuple[UiClient, UiClient]:
     """Alice and Bob, registered through the UI; Alice has opened a direct chat with Bob. With
-    `first_message`, Alice sends it and Bob has the chat open and showing it."""
+    `messages`, Alice sends them in order and Bob has the chat open and showing each of them."""
     alice = await new_client("alice")
     bob = await new_client("bob")
     await asyncio.gather(alice.register(), bob.register())
     await alice.start_direct_chat(bob.username)
-    if first_message is not None:
-        await alice.send(first_message)
+    if messages:
+        for text in messages:
+            await alice.send(text)
         await bob.open_chat(alice.username)
-        await expect(bob.message(first_message)).to_have_count(1)
+        for text in messages:
+            await expect(bob.message(text)).to_have_count(1)
     return alice, bob
 
 

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-try:
-    from playwright.async_api import expect
-except ImportError:
-    if os.environ.get("E2E_REQUIRED", "") not in ("", "0"):
-        raise
-    pytest.skip("the playwright package is not installed (the `e2e` extra)", allow_module_level=True)
-
-from tests.e2e.conftest import direct_pair
+from tests.e2e.conftest import direct_pair, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(150)]
 

@@ -7,19 +7,11 @@ instance and worker, so these tests cover the page, REST, the WebSocket and deli
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
 
-try:
-    from playwright.async_api import expect
-except ImportError:
-    if os.environ.get("E2E_REQUIRED", "") not in ("", "0"):
-        raise
-    pytest.skip("the playwright package is not installed (the `e2e` extra)", allow_module_level=True)
-
-from tests.e2e.conftest import direct_pair
+from tests.e2e.conftest import direct_pair, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(120)]
 
@@ -135,11 +127,7 @@ async def test_web_client_reload_shows_each_message_once(new_client) -> None:
 
 
 async def test_web_client_edits_and_deletes_live(new_client) -> None:
-    alice, bob = await direct_pair(new_client)
-    await alice.send("first draft")
-    await alice.send("to be removed")
-    await bob.open_chat(alice.username)
-    await expect(bob.message("to be removed")).to_have_count(1)
+    alice, bob = await direct_pair(new_client, "first draft", "to be removed")
 
     mine = alice.message("first draft")
     await mine.get_by_test_id("edit-button").click()

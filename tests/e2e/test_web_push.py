@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -31,12 +30,7 @@ from typing import Any
 
 import pytest
 
-try:
-    from playwright.async_api import expect
-except ImportError:
-    if os.environ.get("E2E_REQUIRED", "") not in ("", "0"):
-        raise
-    pytest.skip("the playwright package is not installed (the `e2e` extra)", allow_module_level=True)
+from tests.e2e.conftest import expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(150)]
 
@@ -123,6 +117,11 @@ def _calls(page: Any) -> list[tuple[str, str, Any]]:
 
     page.on("request", record)
     return seen
+
+
+async def _notifications_once(client: Any, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+    """The service worker's notifications (NOTIFICATIONS) once `done` says so, or after 10 s."""
+    return await _settled(lambda: client.page.evaluate(NOTIFICATIONS), done)
 
 
 async def _deliver_push(client: Any, base_url: str, payload: dict[str, Any]) -> None:
@@ -266,28 +265,23 @@ async def test_web_push_worker_shows_one_notification_per_chat(new_client, e2e_b
     )
     assert scope == f"{e2e_base_url}/static/"
 
-    first = _payload(
-        chat_id=41, message_id=900, sender_name="bob", preview_text="are you there?", count=1, preview=True
-    )
-    await _deliver_push(alice, e2e_base_url, first)
-    expected = (
-        [{"title": "bob", "body": "are you there?", "tag": "chat-41",
-          "data": {"chat_id": 41, "message_id": 900, "url": "/?chat=41", "badge": 1}}]
-    )  # fmt: skip
-    assert await _settled(lambda: alice.page.evaluate(NOTIFICATIONS), lambda v: v == expected) == expected
-
-    newer = _payload(chat_id=41, message_id=901, sender_name="bob", preview_text="hello?", count=2, preview=True)
-    await _deliver_push(alice, e2e_base_url, newer)
-    expected = (
-        [{"title": "bob", "body": "hello? (+1 more)", "tag": "chat-41",
-          "data": {"chat_id": 41, "message_id": 901, "url": "/?chat=41", "badge": 2}}]
-    )  # fmt: skip
-    assert await _settled(lambda: alice.page.evaluate(NOTIFICATIONS), lambda v: v == expected) == expected
+    # The first push, then a newer one to the same chat that replaces its notification.
+    pushes_and_shown = [
+        (dict(chat_id=41, message_id=900, sender_name="bob", preview_text="are you there?", count=1),
+         [{"title": "bob", "body": "are you there?", "tag": "chat-41",
+           "data": {"chat_id": 41, "message_id": 900, "url": "/?chat=41", "badge": 1}}]),
+        (dict(chat_id=41, message_id=901, sender_name="bob", preview_text="hello?", count=2),
+         [{"title": "bob", "body": "hello? (+1 more)", "tag": "chat-41",
+           "data": {"chat_id": 41, "message_id": 901, "url": "/?chat=41", "badge": 2}}]),
+    ]  # fmt: skip
+    for fields, expected in pushes_and_shown:
+        await _deliver_push(alice, e2e_base_url, _payload(**fields, preview=True))
+        assert await _notifications_once(alice, lambda v, expected=expected: v == expected) == expected
 
     private = _payload(chat_id=42, message_id=950, sender_name="carol", preview_text="secret", count=1, preview=False)
     assert "body" not in private and "sender" not in private
     await _deliver_push(alice, e2e_base_url, private)
-    assert len(await _settled(lambda: alice.page.evaluate(NOTIFICATIONS), lambda v: len(v) == 2)) == 2
+    assert len(await _notifications_once(alice, lambda v: len(v) == 2)) == 2
     shown = {n["tag"]: (n["title"], n["body"]) for n in await alice.page.evaluate(NOTIFICATIONS)}
     assert shown == {"chat-41": ("bob", "hello? (+1 more)"), "chat-42": ("New message", "You have a new message")}
 
@@ -313,7 +307,7 @@ async def test_web_push_click_opens_the_chat(new_client, e2e_base_url: str) -> N
         alice, e2e_base_url,
         _payload(chat_id=chat_id, message_id=message_id, sender_name=bob.username, preview_text="hi", count=1, preview=True),
     )  # fmt: skip
-    assert len(await _settled(lambda: alice.page.evaluate(NOTIFICATIONS), lambda v: len(v) == 1)) == 1
+    assert len(await _notifications_once(alice, lambda v: len(v) == 1)) == 1
 
     (worker,) = [w for w in alice.context.service_workers if w.url == f"{e2e_base_url}/static/sw.js"]
     windows = await worker.evaluate(
@@ -327,7 +321,7 @@ async def test_web_push_click_opens_the_chat(new_client, e2e_base_url: str) -> N
     assert windows == ["/"]
     await expect(alice.page.get_by_test_id("chat-title")).to_have_text(bob.username)
     await expect(alice.message("ping for the notification")).to_have_count(1)
-    assert await _settled(lambda: alice.page.evaluate(NOTIFICATIONS), lambda v: v == []) == []  # the click closed it
+    assert await _notifications_once(alice, lambda v: v == []) == []  # the click closed it
     assert alice.page.url.endswith(f"/#chat/{chat_id}")
 
     await alice.page.goto(f"/?chat={chat_id}")

@@ -9,19 +9,11 @@ WebSocket) or, for a person's own settings, survives a reload (the server kept i
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
 
-try:
-    from playwright.async_api import expect
-except ImportError:
-    if os.environ.get("E2E_REQUIRED", "") not in ("", "0"):
-        raise
-    pytest.skip("the playwright package is not installed (the `e2e` extra)", allow_module_level=True)
-
-from tests.e2e.conftest import direct_pair
+from tests.e2e.conftest import direct_pair, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(150)]
 
@@ -64,11 +56,7 @@ async def _trio(new_client, title: str) -> tuple:
 
 
 async def test_web_reply_shows_the_quoted_preview_on_both_sides(new_client) -> None:
-    alice, bob = await direct_pair(new_client)
-    await alice.send("Where shall we meet?")
-    await alice.send("Something else entirely")
-    await bob.open_chat(alice.username)
-    await expect(bob.message("Where shall we meet?")).to_have_count(1)
+    alice, bob = await direct_pair(new_client, "Where shall we meet?", "Something else entirely")
 
     await bob.reply("Where shall we meet?", "At the station, 9:00")
     # The composer's quote goes once the reply is sent.
@@ -90,10 +78,7 @@ async def test_web_reply_shows_the_quoted_preview_on_both_sides(new_client) -> N
 
 
 async def test_web_reactions_are_toggled_and_counted_live(new_client) -> None:
-    alice, bob = await direct_pair(new_client)
-    await alice.send("Lunch at noon?")
-    await bob.open_chat(alice.username)
-    await expect(bob.message("Lunch at noon?")).to_have_count(1)
+    alice, bob = await direct_pair(new_client, "Lunch at noon?")
 
     await bob.react("Lunch at noon?", "👍")
     # Alice sees Bob's reaction arrive without reloading: one, not hers.
@@ -169,11 +154,7 @@ async def test_web_mentions_are_highlighted_and_counted_until_read(new_client) -
 
 
 async def test_web_pins_show_in_the_pinned_list_on_the_other_side(new_client) -> None:
-    alice, bob = await direct_pair(new_client)
-    await alice.send("The door code is 4711")
-    await alice.send("See you tomorrow")
-    await bob.open_chat(alice.username)
-    await expect(bob.message("See you tomorrow")).to_have_count(1)
+    alice, bob = await direct_pair(new_client, "The door code is 4711", "See you tomorrow")
     await expect(bob.page.get_by_test_id("pinned-bar")).to_be_hidden()
 
     await alice.message("The door code is 4711").get_by_test_id("pin-button").click()

@@ -6,6 +6,8 @@ import asyncio
 from typing import Any
 
 import httpx
+from arq import create_pool
+from arq.connections import RedisSettings
 
 from tests.support.clients import User
 
@@ -63,3 +65,13 @@ async def poll_rows(pg: Any, sql: str, *args: Any, until: Any, timeout: float = 
         if until(rows) or loop.time() > deadline:
             return rows  # type: ignore[no-any-return]
         await asyncio.sleep(0.05)
+
+
+async def enqueue_job(redis_url: str, job: str) -> None:
+    """Enqueues the arq job `job` (a cron job's name, e.g. keys.MEDIA_CLEANUP_JOB) now, for the
+    test session's real worker to run; callers then poll for its effect."""
+    arq = await create_pool(RedisSettings.from_dsn(redis_url))
+    try:
+        await arq.enqueue_job(job)
+    finally:
+        await arq.aclose()

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import http_ece
 import jwt
@@ -72,6 +74,17 @@ class _Server:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Started for the block and stopped after it; a block that ends normally then checks
+        that no push failed its checks (`errors` is empty)."""
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+        assert self.errors == []
 
     @property
     def base_url(self) -> str:
