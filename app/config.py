@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     upload_rate_limit: int = Field(default=200, gt=0)
     # Hours an upload no message took is kept before the cleanup job removes it.
     upload_orphan_hours: float = Field(default=24, gt=0)
-    # Push notifications (issue 20, app/services/push.py). Web Push signs with this P-256 key
+    # Push notifications (app/services/push.py). Web Push signs with this P-256 key
     # (URL-safe base64 of the raw 32-byte private key, or of its DER): `messenger dev` makes one
     # in DATA_DIR/vapid_private_key; elsewhere, without it, Web Push is off (http pushers work).
     vapid_private_key: str | None = None

@@ -1,4 +1,4 @@
-"""Server administration over the real cluster (issue 19): `messenger admin grant|revoke|
+"""Server administration over the real cluster: `messenger admin grant|revoke|
 deactivate|reactivate USERNAME`; GET /admin/users, POST /admin/users/{id}/deactivate (sessions
 end at once, sockets 4401, logins 403 until reactivated) and /reactivate, DELETE
 /admin/messages/{id} (announced as message_deleted); 403 for everyone else on every route."""

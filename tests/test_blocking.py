@@ -1,4 +1,4 @@
-"""Blocking over the real cluster (issue 19): PUT / DELETE /users/{id}/block (204, idempotent,
+"""Blocking over the real cluster: PUT / DELETE /users/{id}/block (204, idempotent,
 404 for a missing user, 422 for oneself), GET /users/me/blocked; a blocked user cannot open a
 direct chat with the blocker, send to their direct chat (REST and WebSocket alike), or add the
 blocker to a group, and the blocker hears no typing or presence from them."""

@@ -1,4 +1,4 @@
-"""Erasing an account over the real cluster (issue 19): DELETE /users/me with the password
+"""Erasing an account over the real cluster: DELETE /users/me with the password
 revokes every session and closes its sockets with 4401, frees the username and email (a new
 account taking them sees none of the old chats), removes the profile and avatar, leaves every
 chat (a group's ownership passes on), and every message it sent keeps its seq with content "",

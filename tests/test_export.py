@@ -1,4 +1,4 @@
-"""Data export over the real cluster (issue 19): POST /users/me/export answers 202 {id,
+"""Data export over the real cluster: POST /users/me/export answers 202 {id,
 status: "pending"}, an arq job writes the archive (profile, chats, every message the user
 sent, attachment metadata and URLs) to the media store, GET /users/me/export/{id} answers 202
 while pending and the archive once ready, to its owner only; the media cleanup job removes it

@@ -1,4 +1,4 @@
-"""Profiles over the real cluster (issue 19): PATCH /users/me sets a display name (any script,
+"""Profiles over the real cluster: PATCH /users/me sets a display name (any script,
 trimmed, 1 to 64 characters, null back to the username) and an avatar (an image the caller
 uploaded); contacts hear `user_updated`; the avatar is readable by every authenticated user and
 kept by the cleanup job; search matches username or display name prefixes, case-insensitive."""

@@ -1,4 +1,4 @@
-"""Push notifications (contract: Push notifications; issue 20) against real push services:
+"""Push notifications (contract: Push notifications) against real push services:
 a Web Push receiver that verifies the VAPID JWT and decrypts the RFC 8291 body with the
 subscription's own private key, and a Matrix push gateway receiver (tests/support/
 pushreceivers.py), both real HTTP servers; the API and worker are real processes

@@ -1,4 +1,4 @@
-"""GET /messages/search (contract, Messages; issue 17): PostgreSQL full-text over the chats
+"""GET /messages/search (contract, Messages): PostgreSQL full-text over the chats
 the caller is a member of now, any language, the last word as a prefix, newest first, deleted
 messages never, `highlight` HTML-escaped with <mark> around the matches. Real API processes,
 PostgreSQL and Redis."""

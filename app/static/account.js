@@ -1,4 +1,4 @@
-// Accounts in the web client (issue 19, contract v1.1 Auth and Users): what people are
+// Accounts in the web client (contract v1.1 Auth and Users): what people are
 // called and look like (display names, avatars, `user_updated`), a person's card (block,
 // unblock, message), and the settings dialog (profile, sessions, blocked people, export,
 // deleting the account). Its rules are in store.js; app.js calls the few hooks it returns.

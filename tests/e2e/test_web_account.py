@@ -1,4 +1,4 @@
-"""The web client's account features (issue 19): display names and avatars reaching the other
+"""The web client's account features: display names and avatars reaching the other
 side live (`user_updated`) and after a reload, blocking from a person's card, the sessions list
 and revoking one, the data export's download, and deleting the account; driven through the UI
 in headless Chromium by two people in their own browser profiles against a real API instance

@@ -1,4 +1,4 @@
-"""The web client's Web Push side (issue 20), in headless Chromium against a real API instance
+"""The web client's Web Push side, in headless Chromium against a real API instance
 and worker.
 
 What runs for real: the notifications control asking the browser's permission, the server's

@@ -1,4 +1,4 @@
-// The account rules of store.js (issue 19): what a person is called, profiles merged from
+// The account rules of store.js: what a person is called, profiles merged from
 // GET /users/{id} and `user_updated`, whose profile to fetch, sessions' order, presence text
 // and the export's progress. Run with `node --test tests/web/`.
 
