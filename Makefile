@@ -34,6 +34,11 @@ $(VENV)/.installed-lint: $(STAMP)
 	"$(VENV)/bin/python" -m pip install -e '.[test,embedded,lint]'
 	@touch "$@"
 
+# The benchmark's profiler (the `bench` extra: py-spy).
+$(VENV)/.installed-bench: $(STAMP)
+	"$(VENV)/bin/python" -m pip install -e '.[test,embedded,bench]'
+	@touch "$@"
+
 install: $(STAMP)
 
 # Migrates, then runs one API and one worker; Ctrl-C stops everything.
@@ -77,9 +82,10 @@ test-faults-stress: $(STAMP)
 	$(VENV)/bin/python -m tests.faults.stress --runs $(RUNS)
 
 # Every scenario of issue 13's Targets table, ours beside the bare relay's (about 20 minutes
-# on 2 cores); BENCH_ARGS="--scenario smoke" checks the bench itself in a few minutes.
-BENCH_ARGS ?= --scenario all
-bench: $(STAMP)
+# on 2 cores), py-spy sampling 10 s of each scenario's load on the API and the workers (the
+# report's Profiles); BENCH_ARGS="--scenario smoke" checks the bench itself in a few minutes.
+BENCH_ARGS ?= --scenario all --profile 10
+bench: $(VENV)/.installed-bench
 	$(VENV)/bin/python -m tests.bench $(BENCH_ARGS)
 
 # ruff over app, workers and tests; mypy strict over app and workers (tests are not type-checked).
