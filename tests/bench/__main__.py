@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from tests.bench import report
+from tests.bench import pgstats, report
 from tests.bench import summary as targets
 from tests.bench.meters import CpuMeter, RssSampler, listen_drops
 from tests.bench.presets import PRESET_HELP, PRESETS, Scenario
@@ -161,6 +161,8 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
         s.new_log_lines()  # skip what was logged before this run
     run: dict[str, Any] = {"rss_before": sampler.reset(), "quiesce_wait_s": waited}
     drops_before = listen_drops()
+    if target == "messenger" and (unavailable := pgstats.reset(system.database_url)):
+        run["pg_statements_unavailable"] = unavailable
     log(f"--- {scenario.name} / {target}")
     started = time.monotonic()
     # Bounded: setup + sending + drain + generous slack; killed past it.
@@ -237,6 +239,8 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
     run["log_lines"] = {k: v for k, v in run["log_lines"].items() if v}
     if target == "messenger":
         assert system.api is not None
+        if "pg_statements_unavailable" not in run:
+            run["pg_statements"] = pgstats.top(system.database_url)
         run["metrics"] = scrape_metrics(system.api.base_url + "/metrics")
         for worker in system.workers():
             run["metrics"] += [f"{worker.name}: " + line for line in scrape_metrics(worker.base_url + "/metrics")]
@@ -371,6 +375,14 @@ def render(rows: list[dict[str, Any]], command: str, stamp: str, aborted: str | 
             profiles[f"{name} during {row['name']}"] = summary
     if profiles:
         parts += ["## Profiles", "", report.profile_section(profiles), ""]
+    statements = [(row["name"], row["messenger"]) for row in rows if "messenger" in row]
+    if any("pg_statements" in run for _, run in statements):
+        parts += ["## PostgreSQL statements (pg_stat_statements, per scenario's load and drain)", ""]
+        for name, run in statements:
+            if run.get("pg_statements"):
+                parts += [f"### {name}", "", pgstats.table(run["pg_statements"]), ""]
+    elif statements and (reason := statements[0][1].get("pg_statements_unavailable")):
+        parts += [f"PostgreSQL statements: {reason}", ""]
     parts += ["## Details", "", report.details(rows)]
     return "\n".join(parts) + "\n"
 
