@@ -7,11 +7,13 @@ import signal
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import make_stack
 from tests.support.clients import Device, User, connect_devices, direct_chat, make_user, pair, send, send_many
+from tests.support.databases import asyncpg_url
 
 
 def assert_gapless(seqs: list[int], start: int = 1) -> None:
@@ -153,6 +155,40 @@ async def test_delivery_job_twice_creates_no_duplicate_inbox_events(backing, sta
         assert [r["inbox_seq"] for r in mine] == list(range(1, 22))
         message_ids = [r["message_id"] for r in mine if r["type"] == "message"]
         assert len(message_ids) == len(set(message_ids)) == 20
+
+
+async def test_the_sweep_skips_a_partition_another_drainer_holds(backing, stacks):
+    """The retry sweep never queues on a partition's drain lock (sweeps start every 2 s; queued
+    ones each held a database connection until none was left for delivery): a held partition
+    is left to its holder, and the next sweep drains it once it is free."""
+    from arq.connections import RedisSettings, create_pool
+
+    from app.config import Settings
+    from app.db import close_db, init_db
+    from app.services.dispatch import partition_of
+    from app.storage.outbox import DELIVERY_LOCK_CLASS
+    from workers import jobs
+
+    stack = await make_stack(stacks, backing)
+    api = stack.add_api()  # no worker: only our sweeps drain
+    async with httpx.AsyncClient(base_url=api.base_url) as client:
+        alice, bob = await make_user(client), await make_user(client)
+        chat = await direct_chat(client, alice, bob)
+        await asyncio.gather(*(send(client, alice, chat["id"], f"m{i}") for i in range(5)))
+    await asyncio.sleep(jobs.SWEEP_MIN_AGE + 0.2)  # old enough for the sweep to take
+    holder = await asyncpg.connect(asyncpg_url(stack.database_url))
+    await init_db(stack.database_url)
+    pool = await create_pool(RedisSettings.from_dsn(stack.redis.url))
+    ctx = {"redis": pool, "settings": Settings(delivery_partitions=8)}
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock($1, $2)", DELIVERY_LOCK_CLASS, partition_of(chat["id"], 8))
+            assert await asyncio.wait_for(jobs.sweep(ctx), 10) == 0
+        assert await jobs.sweep(ctx) == 6  # chat_updated and the five messages
+    finally:
+        await holder.close()
+        await pool.aclose()
+        await close_db()
 
 
 @pytest.mark.timeout(180)

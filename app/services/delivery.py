@@ -44,10 +44,13 @@ def _json(value: Any) -> Any:
     return loads(value) if isinstance(value, (str, bytes)) else value
 
 
-async def drain_partition(partition: int, partitions: int, limit: int = BATCH_LIMIT) -> Delivered:
+async def drain_partition(partition: int, partitions: int, limit: int = BATCH_LIMIT, *, wait: bool = True) -> Delivered:
+    """One batch of the partition, in one transaction. Without `wait`, a partition another
+    drainer holds is left to it: nothing is taken and the result is empty."""
     result = Delivered()
     async with transaction() as conn:
-        await outbox.lock_partition(partition, conn=conn)
+        if not await outbox.lock_partition(partition, conn=conn, wait=wait):
+            return result
         batch = await outbox.take_batch(partition=partition, partitions=partitions, limit=limit, conn=conn)
         if not batch:
             return result

@@ -7,7 +7,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.config import OUTBOX_SLOTS
-from app.db import Row, execute, fetch, fetchrow
+from app.db import Row, execute, fetch, fetchrow, fetchval
 from app.jsonutil import dumps_str
 from app.storage.messages import MESSAGE_FIELDS, message_columns_as
 
@@ -91,9 +91,13 @@ async def record_to_senders(
 DELIVERY_LOCK_CLASS = 7150
 
 
-async def lock_partition(partition: int, *, conn: BaseDBAsyncClient) -> None:
-    """Hold the partition's drain lock until the transaction ends; waits for another drainer."""
-    await execute("SELECT pg_advisory_xact_lock($1, $2)", DELIVERY_LOCK_CLASS, partition, conn=conn)
+async def lock_partition(partition: int, *, conn: BaseDBAsyncClient, wait: bool = True) -> bool:
+    """Hold the partition's drain lock until the transaction ends. With `wait`, waits for
+    another drainer (True); without, False at once if another drainer holds it."""
+    if wait:
+        await execute("SELECT pg_advisory_xact_lock($1, $2)", DELIVERY_LOCK_CLASS, partition, conn=conn)
+        return True
+    return bool(await fetchval("SELECT pg_try_advisory_xact_lock($1, $2)", DELIVERY_LOCK_CLASS, partition, conn=conn))
 
 
 async def take_batch(*, partition: int, partitions: int, limit: int, conn: BaseDBAsyncClient) -> list[Row]:
