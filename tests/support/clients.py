@@ -58,13 +58,29 @@ async def pair(http: httpx.AsyncClient) -> tuple[User, User, dict[str, Any]]:
     return alice, bob, await direct_chat(http, alice, bob)
 
 
-async def send(http: httpx.AsyncClient, user: User, chat_id: int, content: str, client_msg_id: str | None = None) -> dict[str, Any]:
+async def post_message(http: httpx.AsyncClient, user: User, chat_id: int, content: Any, client_msg_id: str | None = None) -> httpx.Response:
+    """POST /messages as it is answered, for tests of refusals."""
     body: dict[str, Any] = {"chat_id": chat_id, "content": content}
-    if client_msg_id:
+    if client_msg_id is not None:
         body["client_msg_id"] = client_msg_id
-    r = await http.post("/messages", json=body, headers=user.headers)
+    return await http.post("/messages", json=body, headers=user.headers)
+
+
+async def send(http: httpx.AsyncClient, user: User, chat_id: int, content: str, client_msg_id: str | None = None) -> dict[str, Any]:
+    r = await post_message(http, user, chat_id, content, client_msg_id)
     assert r.status_code in (200, 201), r.text
     return r.json()  # type: ignore[no-any-return]
+
+
+async def history(http: httpx.AsyncClient, user: User, chat_id: int, **params: Any) -> dict[str, Any]:
+    r = await http.get("/messages", params={"chat_id": chat_id, **params}, headers=user.headers)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def chat_in_list(http: httpx.AsyncClient, user: User, chat_id: int) -> dict[str, Any]:
+    items = (await http.get("/chats", headers=user.headers)).json()["items"]
+    return next(c for c in items if c["id"] == chat_id)  # type: ignore[no-any-return]
 
 
 async def send_many(http: httpx.AsyncClient, user: User, chat_id: int, count: int, prefix: str = "m") -> list[dict[str, Any]]:
