@@ -142,26 +142,37 @@ async def announce_delivered(moved: list[Row], *, max_group: int, conn: BaseDBAs
         [r["at"] for r in moved],
         max_group,
     )
+    # Per chat, the span all its moved marks cover and, per sender in it, the lowest mark of
+    # the other members: each member list is read once per (chat, sender), never once per
+    # (mark, message), which in a 1,000-member group cost the square of its size.
     await execute(
         """WITH mv AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[])
                        AS mv(chat_id, user_id, old, seq, at)),
+           span AS (SELECT chat_id, min(old) AS lo, max(seq) AS hi FROM mv GROUP BY chat_id),
+           floor AS (
+               SELECT d.chat_id, d.sender_id,
+                      (SELECT min(cm.delivered_seq) FROM chat_members cm
+                       WHERE cm.chat_id = d.chat_id AND cm.user_id <> d.sender_id) AS reached
+               FROM (SELECT DISTINCT m.chat_id, m.sender_id FROM messages m JOIN span
+                     ON m.chat_id = span.chat_id AND m.seq > span.lo AND m.seq <= span.hi
+                     WHERE m.delivered_at IS NULL) d),
            stamped AS (
-               UPDATE messages m SET delivered_at = now() FROM mv
-               WHERE m.chat_id = mv.chat_id AND m.seq > mv.old AND m.seq <= mv.seq AND m.delivered_at IS NULL
-                 AND m.sender_id <> mv.user_id
-                 AND NOT EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = m.chat_id
-                                 AND cm.user_id <> m.sender_id AND cm.delivered_seq < m.seq))
+               UPDATE messages m SET delivered_at = now() FROM span, floor
+               WHERE m.chat_id = span.chat_id AND m.seq > span.lo AND m.seq <= span.hi AND m.delivered_at IS NULL
+                 AND floor.chat_id = m.chat_id AND floor.sender_id = m.sender_id
+                 AND m.seq <= coalesce(floor.reached, m.seq)),
+           small AS (SELECT span.chat_id FROM span
+                     WHERE (SELECT count(*) FROM chat_members cm WHERE cm.chat_id = span.chat_id) <= $6)
            INSERT INTO outbox (type, chat_id, user_ids, payload, created_at)
            SELECT 'receipt', mv.chat_id, s.senders,
                   jsonb_build_object('chat_id', mv.chat_id, 'user_id', mv.user_id, 'status', 'delivered',
                                      'up_to_seq', mv.seq,
                                      'at', to_char(mv.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
                   now()
-           FROM mv CROSS JOIN LATERAL (
+           FROM mv JOIN small ON small.chat_id = mv.chat_id CROSS JOIN LATERAL (
                SELECT jsonb_agg(DISTINCT m.sender_id) AS senders FROM messages m
                WHERE m.chat_id = mv.chat_id AND m.seq > mv.old AND m.seq <= mv.seq AND m.sender_id <> mv.user_id) s
-           WHERE s.senders IS NOT NULL
-             AND (SELECT count(*) FROM chat_members cm WHERE cm.chat_id = mv.chat_id) <= $6""",
+           WHERE s.senders IS NOT NULL""",
         *args,
         conn=conn,
     )
