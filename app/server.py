@@ -140,7 +140,7 @@ def create_app(settings: Settings) -> Quart:
         services = build_services(settings, redis)
         hooks = GatewayHooks(
             redis,
-            auth=services.auth,
+            sessions=services.sessions,
             presence=services.presence,
             receipts=services.receipts,
             large_group_size=settings.large_group_size,

@@ -55,7 +55,7 @@ async def login(data: LoginIn) -> dict[str, Any]:
 @responds(Tokens, errors=(401,))
 @body(RefreshIn)
 async def refresh(data: RefreshIn) -> dict[str, Any]:
-    return await services().auth.refresh(
+    return await services().sessions.refresh(
         refresh_token=data.refresh_token, client_ip=client_ip(), user_agent=request.headers.get("User-Agent")
     )
 
@@ -67,7 +67,7 @@ async def refresh(data: RefreshIn) -> dict[str, Any]:
 async def logout() -> tuple[str, int]:
     if await request.get_data():  # the body is optional; when sent, it must be valid
         parse(LogoutIn, await json_body())
-    await services().auth.logout(principal=principal())
+    await services().sessions.logout(principal=principal())
     return "", 204
 
 
@@ -75,7 +75,7 @@ async def logout() -> tuple[str, int]:
 @tag(["auth"])
 @responds(Ticket)
 async def ws_ticket() -> dict[str, Any]:
-    return await services().auth.issue_ticket(principal=principal())
+    return await services().sessions.issue_ticket(principal=principal())
 
 
 @bp.get("/sessions")
@@ -83,7 +83,7 @@ async def ws_ticket() -> dict[str, Any]:
 @responds(list[Session])
 async def sessions() -> list[dict[str, Any]]:
     """The caller's live sessions: `{id, created_at, last_seen_at, ip, user_agent, current}`."""
-    return await services().auth.list_sessions(principal=principal())
+    return await services().sessions.list_sessions(principal=principal())
 
 
 @bp.delete("/sessions/<uuid:session_id>")
@@ -92,5 +92,5 @@ async def sessions() -> list[dict[str, Any]]:
 async def revoke_session(session_id: uuid.UUID) -> tuple[str, int]:
     """204; that session's tokens stop at once and its sockets close with 4401. Any id that is
     not one of the caller's live sessions answers 404."""
-    await services().auth.revoke_session(principal=principal(), session_id=session_id)
+    await services().sessions.revoke_session(principal=principal(), session_id=session_id)
     return "", 204

@@ -15,8 +15,8 @@ from quart_schema import document_querystring, document_request
 
 from app.errors import AppError, Unauthorized, ValidationFailed, field_error
 from app.jsonutil import dumps, loads
-from app.services.auth import Principal
 from app.services.registry import Services
+from app.services.sessions import Principal
 
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -178,7 +178,7 @@ async def authenticate() -> None:
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         raise Unauthorized("Send Authorization: Bearer <access_token>.")
-    g.principal = await services().auth.authenticate(header[7:].strip())
+    g.principal = await services().sessions.authenticate(header[7:].strip())
     g.user_id = g.principal.user_id
 
 

@@ -22,10 +22,11 @@ from app import keys
 from app.db import transaction
 from app.errors import NotFound
 from app.media.store import MediaStore
-from app.services.auth import AuthService, Principal
 from app.services.chats import record_chat_updated
 from app.services.dispatch import Dispatcher, enqueue_delivery, partition_of
 from app.services.exports import remove_exports
+from app.services.passwords import Passwords
+from app.services.sessions import Principal, SessionService
 from app.services.users import UserService
 from app.storage import accounts as account_store
 from app.storage import attachments as attachment_store
@@ -42,9 +43,18 @@ LEASE_MS = 10_000  # a wiping run renews it every batch; a killed run's lease la
 
 
 class AccountService:
-    def __init__(self, redis: ArqRedis, *, auth: AuthService, users: UserService, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self,
+        redis: ArqRedis,
+        *,
+        passwords: Passwords,
+        sessions: SessionService,
+        users: UserService,
+        dispatcher: Dispatcher,
+    ) -> None:
         self._redis = redis
-        self._auth = auth
+        self._passwords = passwords
+        self._sessions = sessions
         self._users = users
         self._dispatcher = dispatcher
 
@@ -53,7 +63,7 @@ class AccountService:
         `password`, counted as a failed login). Sockets of every session close with 4401;
         contacts get `user_updated` with the erased profile; the `erase` job wipes the
         messages after."""
-        await self._auth.verify_password(user_id=principal.user_id, password=password, client_ip=client_ip, field="password")
+        await self._passwords.verify(user_id=principal.user_id, password=password, client_ip=client_ip, field="password")
         user_id = principal.user_id
         contacts = await user_store.contacts(user_id)
         async with transaction() as conn:
@@ -67,7 +77,7 @@ class AccountService:
                 await chat_store.promote_successor(chat_id, conn)
                 await chat_store.touch_chat(chat_id, conn)
                 await record_chat_updated(chat_id, conn)
-        await self._auth.announce_revocation(*revoked)
+        await self._sessions.announce_revocation(*revoked)
         await self._dispatcher.after_commit()
         await enqueue_erasure(self._redis, user_id)
         await self._users.announce(user_id, audience=contacts)

@@ -10,10 +10,10 @@ from typing import Any
 from app.db import transaction
 from app.errors import Forbidden, NotFound, field_error
 from app.ids import possible_id
-from app.services.auth import AuthService
 from app.services.chats import hidden
 from app.services.dispatch import Dispatcher
 from app.services.pages import Page, encode_cursor, read_cursor, seq_field
+from app.services.sessions import SessionService
 from app.services.views import message_body, public_user
 from app.storage import accounts as account_store
 from app.storage import messages as message_store
@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 
 class AdminService:
-    def __init__(self, *, auth: AuthService, dispatcher: Dispatcher) -> None:
-        self._auth = auth
+    def __init__(self, *, sessions: SessionService, dispatcher: Dispatcher) -> None:
+        self._sessions = sessions
         self._dispatcher = dispatcher
 
     async def require_admin(self, *, user_id: int) -> None:
@@ -69,7 +69,7 @@ class AdminService:
             if not possible_id(user_id) or not await account_store.set_active(user_id, False, conn):
                 raise NotFound("No such user.")
             revoked = await session_store.revoke_all_sessions(user_id, conn)
-        await self._auth.announce_revocation(*revoked)
+        await self._sessions.announce_revocation(*revoked)
         log.info("account deactivated", extra={"user_id": user_id, "sessions": len(revoked)})
         return await self._account(user_id)
 

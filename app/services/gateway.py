@@ -12,9 +12,9 @@ from redis.exceptions import RedisError
 from app import metrics
 from app.jsonutil import iso
 from app.realtime.node import publish_ephemeral
-from app.services.auth import AuthService
 from app.services.presence import PresenceService
 from app.services.receipts import ReceiptService
+from app.services.sessions import SessionService
 from app.storage import blocks as block_store
 from app.storage import chats as chat_store
 from app.storage import inbox as inbox_store
@@ -28,13 +28,13 @@ class GatewayHooks:
         self,
         redis: Redis,
         *,
-        auth: AuthService,
+        sessions: SessionService,
         presence: PresenceService,
         receipts: ReceiptService,
         large_group_size: int,
     ) -> None:
         self._redis = redis
-        self._auth = auth
+        self._sessions = sessions
         self._presence = presence
         self._receipts = receipts
         self._large_group_size = large_group_size
@@ -69,7 +69,7 @@ class GatewayHooks:
         return await inbox_store.last_seqs(user_ids)
 
     async def sessions_ended(self, session_ids: list[uuid.UUID]) -> list[uuid.UUID]:
-        return await self._auth.revoked_among(session_ids)
+        return await self._sessions.revoked_among(session_ids)
 
     async def _announce_presence(self, user_id: int, *, online: bool) -> None:
         row = await user_store.get_user(user_id)

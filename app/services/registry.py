@@ -17,12 +17,14 @@ from app.services.dispatch import Dispatcher
 from app.services.exports import ExportService
 from app.services.groups import GroupService
 from app.services.messages import MessageService
+from app.services.passwords import Passwords
 from app.services.pins import PinService
 from app.services.presence import PresenceService
 from app.services.push import PushService
 from app.services.ratelimit import SlidingWindowLimiter
 from app.services.reactions import ReactionService
 from app.services.receipts import ReceiptService
+from app.services.sessions import SessionService
 from app.services.users import UserService
 from app.services.vapid import VapidKey
 
@@ -30,6 +32,7 @@ from app.services.vapid import VapidKey
 @dataclass(frozen=True)
 class Services:
     auth: AuthService
+    sessions: SessionService
     users: UserService
     accounts: AccountService
     admin: AdminService
@@ -59,16 +62,19 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
     chats = ChatService(
         dispatcher, SlidingWindowLimiter(redis, limit=settings.chat_rate_limit, window_seconds=CHAT_RATE_WINDOW)
     )
-    auth = AuthService(settings, redis)
+    passwords = Passwords(settings, redis)
+    sessions = SessionService(settings, redis)
+    auth = AuthService(settings, redis, passwords=passwords, sessions=sessions)
     users = UserService(presence, redis)
     attachments = AttachmentService(
         settings, SlidingWindowLimiter(redis, limit=settings.upload_rate_limit, window_seconds=UPLOAD_WINDOW)
     )
     return Services(
         auth=auth,
+        sessions=sessions,
         users=users,
-        accounts=AccountService(redis, auth=auth, users=users, dispatcher=dispatcher),
-        admin=AdminService(auth=auth, dispatcher=dispatcher),
+        accounts=AccountService(redis, passwords=passwords, sessions=sessions, users=users, dispatcher=dispatcher),
+        admin=AdminService(sessions=sessions, dispatcher=dispatcher),
         exports=ExportService(redis, attachments.store),
         chats=chats,
         groups=GroupService(chats, dispatcher),

@@ -22,8 +22,8 @@ from app.logs import FrameRequestIds
 from app.realtime.codes import Close
 from app.realtime.hub import Connection
 from app.realtime.node import Node
-from app.services.auth import Principal
 from app.services.registry import Services
+from app.services.sessions import Principal
 from app.ws import protocol
 from app.ws.handlers import HANDLERS
 from app.ws.reads import ReadCoalescer
@@ -53,12 +53,12 @@ async def _principal(services: Services) -> Principal:
     header = websocket.headers.get("Authorization", "")
     ticket = websocket.args.get("ticket")
     if header.lower().startswith("bearer "):
-        principal = await services.auth.authenticate(header[7:].strip())
+        principal = await services.sessions.authenticate(header[7:].strip())
     elif ticket:
-        principal = await services.auth.redeem_ticket(ticket)
+        principal = await services.sessions.redeem_ticket(ticket)
     else:
         raise Unauthorized("Send a Bearer token or a ticket.")
-    await services.auth.check_session_active(principal)
+    await services.sessions.check_session_active(principal)
     return principal
 
 
