@@ -85,11 +85,15 @@ async def per_member(*, chat_id: int, seq: int, sender_id: int) -> list[Row]:
 
 async def delivered_ranges(acks: list[tuple[int, int, int]]) -> list[Row]:
     """Per (user, chat), the highest seq of others' messages carried by the inbox events in
-    each (user_id, after_inbox_seq, up_to_inbox_seq) range."""
+    each (user_id, after_inbox_seq, up_to_inbox_seq) range. Each range is read through the
+    (user_id, inbox_seq) index: OFFSET 0 keeps the LATERAL from being flattened into a hash
+    join, which scanned the whole inbox on every ack batch."""
     return await fetch(
         """SELECT a.user_id, m.chat_id, max(m.seq) AS seq
            FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS a(user_id, after_seq, up_to)
-           JOIN inbox_events e ON e.user_id = a.user_id AND e.inbox_seq > a.after_seq AND e.inbox_seq <= a.up_to
+           CROSS JOIN LATERAL (
+               SELECT x.message_id, x.type FROM inbox_events x
+               WHERE x.user_id = a.user_id AND x.inbox_seq > a.after_seq AND x.inbox_seq <= a.up_to OFFSET 0) e
            JOIN messages m ON m.id = e.message_id
            WHERE e.type = 'message' AND m.sender_id <> a.user_id
            GROUP BY a.user_id, m.chat_id""",
@@ -109,7 +113,7 @@ async def advance_delivered(marks: list[tuple[int, int, int]], conn: BaseDBAsync
         """SELECT 1 FROM chat_members cm
            JOIN unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS a(chat_id, user_id, seq)
              ON cm.chat_id = a.chat_id AND cm.user_id = a.user_id
-           WHERE cm.delivered_seq < a.seq ORDER BY cm.id FOR UPDATE OF cm""",
+           WHERE cm.delivered_seq < a.seq AND cm.user_id = ANY($2::bigint[]) ORDER BY cm.id FOR UPDATE OF cm""",
         *args,
         conn=conn,
     )
@@ -117,7 +121,7 @@ async def advance_delivered(marks: list[tuple[int, int, int]], conn: BaseDBAsync
         """WITH a AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS a(chat_id, user_id, seq)),
            o AS (SELECT cm.id, cm.chat_id, cm.user_id, cm.delivered_seq AS old, a.seq
                  FROM chat_members cm JOIN a ON cm.chat_id = a.chat_id AND cm.user_id = a.user_id
-                 WHERE cm.delivered_seq < a.seq),
+                 WHERE cm.delivered_seq < a.seq AND cm.user_id = ANY($2::bigint[])),
            moved AS (UPDATE chat_members cm SET delivered_seq = o.seq FROM o WHERE cm.id = o.id
                      RETURNING o.chat_id, o.user_id, o.old, o.seq)
            INSERT INTO receipt_marks (chat_id, user_id, status, up_to_seq, at)
@@ -142,25 +146,28 @@ async def announce_delivered(moved: list[Row], *, max_group: int, conn: BaseDBAs
         [r["at"] for r in moved],
         max_group,
     )
-    # Per chat, the span all its moved marks cover and, per sender in it, the lowest mark of
-    # the other members: each member list is read once per (chat, sender), never once per
-    # (mark, message), which in a 1,000-member group cost the square of its size.
+    # Per chat, the span all its moved marks cover; the messages in it not yet stamped, read
+    # through the (chat_id, seq) index (OFFSET 0 keeps the LATERAL from being flattened into a
+    # hash join that scans the whole table: no index has delivered_at); per sender among them, the lowest mark of the other
+    # members, read once per (chat, sender), never once per (mark, message): in a
+    # 1,000-member group that cost the square of its size.
     await execute(
         """WITH mv AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[])
                        AS mv(chat_id, user_id, old, seq, at)),
            span AS (SELECT chat_id, min(old) AS lo, max(seq) AS hi FROM mv GROUP BY chat_id),
-           floor AS (
+           pending AS MATERIALIZED (
+               SELECT m.id, m.chat_id, m.sender_id, m.seq FROM span CROSS JOIN LATERAL (
+                   SELECT id, chat_id, sender_id, seq FROM messages
+                   WHERE chat_id = span.chat_id AND seq > span.lo AND seq <= span.hi AND delivered_at IS NULL OFFSET 0) m),
+           floor AS MATERIALIZED (
                SELECT d.chat_id, d.sender_id,
                       (SELECT min(cm.delivered_seq) FROM chat_members cm
                        WHERE cm.chat_id = d.chat_id AND cm.user_id <> d.sender_id) AS reached
-               FROM (SELECT DISTINCT m.chat_id, m.sender_id FROM messages m JOIN span
-                     ON m.chat_id = span.chat_id AND m.seq > span.lo AND m.seq <= span.hi
-                     WHERE m.delivered_at IS NULL) d),
+               FROM (SELECT DISTINCT chat_id, sender_id FROM pending) d),
            stamped AS (
-               UPDATE messages m SET delivered_at = now() FROM span, floor
-               WHERE m.chat_id = span.chat_id AND m.seq > span.lo AND m.seq <= span.hi AND m.delivered_at IS NULL
-                 AND floor.chat_id = m.chat_id AND floor.sender_id = m.sender_id
-                 AND m.seq <= coalesce(floor.reached, m.seq)),
+               UPDATE messages m SET delivered_at = now()
+               FROM pending p JOIN floor f ON f.chat_id = p.chat_id AND f.sender_id = p.sender_id
+               WHERE m.id = p.id AND p.seq <= coalesce(f.reached, p.seq)),
            small AS (SELECT span.chat_id FROM span
                      WHERE (SELECT count(*) FROM chat_members cm WHERE cm.chat_id = span.chat_id) <= $6)
            INSERT INTO outbox (type, chat_id, user_ids, payload, created_at)
