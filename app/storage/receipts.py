@@ -148,9 +148,9 @@ async def announce_delivered(moved: list[Row], *, max_group: int, conn: BaseDBAs
     )
     # Per chat, the span all its moved marks cover; the messages in it not yet stamped, read
     # through the (chat_id, seq) index (OFFSET 0 keeps the LATERAL from being flattened into a
-    # hash join that scans the whole table: no index has delivered_at); per sender among them, the lowest mark of the other
-    # members, read once per (chat, sender), never once per (mark, message): in a
-    # 1,000-member group that cost the square of its size.
+    # hash join over the whole table: no index has delivered_at); per sender among them, the
+    # lowest mark of the other members, read once per (chat, sender), never once per (mark,
+    # message): in a 1,000-member group that cost the square of its size.
     await execute(
         """WITH mv AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[])
                        AS mv(chat_id, user_id, old, seq, at)),
