@@ -86,8 +86,7 @@ async def member_pairs(pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
         return set()
     rows = await fetch(
         """SELECT cm.chat_id, cm.user_id FROM unnest($1::bigint[], $2::bigint[]) AS p(chat_id, user_id)
-           JOIN chat_members cm ON cm.chat_id = p.chat_id AND cm.user_id = p.user_id
-           WHERE cm.user_id = ANY($2::bigint[])""",
+           JOIN chat_members cm ON cm.chat_id = p.chat_id AND cm.user_id = p.user_id""",
         [chat_id for chat_id, _ in pairs],
         [user_id for _, user_id in pairs],
     )
@@ -137,9 +136,8 @@ async def chats_for_viewers(pairs: list[tuple[int, int]]) -> list[Row]:
                    cm.muted_until, coalesce(cm.archived, FALSE) AS archived,
                    cm.user_id IS NOT NULL AS is_member
             FROM unnest($1::bigint[], $2::bigint[]) AS p(chat_id, user_id)
-            JOIN chats c ON c.id = p.chat_id AND c.id = ANY($1::bigint[])
-            LEFT JOIN chat_members cm ON cm.chat_id = p.chat_id AND cm.user_id = p.user_id
-              AND cm.user_id = ANY($2::bigint[])""",
+            JOIN chats c ON c.id = p.chat_id
+            LEFT JOIN chat_members cm ON cm.chat_id = p.chat_id AND cm.user_id = p.user_id""",
         [chat_id for chat_id, _ in pairs],
         [user_id for _, user_id in pairs],
     )

@@ -35,7 +35,7 @@ async def append_events(events: list[dict[str, Any]], *, consumed: list[int], co
         """WITH bumped AS (
                 UPDATE users u SET inbox_seq = u.inbox_seq + c.n
                 FROM unnest($1::bigint[], $2::bigint[]) AS c(id, n)
-                WHERE u.id = c.id AND u.id = ANY($1::bigint[])
+                WHERE u.id = c.id
                 RETURNING u.id, u.inbox_seq - c.n AS base),
             done AS (DELETE FROM outbox WHERE id = ANY($10::bigint[])),
             inserted AS (
@@ -124,8 +124,8 @@ async def ack_devices(acks: list[tuple[int, str, int]]) -> list[Row]:
     return await fetch(
         """UPDATE devices d SET acked_seq = LEAST(a.seq, u.inbox_seq), last_seen_at = now()
            FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS a(user_id, device_id, seq),
-                (SELECT id, inbox_seq FROM users WHERE id = ANY($1::bigint[])) u, devices old
-           WHERE d.user_id = a.user_id AND d.device_id = a.device_id AND u.id = a.user_id AND d.user_id = ANY($1::bigint[])
+                (SELECT id, inbox_seq FROM users) u, devices old
+           WHERE d.user_id = a.user_id AND d.device_id = a.device_id AND u.id = a.user_id
              AND old.id = d.id AND LEAST(a.seq, u.inbox_seq) > d.acked_seq
            RETURNING d.user_id, d.device_id, old.acked_seq AS before, d.acked_seq AS after""",
         [a[0] for a in acks],

@@ -234,7 +234,7 @@ async def last_messages(chat_seqs: list[tuple[int, int]]) -> dict[int, Row]:
         return {}
     rows = await fetch(
         f"""SELECT {MESSAGE_COLUMNS} FROM unnest($1::bigint[], $2::bigint[]) AS p(chat_id, seq)
-            CROSS JOIN LATERAL (SELECT * FROM messages x WHERE x.chat_id = p.chat_id AND x.seq = p.seq OFFSET 0) m""",
+            JOIN messages m ON m.chat_id = p.chat_id AND m.seq = p.seq""",
         [c for c, _ in chat_seqs],
         [s for _, s in chat_seqs],
     )

@@ -113,7 +113,7 @@ async def advance_delivered(marks: list[tuple[int, int, int]], conn: BaseDBAsync
         """SELECT 1 FROM chat_members cm
            JOIN unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS a(chat_id, user_id, seq)
              ON cm.chat_id = a.chat_id AND cm.user_id = a.user_id
-           WHERE cm.delivered_seq < a.seq AND cm.user_id = ANY($2::bigint[]) ORDER BY cm.id FOR UPDATE OF cm""",
+           WHERE cm.delivered_seq < a.seq ORDER BY cm.id FOR UPDATE OF cm""",
         *args,
         conn=conn,
     )
@@ -121,7 +121,7 @@ async def advance_delivered(marks: list[tuple[int, int, int]], conn: BaseDBAsync
         """WITH a AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS a(chat_id, user_id, seq)),
            o AS (SELECT cm.id, cm.chat_id, cm.user_id, cm.delivered_seq AS old, a.seq
                  FROM chat_members cm JOIN a ON cm.chat_id = a.chat_id AND cm.user_id = a.user_id
-                 WHERE cm.delivered_seq < a.seq AND cm.user_id = ANY($2::bigint[])),
+                 WHERE cm.delivered_seq < a.seq),
            moved AS (UPDATE chat_members cm SET delivered_seq = o.seq FROM o WHERE cm.id = o.id
                      RETURNING o.chat_id, o.user_id, o.old, o.seq)
            INSERT INTO receipt_marks (chat_id, user_id, status, up_to_seq, at)
