@@ -15,10 +15,8 @@ from app.realtime.node import publish_ephemeral
 from app.services.presence import PresenceService
 from app.services.receipts import ReceiptService
 from app.services.sessions import SessionService
-from app.storage import blocks as block_store
 from app.storage import chats as chat_store
 from app.storage import inbox as inbox_store
-from app.storage import users as user_store
 
 
 class GatewayHooks:
@@ -72,14 +70,11 @@ class GatewayHooks:
         return await self._sessions.revoked_among(session_ids)
 
     async def _announce_presence(self, user_id: int, *, online: bool) -> None:
-        row = await user_store.get_user(user_id)
-        contacts = await chat_store.presence_audience(user_id, self._large_group_size)
-        blockers = await block_store.blockers_of(user_id, contacts)  # they hear nothing of user_id
-        contacts = [contact for contact in contacts if contact not in blockers]
-        if row is None or not contacts:
+        row = await chat_store.presence_audience(user_id, self._large_group_size)
+        if row is None or not row["audience"]:
             return
         frame = {
             "type": "presence",
             "data": {"user_id": user_id, "online": online, "last_seen_at": iso(row["last_seen_at"])},
         }
-        await publish_ephemeral(self._redis, contacts, frame)
+        await publish_ephemeral(self._redis, list(row["audience"]), frame)

@@ -93,18 +93,25 @@ async def member_pairs(pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
     return {(row["chat_id"], row["user_id"]) for row in rows}
 
 
-async def presence_audience(user_id: int, max_group: int) -> list[int]:
-    """Who hears user_id's presence: members of the chats it shares with them, except chats
-    larger than max_group (LARGE_GROUP_SIZE)."""
-    rows = await fetch(
-        """SELECT DISTINCT other.user_id FROM chat_members mine
-           JOIN chat_members other ON other.chat_id = mine.chat_id AND other.user_id <> mine.user_id
-           WHERE mine.user_id = $1
-             AND (SELECT count(*) FROM chat_members n WHERE n.chat_id = mine.chat_id) <= $2""",
+async def presence_audience(user_id: int, max_group: int) -> Row | None:
+    """What an announcement of user_id's presence needs, in one round trip (every connect and
+    disconnect makes one): its `last_seen_at`, and its `audience`, the members of the chats it
+    shares with them, except chats larger than max_group (LARGE_GROUP_SIZE) and those who
+    blocked user_id. None when the user is gone."""
+    return await fetchrow(
+        """SELECT u.last_seen_at, ARRAY(
+               SELECT DISTINCT other.user_id FROM chat_members mine
+               JOIN chat_members other ON other.chat_id = mine.chat_id AND other.user_id <> mine.user_id
+               WHERE mine.user_id = u.id
+                 AND (SELECT count(*) FROM chat_members n WHERE n.chat_id = mine.chat_id) <= $2
+                 AND NOT EXISTS (
+                     SELECT 1 FROM user_blocks b WHERE b.blocked_id = u.id AND b.blocker_id = other.user_id
+                 )
+           ) AS audience
+           FROM users u WHERE u.id = $1""",
         user_id,
         max_group,
     )
-    return [row["user_id"] for row in rows]
 
 
 async def member_ids(chat_id: int, conn: BaseDBAsyncClient | None = None) -> list[int]:
