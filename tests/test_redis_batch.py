@@ -1,6 +1,6 @@
-"""The sliding-window limiter against a real Redis. Concurrent hits share one pipeline
-(app/services/ratelimit.py), so these check that batching judges each hit as if it were
-alone, and that one hit's failure stays its own."""
+"""Batched Redis commands (app/redis_batch.py) against a real Redis, through their busiest
+user, the sliding-window limiter: concurrent calls share one pipeline, so these check that
+each is judged as if it had been alone, and that one call's failure stays its own."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from app.errors import RateLimited
+from app.redis_batch import batcher
 from app.services.ratelimit import SlidingWindowLimiter
 
 
@@ -44,13 +45,17 @@ async def test_a_redis_restarted_empty_needs_no_script_reload(redis) -> None:
     assert await asyncio.gather(*(limiter.hit("rl:flush") for _ in range(6))) == [0, 0, 0, 0, 0, pytest.approx(60, abs=1)]
 
 
-async def test_one_bad_key_fails_only_its_own_hit(redis) -> None:
+async def test_one_bad_key_fails_only_its_own_call(redis) -> None:
     limiter = SlidingWindowLimiter(redis, limit=5, window_seconds=60)
     await redis.set("rl:not-a-zset", "x")
     results = await asyncio.gather(
-        limiter.hit("rl:fine:1"), limiter.hit("rl:not-a-zset"), limiter.hit("rl:fine:2"), return_exceptions=True
+        limiter.hit("rl:fine:1"),
+        limiter.hit("rl:not-a-zset"),
+        batcher(redis).call("GET", "rl:not-a-zset"),  # a plain command of the same pipeline
+        limiter.hit("rl:fine:2"),
+        return_exceptions=True,
     )
-    assert results[0] == 0 and results[2] == 0
+    assert results[0] == 0 and results[2] == b"x" and results[3] == 0
     assert isinstance(results[1], ResponseError)
     assert await redis.get("rl:not-a-zset") == b"x"
 

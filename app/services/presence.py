@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from app import keys
+from app.redis_batch import batcher
 from app.storage import users as user_store
 
 PRESENCE_TTL_FACTOR = 2.5  # heartbeat intervals a connection stays online without refresh
@@ -60,8 +61,8 @@ class PresenceService:
     def __init__(self, redis: Redis, *, heartbeat_interval: float) -> None:
         self._redis = redis
         self._ttl_ms = int(heartbeat_interval * PRESENCE_TTL_FACTOR * 1000)
-        self._reserve = redis.register_script(_RESERVE)
-        self._touch = redis.register_script(_TOUCH)
+        # A reconnect storm makes a reserve and a touch per socket: they share pipelines.
+        self._batch = batcher(redis)
 
     async def reserve(self, *, user_id: int, connection_id: str, limit: int) -> float:
         """Hold one of the user's `limit` socket slots for a handshake under way, counted
@@ -70,9 +71,10 @@ class PresenceService:
         The slot becomes the connection's presence entry at `touch`, and is given back by
         `release` (handshake failed) or `leave`; a slot nobody claims lapses by itself."""
         now_ms = int(time.time() * 1000)
-        wait_ms = await self._reserve(
-            keys=[keys.PRESENCE.format(user_id=user_id), keys.WS_PENDING.format(user_id=user_id)],
-            args=[now_ms, SLOT_HOLD_MS, limit, connection_id],
+        wait_ms = await self._batch.eval(
+            _RESERVE,
+            [keys.PRESENCE.format(user_id=user_id), keys.WS_PENDING.format(user_id=user_id)],
+            [now_ms, SLOT_HOLD_MS, limit, connection_id],
         )
         return int(wait_ms) / 1000.0
 
@@ -82,9 +84,10 @@ class PresenceService:
 
     async def touch(self, *, user_id: int, connection_id: str) -> bool:
         """Mark the connection alive; True when the user was offline before."""
-        before = await self._touch(
-            keys=[keys.PRESENCE.format(user_id=user_id), keys.WS_PENDING.format(user_id=user_id)],
-            args=[int(time.time() * 1000), self._ttl_ms, connection_id],
+        before = await self._batch.eval(
+            _TOUCH,
+            [keys.PRESENCE.format(user_id=user_id), keys.WS_PENDING.format(user_id=user_id)],
+            [int(time.time() * 1000), self._ttl_ms, connection_id],
         )
         return int(before) == 0
 
