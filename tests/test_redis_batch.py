@@ -42,7 +42,8 @@ async def test_a_redis_restarted_empty_needs_no_script_reload(redis) -> None:
     assert await limiter.hit("rl:flush") == 0
     await redis.script_flush()
     await redis.flushdb()
-    assert await asyncio.gather(*(limiter.hit("rl:flush") for _ in range(6))) == [0, 0, 0, 0, 0, pytest.approx(60, abs=1)]
+    waits = await asyncio.gather(*(limiter.hit("rl:flush") for _ in range(6)))
+    assert waits == [0, 0, 0, 0, 0, pytest.approx(60, abs=1)]
 
 
 async def test_one_bad_key_fails_only_its_own_call(redis) -> None:
@@ -84,3 +85,15 @@ async def test_redis_unreachable_fails_every_hit_of_the_batch_and_recovers(redis
         await dead.aclose()
     live = SlidingWindowLimiter(redis, limit=5, window_seconds=60)
     assert await asyncio.gather(*(live.hit("rl:d:0") for _ in range(2))) == [0, 0]
+
+
+async def test_concurrent_calls_take_one_round_trip_at_a_time(backing) -> None:
+    # Unbatched, 50 concurrent scripts would each take a pooled connection at once.
+    client = aioredis.Redis.from_url(backing.redis_url)
+    try:
+        limiter = SlidingWindowLimiter(client, limit=100, window_seconds=60)
+        assert await asyncio.gather(*(limiter.hit(f"rl:rt:{n}") for n in range(50))) == [0] * 50
+        pool = client.connection_pool
+        assert len(pool._available_connections) + len(pool._in_use_connections) == 1
+    finally:
+        await client.aclose()
