@@ -70,7 +70,7 @@ class GatewayHooks:
         return await self._sessions.revoked_among(session_ids)
 
     async def _announce_presence(self, user_id: int, *, online: bool) -> None:
-        row = await chat_store.presence_audience(user_id, self._large_group_size)
+        row = await chat_store.presence_announcement(user_id, self._large_group_size)
         if row is None or not row["audience"]:
             return
         frame = {

@@ -93,7 +93,7 @@ async def member_pairs(pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
     return {(row["chat_id"], row["user_id"]) for row in rows}
 
 
-async def presence_audience(user_id: int, max_group: int) -> Row | None:
+async def presence_announcement(user_id: int, max_group: int) -> Row | None:
     """What an announcement of user_id's presence needs, in one round trip (every connect and
     disconnect makes one): its `last_seen_at`, and its `audience`, the members of the chats it
     shares with them, except chats larger than max_group (LARGE_GROUP_SIZE) and those who
