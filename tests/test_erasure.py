@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from tests.conftest import make_stack
 from tests.support.checks import assert_error, bad_fields, group_chat, poll_rows
 from tests.support.clients import PASSWORD, Device, User, make_user, pair, send
 
@@ -103,6 +104,27 @@ async def test_erasure_wipes_every_message_and_keeps_their_seqs(http, pg, cluste
     r = await http.get("/messages/search", params={"q": "secret"}, headers=carol.headers)
     assert r.status_code == 200 and r.json()["items"] == []
     await watcher.close()
+
+
+async def test_erasure_wipes_the_words_before_it_answers(stacks, backing):
+    """No worker runs here, so no job can have helped: once DELETE /users/me answered 204,
+    nothing the account wrote reads back anywhere others look (history, search, a reply's
+    preview), and the chat keeps its seqs for the others."""
+    stack = await make_stack(stacks, backing)
+    api = stack.add_api()
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=15.0) as client:
+        alice, bob, chat = await pair(client)
+        first = await send(client, alice, chat["id"], "secret from a")
+        r = await client.post(
+            "/messages", json={"chat_id": chat["id"], "content": "bob replies", "reply_to_id": first["id"]}, headers=bob.headers
+        )
+        assert r.status_code == 201 and r.json()["reply_to"]["preview"] == "secret from a", r.text
+        assert (await erase(client, alice)).status_code == 204
+        messages = await history(client, bob, chat["id"])
+        assert [(m["seq"], m["content"], m["is_deleted"]) for m in messages] == [(1, "", True), (2, "bob replies", False)]
+        assert messages[1]["reply_to"]["preview"] == ""
+        found = await client.get("/messages/search", params={"q": "secret"}, headers=bob.headers)
+        assert found.status_code == 200 and found.json()["items"] == []
 
 
 async def test_erasure_leaves_every_chat_and_passes_group_ownership(http, cluster):

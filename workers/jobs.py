@@ -256,7 +256,7 @@ async def _wipe(ctx: dict[str, Any], user_id: int) -> bool:
 
 @instrumented(keys.ERASE_JOB)
 async def erase(ctx: dict[str, Any], user_id: int) -> bool:
-    """Wipe an erased account's messages, files and inbox (app/services/accounts.py); what one
+    """Finish an erased account's wipe: files and inbox (app/services/accounts.py); what one
     run leaves (a slice's end, a kill) the `erase_sweep` cron job finishes."""
     return await _wipe(ctx, user_id)
 

@@ -1,10 +1,12 @@
-"""Erasing an account (DELETE /users/me): what can be done at once is done in one transaction,
-the rest (every message it sent, its files, its inbox) by the `erase` job in batches.
+"""Erasing an account (DELETE /users/me): what others can read is gone in one transaction,
+the rest (its files, its inbox) is removed by the `erase` job in batches.
 
 The transaction revokes every session, frees the username and email (a new account may take
 them and sees nothing of the old one), drops the profile, avatar, blocks and devices, takes
-the account out of every chat (a group's ownership passes on as when its owner leaves) and
-sets `deleted_at`. That row is the job's outbox: the `erase` job is enqueued after commit,
+the account out of every chat (a group's ownership passes on as when its owner leaves),
+wipes the text of every message it sent (so no read after the 204 shows a word of it: history,
+search, reply previews and pushes all read the message row) and sets `deleted_at`. That row
+is the job's outbox: the `erase` job is enqueued after commit,
 and the `erase_sweep` cron job resumes any erasure whose `erased_at` is still unset, so an
 erasure interrupted by a crash (of the API before the enqueue, or of a worker mid-way)
 completes. Every step of the wipe is idempotent and safe to run twice at once.
@@ -37,7 +39,6 @@ from app.storage import users as user_store
 
 log = logging.getLogger(__name__)
 
-INBOX_BATCH = 5000
 FILES_BATCH = 200
 LEASE_MS = 10_000  # a wiping run renews it every batch; a killed run's lease lapses this soon
 
@@ -61,8 +62,8 @@ class AccountService:
     async def erase(self, *, principal: Principal, password: str, client_ip: str) -> None:
         """Erase the caller's account once its password is confirmed (wrong: 422 on
         `password`, counted as a failed login). Sockets of every session close with 4401;
-        contacts get `user_updated` with the erased profile; the `erase` job wipes the
-        messages after."""
+        contacts get `user_updated` with the erased profile; each message it sent is announced
+        as `message_deleted`; the `erase` job removes its files and inbox after."""
         await self._passwords.verify(user_id=principal.user_id, password=password, client_ip=client_ip, field="password")
         user_id = principal.user_id
         contacts = await user_store.contacts(user_id)
@@ -72,6 +73,8 @@ class AccountService:
                 raise NotFound("No such user.")
             revoked = await session_store.revoke_all_sessions(user_id, conn)
             await account_store.erase_profile(user_id, conn)
+            # Every message at once; one that a concurrent edit holds is left to the job.
+            await account_store.wipe_messages(user_id, None, conn)
             for chat_id in await account_store.chats_of(user_id, conn):
                 await chat_store.remove_member(chat_id, user_id, conn)
                 await chat_store.promote_successor(chat_id, conn)
@@ -92,8 +95,8 @@ async def enqueue_erasure(redis: ArqRedis, user_id: int) -> None:
 async def wipe_account(
     *, redis: ArqRedis, store: MediaStore, user_id: int, batch: int, partitions: int, until: float
 ) -> bool:
-    """Wipe an erased account's messages (batch by batch, each announced as `message_deleted`),
-    its uploads (files, then rows) and its inbox; True once finished, False when `until`
+    """Wipe what the erasing transaction left: messages a concurrent edit held then (batch by
+    batch, each announced as `message_deleted`), its uploads (files, then rows) and its inbox; True once finished, False when `until`
     (monotonic) came first or another run holds the account's lease (the sweep goes on
     later)."""
     lease = keys.ERASING.format(user_id=user_id)
@@ -124,7 +127,9 @@ async def _wipe(
             if row["thumbnail_key"]:
                 await store.delete(row["thumbnail_key"])
         await attachment_store.delete_rows([row["id"] for row in rows])
-    while await account_store.drop_inbox(user_id, INBOX_BATCH):
-        pass
+    while await account_store.drop_inbox(user_id, batch):
+        await redis.pexpire(lease, LEASE_MS)
+        if time.monotonic() >= until:
+            return False
     await remove_exports(store, await export_store.of_user(user_id))
     return await account_store.finish_erasure(user_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import Row, execute, fetch, fetchrow
-from app.storage.users import ACCOUNT_COLUMNS
+from app.storage.users import ACCOUNT_COLUMNS, prefix_pattern
 
 
 async def lock_user(user_id: int, conn: BaseDBAsyncClient) -> Row | None:
@@ -16,9 +16,10 @@ async def lock_user(user_id: int, conn: BaseDBAsyncClient) -> Row | None:
 
 async def erase_profile(user_id: int, conn: BaseDBAsyncClient) -> None:
     """Free the username and email, drop the profile and the password, mark the erasure
-    (its messages are wiped after, `wipe_messages`, until `finish_erasure`)."""
+    (its messages are wiped by `wipe_messages`, its files and inbox after, until
+    `finish_erasure`)."""
     await execute(
-        """UPDATE users SET username = NULL, email = NULL, display_name = NULL, avatar_id = NULL,
+        """UPDATE users SET username = NULL, email = NULL, display_name = NULL, display_name_key = NULL, avatar_id = NULL,
                   password_hash = '', is_active = FALSE, is_admin = FALSE, last_seen_at = NULL,
                   deleted_at = now()
            WHERE id = $1""",
@@ -34,11 +35,12 @@ async def chats_of(user_id: int, conn: BaseDBAsyncClient) -> list[int]:
     return [row["chat_id"] for row in rows]
 
 
-async def wipe_messages(user_id: int, limit: int) -> list[Row]:
-    """One batch, in one statement committed on its own: up to `limit` of the user's live
-    messages keep their seq with content '', is_deleted, no reactions, mentions, pin or
-    client id, each with its `message_deleted` outbox row. Rows another run holds are skipped.
-    Returns (chat_id, n) of what it wiped: empty when nothing is left to take."""
+async def wipe_messages(user_id: int, limit: int | None, conn: BaseDBAsyncClient | None = None) -> list[Row]:
+    """In one statement (committed on its own unless `conn` is a transaction): up to `limit`
+    (None: all) of the user's live messages keep their seq with content '', is_deleted, no
+    reactions, mentions, pin or client id, each with its `message_deleted` outbox row. Rows
+    another transaction holds are skipped. Returns (chat_id, n) of what it wiped: empty when
+    nothing is left to take."""
     return await fetch(
         """WITH w AS (
                UPDATE messages AS m SET content = '', is_deleted = TRUE, reactions = '[]', mentions = '{}',
@@ -52,6 +54,7 @@ async def wipe_messages(user_id: int, limit: int) -> list[Row]:
            SELECT chat_id, count(*) AS n FROM w GROUP BY chat_id""",
         user_id,
         limit,
+        conn=conn,
     )
 
 
@@ -123,10 +126,10 @@ async def search_accounts(*, prefix: str | None, after_id: int | None, limit: in
     if prefix is not None:
         if "\x00" in prefix:
             return []
-        pattern = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = prefix_pattern(prefix)
     return await fetch(
         f"""SELECT {ACCOUNT_COLUMNS} FROM users
-            WHERE deleted_at IS NULL AND ($1::text IS NULL OR lower(username) LIKE $1 OR lower(display_name) LIKE $1
+            WHERE deleted_at IS NULL AND ($1::text IS NULL OR lower(username) LIKE $1 OR display_name_key LIKE $1
                                           OR lower(email) LIKE $1)
               AND ($2::bigint IS NULL OR id > $2)
             ORDER BY id LIMIT $3""",
