@@ -175,9 +175,9 @@ async def stacks(backing: Backing) -> AsyncIterator[list]:  # type: ignore[type-
             await drop_stack(stack)
 
 
-async def make_stack(stacks: list, backing: Backing, **env: str):  # type: ignore[no-untyped-def,type-arg]
+async def make_stack(stacks: list, backing: Backing, *, locale: str | None = None, **env: str):  # type: ignore[no-untyped-def,type-arg]
     from tests.support.stack import create_stack
 
-    stack = await create_stack(backing.admin_url, backing.env, **env)
+    stack = await create_stack(backing.admin_url, backing.env, locale=locale, **env)
     stacks.append(stack)
     return stack

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import make_stack
 from tests.support.clients import Device, User, direct_chat, make_user
 
 PUBLIC_KEYS = {"id", "username", "display_name", "avatar_url", "online", "last_seen_at", "deleted"}
@@ -162,6 +163,31 @@ async def test_users_search_by_prefix_case_insensitive_excluding_the_caller(http
             assert_no_email(r, caller, *matching, *others)
     assert [i["id"] for i in (await search(http, caller, q=f"ALI{t}.T")).json()["items"]] == [matching[1].id]
     assert (await search(http, caller, q=f"li{t}")).json()["items"] == []  # a prefix, not a substring
+
+
+async def test_users_search_finds_display_names_in_any_script_under_any_locale(stacks, backing):
+    """On a database made under the C locale (what the embedded server gets on a machine with
+    no LANG), PostgreSQL's lower() folds ASCII only: the search must fold names itself."""
+    stack = await make_stack(stacks, backing, locale="C")
+    api = stack.add_api()
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=15.0) as client:
+        caller = await make_user(client)
+        names = {"Анна Каренина": None, "Ἀριστοτέλης": None, "STRASSE Weiß": None, "李小龍": None}
+        for name in names:
+            user = await make_user(client)
+            r = await client.patch("/users/me", json={"display_name": name}, headers=user.headers)
+            assert r.status_code == 200, r.text
+            names[name] = user.id
+        found = {
+            q: [item["id"] for item in (await search(client, caller, q=q)).json()["items"]]
+            for q in ("Анна", "анна", "АННА К", "ἀριστ", "straße", "strasse w", "李小")
+        }
+        assert found == {
+            "Анна": [names["Анна Каренина"]], "анна": [names["Анна Каренина"]], "АННА К": [names["Анна Каренина"]],
+            "ἀριστ": [names["Ἀριστοτέλης"]], "straße": [names["STRASSE Weiß"]], "strasse w": [names["STRASSE Weiß"]],
+            "李小": [names["李小龍"]],
+        }  # fmt: skip
+        assert (await search(client, caller, q="Каренина")).json()["items"] == []  # a prefix, not a substring
 
 
 async def test_users_search_treats_like_wildcards_literally(http):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,17 @@ ACCOUNT_COLUMNS = f"""{USER_COLUMNS}, (SELECT jsonb_build_object(
         'id', a.id, 'name', a.name, 'content_type', a.content_type, 'size', a.size, 'width', a.width,
         'height', a.height, 'has_thumbnail', a.thumbnail_key IS NOT NULL)
     FROM attachments a WHERE a.id = users.avatar_id) AS avatar"""
+
+
+def name_key(text: str) -> str:
+    """What name search compares, folded here, not by PostgreSQL's lower(), which follows the
+    database's locale (under C it lowers ASCII only): the same key for "Анна" and "АННА"."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def prefix_pattern(prefix: str) -> str:
+    """A LIKE pattern for keys starting with `prefix` (folded, wildcards escaped)."""
+    return name_key(prefix).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 async def insert_user(*, username: str, email: str, password_hash: str) -> Row | None:
@@ -53,9 +65,13 @@ async def by_username(username: str) -> Row | None:
 
 async def update_profile(user_id: int, changes: dict[str, Any], conn: BaseDBAsyncClient) -> None:
     """Set display_name and/or avatar_id (only the keys present in `changes`)."""
-    allowed = [name for name in ("display_name", "avatar_id") if name in changes]
+    allowed: list[str] = [name for name in ("display_name", "avatar_id") if name in changes]
     if not allowed:
         return
+    if "display_name" in changes:
+        name = changes["display_name"]
+        changes = {**changes, "display_name_key": name_key(name) if name is not None else None}
+        allowed.append("display_name_key")
     assignments = ", ".join(f"{name} = ${i + 2}" for i, name in enumerate(allowed))
     await execute(f"UPDATE users SET {assignments} WHERE id = $1", user_id, *[changes[n] for n in allowed], conn=conn)
 
@@ -72,8 +88,7 @@ async def find_login(login: str) -> Row | None:
 async def search_by_prefix(*, prefix: str, exclude_id: int, after: tuple[str, int] | None, limit: int) -> list[Row]:
     if "\x00" in prefix:  # PostgreSQL text cannot hold NUL, so no name starts with one
         return []
-    pattern = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    args: list[Any] = [pattern, exclude_id, limit]
+    args: list[Any] = [prefix_pattern(prefix), exclude_id, limit]
     cursor_sql = ""
     if after:
         cursor_sql = "AND (lower(username), id) > ($4, $5)"
@@ -81,7 +96,7 @@ async def search_by_prefix(*, prefix: str, exclude_id: int, after: tuple[str, in
     # Username or display name; erased accounts have neither, deactivated ones are left out.
     return await fetch(
         f"""SELECT {USER_COLUMNS} FROM users
-            WHERE (lower(username) LIKE $1 OR lower(display_name) LIKE $1) AND id <> $2 AND is_active
+            WHERE (lower(username) LIKE $1 OR display_name_key LIKE $1) AND id <> $2 AND is_active
               {cursor_sql}
             ORDER BY lower(username), id LIMIT $3""",
         *args,

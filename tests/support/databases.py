@@ -22,14 +22,16 @@ def asyncpg_url(url: str) -> str:
     return url.replace("postgres://", "postgresql://", 1)
 
 
-async def create_database(admin_url: str, prefix: str) -> tuple[str, str]:
-    """A new, migrated database `<prefix>_<random>` on admin_url's server: (name, url)."""
+async def create_database(admin_url: str, prefix: str, *, locale: str | None = None) -> tuple[str, str]:
+    """A new, migrated database `<prefix>_<random>` on admin_url's server: (name, url); with
+    `locale`, its collation and ctype (as a server initialised without LANG has: "C")."""
     from app.migrate import migrate
 
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    options = f" TEMPLATE template0 ENCODING 'UTF8' LOCALE '{locale}'" if locale else ""
     conn = await asyncpg.connect(asyncpg_url(admin_url))
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"{options}')
     finally:
         await conn.close()
     url = with_db(admin_url, name)

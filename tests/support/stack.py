@@ -79,8 +79,8 @@ class Stack:
         self.redis.kill()
 
 
-async def create_stack(admin_url: str, base_env: dict[str, str], **env: str) -> Stack:
-    name, database_url = await create_database(admin_url, "mc_stack")
+async def create_stack(admin_url: str, base_env: dict[str, str], *, locale: str | None = None, **env: str) -> Stack:
+    name, database_url = await create_database(admin_url, "mc_stack", locale=locale)
     redis_server = RedisServer()
     redis_server.start()
     full_env = {**base_env, "DATABASE_URL": database_url, "REDIS_URL": redis_server.url, **env}
