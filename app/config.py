@@ -91,6 +91,18 @@ class Settings(BaseSettings):
     # Push targets in loopback, private, link-local or reserved networks are refused unless this
     # is true (`messenger dev` and the tests set it; a Sygnal on a private network needs it).
     push_allow_private_targets: bool = False
+    # Bots (app/services/bots.py): sends per RATE_LIMIT_WINDOW, and bots one user may own.
+    bot_rate_limit: int = Field(default=60, gt=0)
+    bots_per_user: int = Field(default=20, gt=0)
+    # Webhooks (app/services/webhooks.py): events per POST, seconds per attempt, seconds
+    # without a success before the webhook is disabled.
+    webhook_batch: int = Field(default=100, ge=1, le=1000)
+    webhook_timeout: float = Field(default=10, gt=0, le=60)
+    webhook_disable_after: float = Field(default=86_400, gt=0)
+    webhook_allow_http: bool = False
+    # CIDRs (comma- or space-separated) exempt from the private-address refusal of webhook
+    # targets (app/outbound.py): tests, receivers on premises.
+    webhook_allowed_networks: str = ""
     # Messages an account erasure wipes per transaction (workers/jobs.py `erase`).
     erase_batch_size: int = Field(default=500, gt=0, le=10_000)
 
@@ -127,6 +139,14 @@ class Settings(BaseSettings):
             VapidKey.load(self.vapid_private_key, self.vapid_subject)
         except ValueError as exc:
             raise ConfigError(f"VAPID_PRIVATE_KEY is not a P-256 private key ({exc})") from None
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        from app.outbound import parse_networks
+
+        parse_networks(value)  # ValueError names the bad entry
+        return value
 
     @field_validator("delivery_partitions")
     @classmethod

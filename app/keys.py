@@ -15,6 +15,8 @@ PUSH_JOB = "push"  # notify one user's subscribed devices of one chat (app/servi
 ERASE_JOB = "erase"  # wipe an erased account's messages, files and inbox (app/services/accounts.py)
 ERASE_SWEEP_JOB = "erase_sweep"  # cron: finish erasures a killed worker left half done
 EXPORT_JOB = "export"  # write an account's data archive (app/services/exports.py)
+WEBHOOK_JOB = "webhook"  # POST one bot's inbox to its webhook (app/services/webhooks.py)
+WEBHOOK_SWEEP_JOB = "webhook_sweep"  # cron: enqueue webhooks with events due whose job was lost
 
 # Keys
 REVOKED_SESSION = "mc:revoked:{session_id}"  # present while the session's access tokens live
@@ -35,6 +37,7 @@ PUSH_JOB_ID = "push:{user_id}:{chat_id}:{window}"  # arq _job_id: one push job p
 PUSH_SENT = "mc:push:sent:{user_id}:{chat_id}"  # hash subscription id -> last inbox_seq pushed
 ERASE_JOB_ID = "erase:{user_id}"  # one queued erase job per account
 EXPORT_JOB_ID = "export:{export_id}"  # one queued export job per export
+WEBHOOK_JOB_ID = "webhook:{bot_id}"  # one queued webhook job per bot
 ERASING = "mc:erasing:{user_id}"  # lease of the run wiping an account (lapses when its worker dies)
 
 

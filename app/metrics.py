@@ -107,6 +107,29 @@ PUSH_LATENCY = Histogram(
     buckets=(0.5, 1.0, 2.0, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0),
 )
 
+WEBHOOK_ATTEMPTS = Counter(
+    "messenger_webhook_attempts_total",
+    "Webhook POSTs, by outcome (success, http_error, no_answer, refused)",
+    ["outcome"],
+)
+WEBHOOK_OUTCOMES = ("success", "http_error", "no_answer", "refused")
+WEBHOOK_LATENCY = Histogram(
+    "messenger_webhook_latency_seconds",
+    "From an event's commit to the batch carrying it accepted by the receiver (first event of each batch)",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0),
+)
+# Sampled by the webhook sweep over every enabled webhook (no label per bot): how many of them
+# are how far behind; the largest is WEBHOOK_LAG_MAX.
+WEBHOOK_LAG = Histogram(
+    "messenger_webhook_cursor_lag_events",
+    "Events after each enabled webhook's cursor, observed per webhook on every sweep",
+    buckets=(0, 1, 10, 100, 1000, 10_000, 100_000),
+)
+WEBHOOK_LAG_MAX = Gauge(
+    "messenger_webhook_cursor_lag_max_events", "Events after the cursor of the webhook furthest behind", multiprocess_mode="max"
+)
+WEBHOOKS_DISABLED = Counter("messenger_webhooks_disabled_total", "Webhooks disabled after WEBHOOK_DISABLE_AFTER without success")
+
 
 # Label values each process can emit, created at zero on start-up (`prime`): a series that
 # first appears at 1 has no increase() in Prometheus, so the first failure would never alert,
@@ -115,7 +138,7 @@ _DEPENDENCY_COMPONENTS = {
     "api": ("api", "ready", "broker", "presence", "replay", "reconcile", "acks", "dispatch"),
     "worker": ("worker", "dispatch"),
 }
-_RATE_LIMIT_SCOPES = ("send", "register", "login", "chat", "ws_device", "ws_sockets")
+_RATE_LIMIT_SCOPES = ("send", "bot_send", "register", "login", "chat", "ws_device", "ws_sockets")
 
 
 def prime(process: str) -> None:
@@ -124,6 +147,8 @@ def prime(process: str) -> None:
         for dependency in ("postgres", "redis"):
             DEPENDENCY_ERRORS.labels(dependency=dependency, component=component)
     if process == "worker":
+        for outcome in WEBHOOK_OUTCOMES:
+            WEBHOOK_ATTEMPTS.labels(outcome=outcome)
         for kind in PUSH_KINDS:
             PUSH_LATENCY.labels(kind=kind)
             for outcome in PUSH_OUTCOMES:

@@ -19,7 +19,7 @@ from quart import Quart, Request, Response, g, request, websocket
 from quart_schema import QuartSchema
 
 from app import metrics
-from app.api import admin, attachments, auth, chats, docs, errors, health, messages, push, search, users
+from app.api import admin, attachments, auth, bots, chats, docs, errors, health, messages, push, search, users
 from app.api.openapi import ContractOpenAPI
 from app.clientaddr import client_address, parse_networks
 from app.config import ConfigError, Settings
@@ -124,7 +124,7 @@ def create_app(settings: Settings) -> Quart:
         openapi_provider_class=ContractOpenAPI,
     )
     blueprints = (
-        health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, search.bp, attachments.bp, push.bp, admin.bp,
+        health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, search.bp, attachments.bp, push.bp, bots.bp, admin.bp,
         ws_endpoint.bp,
     )  # fmt: skip
     for blueprint in blueprints:

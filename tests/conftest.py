@@ -23,7 +23,7 @@ from tests.support.databases import asyncpg_url, create_database, drop_database
 from tests.support.processes import ROOT, Proc, start_api, start_worker
 
 TABLES = [
-    "push_subscriptions", "inbox_events", "outbox", "receipt_marks", "messages", "chat_members", "chats",
+    "webhook_deliveries", "webhooks", "push_subscriptions", "inbox_events", "outbox", "receipt_marks", "messages", "chat_members", "chats",
     "devices", "refresh_tokens", "auth_sessions", "users",
 ]  # fmt: skip
 
@@ -66,6 +66,10 @@ def backing() -> Iterator[Backing]:
         "PUSH_ALLOW_PRIVATE_TARGETS": "true",
         "VAPID_PRIVATE_KEY": generate_private_key(),
         "VAPID_SUBJECT": "mailto:tests@example.com",
+        # Webhooks (tests/test_webhooks.py): receivers listen on 127.0.0.2, which alone is
+        # allowed, so every other loopback form stays refused for the SSRF tests.
+        "WEBHOOK_ALLOW_HTTP": "true",
+        "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.2/32",
     }
     try:
         yield Backing(database_url=test_url, redis_url=redis_url, admin_url=admin_url, env=env)

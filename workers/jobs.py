@@ -22,9 +22,11 @@ from app.services.attachments import remove_expired
 from app.services.dispatch import enqueue_delivery
 from app.services.exports import build_export, expire_exports
 from app.services.push import MAX_RETRIES, PushNotifier, retry_delay, schedule
+from app.services.webhooks import WebhookDelivery, enqueue_webhooks
 from app.storage import accounts as account_store
 from app.storage import inbox as inbox_store
 from app.storage import outbox
+from app.storage import webhooks as webhook_store
 from workers.wakes import PartitionWakes
 
 log = logging.getLogger(__name__)
@@ -109,10 +111,21 @@ async def _drain_and_publish(
             await _publish(redis, delivered)
         if delivered.pushable:
             await _schedule_pushes(redis, delivered, push_delay)
+        if delivered.webhooks:
+            await _wake_webhooks(redis, delivered.webhooks)
         if not delivered.records:
             return total, True
         if time.monotonic() >= until:
             return total, False
+
+
+async def _wake_webhooks(redis: ArqRedis, bot_ids: list[int]) -> None:
+    """After the commit; a lost wake only waits for the webhook sweep (2 s)."""
+    try:
+        await enqueue_webhooks(redis, bot_ids)
+    except (RedisError, OSError) as exc:
+        metrics.DEPENDENCY_ERRORS.labels(dependency="redis", component="dispatch").inc()
+        log.warning("webhook wake failed; the sweep will deliver", extra={"error": str(exc)})
 
 
 async def _schedule_pushes(redis: ArqRedis, delivered: delivery.Delivered, push_delay: float) -> None:
@@ -282,3 +295,36 @@ async def export(ctx: dict[str, Any], export_id: int) -> bool:
     except (OSError, ConnectionError) as exc:
         metrics.DEPENDENCY_ERRORS.labels(dependency="postgres", component="worker").inc()
         raise Retry(defer=5) from exc
+
+
+WEBHOOK_SLICE = 30.0  # seconds one webhook run sends before handing its bot to a new job
+WEBHOOK_SWEEP_LIMIT = 1000  # webhooks one sweep enqueues
+WEBHOOK_LAG_SAMPLE = 10_000  # webhooks whose lag one sweep observes
+
+
+@instrumented(keys.WEBHOOK_JOB)
+async def webhook(ctx: dict[str, Any], bot_id: int) -> None:
+    """Send one bot's inbox to its webhook from the cursor (app/services/webhooks.py); after a
+    failure, or at the slice's end, the job defers itself until the webhook is due again."""
+    webhooks: WebhookDelivery = ctx["webhooks"]
+    try:
+        due_in = await webhooks.run(bot_id, until=time.monotonic() + WEBHOOK_SLICE)
+    except (OSError, ConnectionError) as exc:
+        metrics.DEPENDENCY_ERRORS.labels(dependency="postgres", component="worker").inc()
+        raise Retry(defer=1) from exc
+    if due_in is not None:
+        raise Retry(defer=max(due_in, 0.01))
+
+
+@instrumented(keys.WEBHOOK_SWEEP_JOB)
+async def webhook_sweep(ctx: dict[str, Any]) -> int:
+    """Enqueue every webhook that is due with events waiting and no run holding it: a job lost
+    to a Redis wipe or a killed worker, or a wake that came while another run was finishing.
+    Also samples every enabled webhook's cursor lag for the metrics."""
+    due = await webhook_store.due(WEBHOOK_SWEEP_LIMIT)
+    await enqueue_webhooks(ctx["redis"], due)
+    lags = await webhook_store.lag(WEBHOOK_LAG_SAMPLE)
+    for lag in lags:
+        metrics.WEBHOOK_LAG.observe(lag)
+    metrics.WEBHOOK_LAG_MAX.set(lags[0] if lags else 0)
+    return len(due)

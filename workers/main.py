@@ -23,9 +23,11 @@ from app.config import ConfigError, Settings
 from app.db import close_db, init_db
 from app.logs import setup_logging
 from app.media.store import open_store
+from app.outbound import OutboundClient, parse_networks
 from app.services.push import MAX_RETRIES, PushNotifier
 from app.services.pushsend import PushSender
 from app.services.registry import vapid_key
+from app.services.webhooks import WebhookDelivery, WebhookSettings
 from workers import jobs
 from workers.wakes import PartitionWakes
 
@@ -111,6 +113,11 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     ctx["media"] = open_store(settings.media_url())
     ctx["push_sender"] = PushSender(vapid=vapid_key(settings), allow_private_targets=settings.push_allow_private_targets)
     ctx["push"] = PushNotifier(ctx["redis"], ctx["push_sender"], preview=settings.push_preview)
+    ctx["outbound"] = OutboundClient(allowed=parse_networks(settings.webhook_allowed_networks))
+    ctx["webhooks"] = WebhookDelivery(
+        ctx["redis"], ctx["outbound"],
+        WebhookSettings(batch=settings.webhook_batch, timeout=settings.webhook_timeout, disable_after=settings.webhook_disable_after),
+    )  # fmt: skip
     start_metrics_server(settings)
 
 
@@ -119,6 +126,7 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
     await ctx["wakes"].stop()
     await ctx["media"].close()
     await ctx["push_sender"].close()
+    await ctx["outbound"].close()
     await close_db()
 
 
@@ -131,6 +139,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         func(cast(WorkerCoroutine, jobs.push), name=keys.PUSH_JOB, keep_result=0, timeout=PUSH_TIMEOUT, max_tries=MAX_RETRIES + 1),
         func(cast(WorkerCoroutine, jobs.erase), name=keys.ERASE_JOB, keep_result=0, timeout=JOB_TIMEOUT, max_tries=10),
         func(cast(WorkerCoroutine, jobs.export), name=keys.EXPORT_JOB, keep_result=0, timeout=600, max_tries=5),
+        # Retries are the webhook's own backoff (it defers itself until due): never give up here.
+        func(cast(WorkerCoroutine, jobs.webhook), name=keys.WEBHOOK_JOB, keep_result=0, timeout=JOB_TIMEOUT, max_tries=10**9),
     ]
     cron_jobs = [
         cron(cast(WorkerCoroutine, jobs.sweep), name=keys.SWEEP_JOB, second=set(range(0, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT),
@@ -142,6 +152,10 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         cron(
             cast(WorkerCoroutine, jobs.erase_sweep), name=keys.ERASE_SWEEP_JOB,
             second=set(range(0, 60, 5)), keep_result=0, timeout=JOB_TIMEOUT,
+        ),
+        cron(
+            cast(WorkerCoroutine, jobs.webhook_sweep), name=keys.WEBHOOK_SWEEP_JOB,
+            second=set(range(1, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT,
         ),
     ]
     # jobs.instrumented tells a timeout from a shutdown cancel by the task's timeout.

@@ -16,7 +16,9 @@ bp = authenticated_blueprint("messages", "/messages")
 @responds(Message, 201, 200, errors=(403, 404, 422, 429))
 @body(SendIn)
 async def send(data: SendIn) -> tuple[dict[str, Any], int]:
-    message, created = await services().messages.send(sender_id=principal().user_id, draft=data, transport="rest")
+    message, created = await services().messages.send(
+        sender_id=principal().user_id, draft=data, transport="rest", is_bot=principal().is_bot
+    )
     return message, 201 if created else 200
 
 
@@ -42,7 +44,9 @@ async def history(query_args: HistoryQuery) -> dict[str, Any]:
 @responds(Message, errors=(403, 404, 409, 429))
 @body(EditIn)
 async def edit(message_id: int, data: EditIn) -> dict[str, Any]:
-    return await services().messages.edit(user_id=principal().user_id, message_id=message_id, content=data.content)
+    return await services().messages.edit(
+        user_id=principal().user_id, message_id=message_id, content=data.content, is_bot=principal().is_bot
+    )
 
 
 @bp.delete("/<int(signed=True):message_id>")
@@ -50,7 +54,7 @@ async def edit(message_id: int, data: EditIn) -> dict[str, Any]:
 @tag(["messages"])
 @responds(Message, errors=(403, 404, 429))
 async def delete(message_id: int) -> dict[str, Any]:
-    return await services().messages.delete(user_id=principal().user_id, message_id=message_id)
+    return await services().messages.delete(user_id=principal().user_id, message_id=message_id, is_bot=principal().is_bot)
 
 
 @bp.post("/read")
@@ -74,11 +78,15 @@ async def receipts(message_id: int) -> list[dict[str, Any]]:
 @tag(["messages"])
 @responds(Message, errors=(404, 409, 429))
 async def add_reaction(message_id: int, emoji: str) -> dict[str, Any]:
-    return await services().reactions.react(user_id=principal().user_id, message_id=message_id, emoji=emoji, add=True)
+    return await services().reactions.react(
+        user_id=principal().user_id, message_id=message_id, emoji=emoji, add=True, is_bot=principal().is_bot
+    )
 
 
 @bp.delete("/<int(signed=True):message_id>/reactions/<emoji>")
 @tag(["messages"])
 @responds(Message, errors=(404, 429))
 async def remove_reaction(message_id: int, emoji: str) -> dict[str, Any]:
-    return await services().reactions.react(user_id=principal().user_id, message_id=message_id, emoji=emoji, add=False)
+    return await services().reactions.react(
+        user_id=principal().user_id, message_id=message_id, emoji=emoji, add=False, is_bot=principal().is_bot
+    )

@@ -59,12 +59,13 @@ class User(_Out):
     """The caller's own account; `display_name` is the username until one is set."""
 
     id: Id
-    username: str
-    email: str
+    username: str | None
+    email: str | None = Field(description="null for a bot")
     display_name: DisplayName
     avatar: Attachment | None
     is_active: bool
     is_admin: bool
+    is_bot: bool
     created_at: datetime
 
 
@@ -79,6 +80,7 @@ class UserPublic(_Out):
     online: bool | None
     last_seen_at: datetime | None
     deleted: bool
+    is_bot: bool
 
 
 class UserPage(_Out):
@@ -269,3 +271,54 @@ class ExportArchive(_Out):
     chats: list[ExportChat]
     messages: list[ExportMessage] = Field(description="Every message the account sent, by id, also in chats it left.")
     attachments: list[ExportUpload] = Field(description="Every upload of the account.")
+
+
+class Webhook(_Out):
+    url: str
+    enabled: bool
+    cursor: Seq = Field(description="Every inbox event up to here was accepted by the receiver.")
+    pending: Seq = Field(description="Inbox events after the cursor.")
+    last_success_at: datetime | None
+    last_error: str | None
+    disabled_reason: str | None
+
+
+class Bot(_Out):
+    bot: User
+    webhook: Webhook | None
+
+
+class BotPage(_Out):
+    items: list[Bot]
+    next_cursor: str | None
+
+
+class NewBot(_Out):
+    bot: User
+    token: str = Field(description="Authorization: Bearer <token>; shown only here. It does not expire.")
+    webhook_secret: str = Field(description="Signs every webhook POST (X-Messenger-Signature); shown only here.")
+
+
+class BotToken(_Out):
+    token: str
+
+
+class WebhookSecret(_Out):
+    webhook_secret: str
+
+
+class WebhookDelivery(_Out):
+    id: Id
+    delivery_id: str = Field(description="X-Messenger-Delivery: the same on every attempt of a batch.")
+    first_inbox_seq: Seq
+    last_inbox_seq: Seq
+    attempt: int
+    status: int | None = Field(description="The receiver's HTTP status; null when it gave none.")
+    duration_ms: int
+    error: str | None
+    at: datetime
+
+
+class WebhookDeliveryPage(_Out):
+    items: list[WebhookDelivery]
+    next_cursor: str | None

@@ -193,3 +193,27 @@ class ProfileIn(_In):
 
 class EraseIn(_In):
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+
+
+class BotIn(_In):
+    username: Username
+    display_name: DisplayName | None = None
+    webhook_url: WebhookUrl | None = None
+
+
+class BotChangeIn(_In):
+    """Only the fields sent change; `webhook_url: null` removes the webhook."""
+
+    display_name: DisplayName | None = None
+    webhook_url: WebhookUrl | None = None
+    webhook_enabled: StrictBool | None = None
+
+    def changes(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class RewindIn(_In):
+    inbox_seq: Annotated[int, Field(ge=0, le=MAX_ID)]

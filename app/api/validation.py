@@ -13,7 +13,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from quart import Blueprint, Response, current_app, g, request
 from quart_schema import document_querystring, document_request
 
-from app.errors import AppError, Unauthorized, ValidationFailed, field_error
+from app.errors import AppError, Forbidden, Unauthorized, ValidationFailed, field_error
 from app.jsonutil import dumps, loads
 from app.services.registry import Services
 from app.services.sessions import Principal
@@ -180,6 +180,12 @@ async def authenticate() -> None:
         raise Unauthorized("Send Authorization: Bearer <access_token>.")
     g.principal = await services().sessions.authenticate(header[7:].strip())
     g.user_id = g.principal.user_id
+    if g.principal.is_bot and request.path.startswith(BOT_REFUSED):
+        raise Forbidden("A bot's token cannot be used here.")
+
+
+# What a bot's token may not do: sessions, bots, the password, administration.
+BOT_REFUSED = ("/auth/", "/bots", "/users/me/password", "/admin/")
 
 
 def authenticated_blueprint(name: str, url_prefix: str | None = None) -> Blueprint:

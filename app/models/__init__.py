@@ -1,6 +1,7 @@
 """Tortoise models: the schema Aerich migrates. Hot paths query with SQL in app/storage."""
 
 from app.models.attachment import Attachment
+from app.models.bot import Webhook, WebhookDelivery
 from app.models.chat import Chat, ChatMember
 from app.models.inbox import Device, InboxEvent, OutboxEvent
 from app.models.message import Message, ReceiptMark
@@ -22,4 +23,6 @@ __all__ = [
     "RefreshToken",
     "User",
     "UserBlock",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -25,6 +25,9 @@ class User(Model):
     last_seen_at = fields.DatetimeField(null=True)
     # Last inbox_seq handed out to this user; bumped under the row lock, so gapless.
     inbox_seq = fields.BigIntField(default=0)
+    # A bot (POST /bots): never changes for an id; owned by the user who made it.
+    is_bot = fields.BooleanField(default=False)
+    bot_owner_id = fields.BigIntField(null=True, db_index=True)
 
     class Meta:
         table = "users"

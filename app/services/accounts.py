@@ -24,7 +24,7 @@ from app import keys
 from app.db import transaction
 from app.errors import NotFound
 from app.media.store import MediaStore
-from app.services.chats import record_chat_updated
+from app.services.chats import leave_every_chat
 from app.services.dispatch import Dispatcher, enqueue_delivery, partition_of
 from app.services.exports import remove_exports
 from app.services.passwords import Passwords
@@ -32,7 +32,6 @@ from app.services.sessions import Principal, SessionService
 from app.services.users import UserService
 from app.storage import accounts as account_store
 from app.storage import attachments as attachment_store
-from app.storage import chats as chat_store
 from app.storage import exports as export_store
 from app.storage import sessions as session_store
 from app.storage import users as user_store
@@ -75,11 +74,7 @@ class AccountService:
             await account_store.erase_profile(user_id, conn)
             # Every message at once; one that a concurrent edit holds is left to the job.
             await account_store.wipe_messages(user_id, None, conn)
-            for chat_id in await account_store.chats_of(user_id, conn):
-                await chat_store.remove_member(chat_id, user_id, conn)
-                await chat_store.promote_successor(chat_id, conn)
-                await chat_store.touch_chat(chat_id, conn)
-                await record_chat_updated(chat_id, conn)
+            await leave_every_chat(user_id, conn)
         await self._sessions.announce_revocation(*revoked)
         await self._dispatcher.after_commit()
         await enqueue_erasure(self._redis, user_id)

@@ -86,6 +86,16 @@ async def record_chat_updated(chat_id: int, conn: BaseDBAsyncClient, also: list[
     await outbox.record_to_members(type="chat_updated", chat_id=chat_id, payload={}, also=also, conn=conn)
 
 
+async def leave_every_chat(user_id: int, conn: BaseDBAsyncClient) -> None:
+    """The user leaves each chat it is in (an erased account, a deleted bot); a group's
+    ownership passes on as when its owner leaves, and the members hear of it."""
+    for chat_id in await chat_store.chats_of(user_id, conn):
+        await chat_store.remove_member(chat_id, user_id, conn)
+        await chat_store.promote_successor(chat_id, conn)
+        await chat_store.touch_chat(chat_id, conn)
+        await record_chat_updated(chat_id, conn)
+
+
 async def _refuse_blockers(user_id: int, others: list[int], what: str) -> None:
     """403 when any of `others` blocked user_id."""
     if await block_store.blockers_of(user_id, others):

@@ -38,6 +38,7 @@ class Delivered:
     # (user_id, chat_id, inbox_seq) of each new `message` event for someone other than its
     # sender: what a push may be due for (app/services/push.py `schedule`).
     pushable: list[tuple[int, int, int]] = field(default_factory=list)
+    webhooks: list[int] = field(default_factory=list)  # bots with a webhook on that got events
 
 
 def _json(value: Any) -> Any:
@@ -72,7 +73,7 @@ async def drain_partition(partition: int, partitions: int, limit: int = BATCH_LI
                         "message": record["message"],
                     }
                 )
-        seqs = await inbox_store.append_events(events, consumed=[r["id"] for r in batch], conn=conn)
+        seqs, result.webhooks = await inbox_store.append_events(events, consumed=[r["id"] for r in batch], conn=conn)
         for event, seq in zip(events, seqs):
             event["inbox_seq"] = seq
         events = [e for e in events if e["inbox_seq"] is not None]  # users deleted meanwhile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from app import keys, metrics
+from app import metrics
 from app.config import Settings
 from app.db import transaction
 from app.errors import Conflict, Forbidden, RateLimited, field_error
@@ -12,7 +12,7 @@ from app.services.chats import check_text, hidden, require_member
 from app.services.dispatch import Dispatcher
 from app.services.mentions import mention_names
 from app.services.pages import Page, encode_cursor, optional, read_cursor, seq_field
-from app.services.ratelimit import SlidingWindowLimiter
+from app.services.ratelimit import SendLimits
 from app.services.views import message_body
 from app.storage import attachments as attachment_store
 from app.storage import blocks as block_store
@@ -36,7 +36,7 @@ class Draft(Protocol):
 
 
 class MessageService:
-    def __init__(self, settings: Settings, send_limiter: SlidingWindowLimiter, dispatcher: Dispatcher) -> None:
+    def __init__(self, settings: Settings, send_limiter: SendLimits, dispatcher: Dispatcher) -> None:
         self._max_length = settings.max_message_length
         # RATE_LIMIT_MESSAGES: sends, edits, deletes and reactions count together.
         self._limiter = send_limiter
@@ -47,7 +47,7 @@ class MessageService:
             raise field_error("content", f"Must be 1 to {self._max_length} characters.")
         check_text("content", content)
 
-    async def send(self, *, sender_id: int, draft: Draft, transport: str) -> tuple[dict[str, Any], bool]:
+    async def send(self, *, sender_id: int, draft: Draft, transport: str, is_bot: bool = False) -> tuple[dict[str, Any], bool]:
         """(message, created). Acknowledge only what is committed; a repeat of the same
         (sender, client_msg_id) returns the first message and stores nothing. `content` may
         be empty when the message carries attachments."""
@@ -58,12 +58,12 @@ class MessageService:
         # A repeat always gets its first message back (it spends a slot of the limit, as any
         # attempt does). The send itself detects it (unique key, whole statement rolled back, no
         # seq gap), so a first send costs no lookup.
-        wait = await self._limiter.hit(keys.SEND_RATE.format(user_id=sender_id))
+        wait, scope = await self._limiter.hit(sender_id, bot=is_bot)
         if wait > 0:
             existing = await self._first_send(sender_id, client_msg_id)
             if existing is not None:
                 return message_body(existing, sender_id), False
-            metrics.RATE_LIMITED.labels(scope="send").inc()
+            metrics.RATE_LIMITED.labels(scope=scope).inc()
             raise RateLimited(wait, "Sending too fast; retry later.")
         message = message_store.NewMessage(
             chat_id=chat_id,
@@ -142,9 +142,9 @@ class MessageService:
                 next_cursor = encode_cursor({"b": rows[0]["seq"]})
         return Page(items=[message_body(row, user_id) for row in rows], next_cursor=next_cursor)
 
-    async def edit(self, *, user_id: int, message_id: int, content: str) -> dict[str, Any]:
+    async def edit(self, *, user_id: int, message_id: int, content: str, is_bot: bool = False) -> dict[str, Any]:
         # Edits share the send limit: each one is an inbox event for every member.
-        await self._limiter.enforce(keys.SEND_RATE.format(user_id=user_id), scope="send", message="Too many changes; retry later.")
+        await self._limiter.enforce(user_id, bot=is_bot, message="Too many changes; retry later.")
         self._check_content(content)
         async with transaction() as conn:
             row = await self._own_message_for_update(user_id, message_id, conn)
@@ -155,9 +155,9 @@ class MessageService:
         await self._dispatcher.after_commit(row["chat_id"])
         return message_body(row, user_id)
 
-    async def delete(self, *, user_id: int, message_id: int) -> dict[str, Any]:
+    async def delete(self, *, user_id: int, message_id: int, is_bot: bool = False) -> dict[str, Any]:
         """Soft delete; idempotent (a second delete changes and announces nothing)."""
-        await self._limiter.enforce(keys.SEND_RATE.format(user_id=user_id), scope="send", message="Too many changes; retry later.")
+        await self._limiter.enforce(user_id, bot=is_bot, message="Too many changes; retry later.")
         async with transaction() as conn:
             row = await self._own_message_for_update(user_id, message_id, conn)
             if row["is_deleted"]:

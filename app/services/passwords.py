@@ -60,7 +60,7 @@ class Passwords:
         ip_key = keys.LOGIN_FAILURES.format(scope="ip", key=client_ip)
         failures = await self._take_attempt(pair_key, ip_key, client_ip=client_ip)
         hashed = (stored_hash or self._dummy_hash).encode()
-        if not await asyncio.to_thread(bcrypt.checkpw, _prehash(password), hashed) or stored_hash is None:
+        if not await asyncio.to_thread(bcrypt.checkpw, _prehash(password), hashed) or not stored_hash:
             return Attempt(ok=False, failures=failures)
         # A success clears the pair's failures and gives the address its attempt back.
         async with self._redis.pipeline(transaction=False) as pipe:

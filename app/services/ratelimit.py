@@ -7,7 +7,7 @@ import uuid
 
 from redis.asyncio import Redis
 
-from app import metrics
+from app import keys, metrics
 from app.errors import RateLimited
 from app.redis_batch import batcher
 
@@ -45,6 +45,28 @@ class SlidingWindowLimiter:
     async def enforce(self, key: str, *, scope: str, message: str) -> None:
         """Record one hit, or raise RateLimited (counted under `scope`) when over the limit."""
         wait = await self.hit(key)
+        if wait > 0:
+            metrics.RATE_LIMITED.labels(scope=scope).inc()
+            raise RateLimited(wait, message)
+
+
+class SendLimits:
+    """The one budget of sends, edits, deletes and reactions per user: RATE_LIMIT_MESSAGES for
+    people, BOT_RATE_LIMIT for bots (the caller's token says which), in the same window."""
+
+    def __init__(self, people: SlidingWindowLimiter, bots: SlidingWindowLimiter) -> None:
+        self._people = people
+        self._bots = bots
+
+    async def hit(self, user_id: int, *, bot: bool) -> tuple[float, str]:
+        """(seconds until allowed, 0 when allowed now; the limit's metrics scope)."""
+        key = keys.SEND_RATE.format(user_id=user_id)
+        if bot:
+            return await self._bots.hit(key), "bot_send"
+        return await self._people.hit(key), "send"
+
+    async def enforce(self, user_id: int, *, bot: bool, message: str) -> None:
+        wait, scope = await self.hit(user_id, bot=bot)
         if wait > 0:
             metrics.RATE_LIMITED.labels(scope=scope).inc()
             raise RateLimited(wait, message)

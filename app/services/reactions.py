@@ -6,13 +6,12 @@ from typing import Any
 
 import emoji as unicode_emoji
 
-from app import keys
 from app.db import transaction
 from app.errors import Conflict, field_error
 from app.jsonutil import loads
 from app.services.chats import hidden, require_member
 from app.services.dispatch import Dispatcher
-from app.services.ratelimit import SlidingWindowLimiter
+from app.services.ratelimit import SendLimits
 from app.services.views import message_body
 from app.storage import messages as message_store
 from app.storage import outbox
@@ -29,17 +28,15 @@ def check_emoji(value: str) -> None:
 
 
 class ReactionService:
-    def __init__(self, send_limiter: SlidingWindowLimiter, dispatcher: Dispatcher) -> None:
+    def __init__(self, send_limiter: SendLimits, dispatcher: Dispatcher) -> None:
         self._limiter = send_limiter
         self._dispatcher = dispatcher
 
-    async def react(self, *, user_id: int, message_id: int, emoji: str, add: bool) -> dict[str, Any]:
+    async def react(self, *, user_id: int, message_id: int, emoji: str, add: bool, is_bot: bool = False) -> dict[str, Any]:
         """Add or remove the caller's reaction; idempotent (no change, no event). Members only:
         anyone else gets the same 404 as for a message that does not exist."""
         check_emoji(emoji)
-        await self._limiter.enforce(
-            keys.SEND_RATE.format(user_id=user_id), scope="send", message="Too many changes; retry later."
-        )
+        await self._limiter.enforce(user_id, bot=is_bot, message="Too many changes; retry later.")
         async with transaction() as conn:
             row = await message_store.lock_message(message_id, conn)
             if row is None:

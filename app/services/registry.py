@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from arq.connections import ArqRedis
 
 from app.config import Settings
+from app.outbound import parse_networks
 from app.services.accounts import AccountService
 from app.services.admin import AdminService
 from app.services.attachments import UPLOAD_WINDOW, AttachmentService
 from app.services.auth import AuthService
+from app.services.bots import BotService
 from app.services.chats import ChatService
 from app.services.devices import DeviceService
 from app.services.dispatch import Dispatcher
@@ -21,7 +23,7 @@ from app.services.passwords import Passwords
 from app.services.pins import PinService
 from app.services.presence import PresenceService
 from app.services.push import PushService
-from app.services.ratelimit import SlidingWindowLimiter
+from app.services.ratelimit import SendLimits, SlidingWindowLimiter
 from app.services.reactions import ReactionService
 from app.services.receipts import ReceiptService
 from app.services.sessions import SessionService
@@ -47,6 +49,7 @@ class Services:
     presence: PresenceService
     devices: DeviceService
     push: PushService
+    bots: BotService
     dispatcher: Dispatcher  # the after-commit hand-off the services share (drained at shutdown)
 
 
@@ -57,8 +60,11 @@ NEW_DEVICE_WINDOW = 24 * 3600.0  # WS_NEW_DEVICES_PER_DAY counts per day
 def build_services(settings: Settings, redis: ArqRedis) -> Services:
     dispatcher = Dispatcher(redis, settings.delivery_partitions)
     presence = PresenceService(redis, heartbeat_interval=settings.heartbeat_interval)
-    # RATE_LIMIT_MESSAGES: one budget for sends, edits, deletes and reactions.
-    sends = SlidingWindowLimiter(redis, limit=settings.rate_limit_messages, window_seconds=settings.rate_limit_window)
+    # RATE_LIMIT_MESSAGES (BOT_RATE_LIMIT for bots): one budget for sends, edits, deletes and reactions.
+    sends = SendLimits(
+        SlidingWindowLimiter(redis, limit=settings.rate_limit_messages, window_seconds=settings.rate_limit_window),
+        SlidingWindowLimiter(redis, limit=settings.bot_rate_limit, window_seconds=settings.rate_limit_window),
+    )
     chats = ChatService(
         dispatcher, SlidingWindowLimiter(redis, limit=settings.chat_rate_limit, window_seconds=CHAT_RATE_WINDOW)
     )
@@ -88,6 +94,13 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
             SlidingWindowLimiter(redis, limit=settings.ws_new_devices_per_day, window_seconds=NEW_DEVICE_WINDOW)
         ),
         push=PushService(redis, vapid=vapid_key(settings), allow_private_targets=settings.push_allow_private_targets),
+        bots=BotService(
+            settings,
+            redis,
+            sessions=sessions,
+            dispatcher=dispatcher,
+            allowed=parse_networks(settings.webhook_allowed_networks),
+        ),
         dispatcher=dispatcher,
     )
 

@@ -5,6 +5,11 @@ Access tokens are short-lived JWTs naming a session (`sid`). Revoking a session 
 PostgreSQL (the truth) and a Redis key that lives as long as any access token of it could,
 so each request checks revocation with one Redis round trip and no PostgreSQL query.
 
+A bot's token is a JWT of type "bot" naming a session of the bot's own, without expiry: it
+ends only when that session is revoked (rotation, the bot's deletion). Its revocation is
+checked in Redis like any session's and, past the Redis key's lifetime, against PostgreSQL
+(`_require_live_bot_session`), so a revoked bot token never comes back.
+
 A session ends when it is revoked (logout, DELETE /auth/sessions/{id}, refresh reuse, a
 password change) or when its refresh lifetime (`expires_at`) is over; its sockets are then
 closed with 4401 (`revoked_among`, the gateway's sweep). The access token's own expiry after
@@ -43,6 +48,7 @@ ACTIVE_CACHE_SECONDS = 30.0
 # A session's last_seen_at is written at most this often per session and process.
 TOUCH_INTERVAL = 60.0
 USER_AGENT_MAX = 256
+BOT_SESSION_END = datetime(9999, 1, 1, tzinfo=UTC)  # a bot's session lasts until it is revoked
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -52,6 +58,7 @@ class Principal:
 
     user_id: int
     session_id: uuid.UUID
+    is_bot: bool = False
 
 
 def _token_hash(token: str) -> str:
@@ -76,6 +83,7 @@ class SessionService:
         # gateway's sweep tells expired sessions apart without a PostgreSQL query.
         self._session_expiry: dict[uuid.UUID, float] = {}
         self._next_touch: dict[uuid.UUID, float] = {}
+        self._bot_session_until: dict[uuid.UUID, float] = {}
 
     # --- issuing -----------------------------------------------------------------------------
     def _access_token(self, user_id: int, session_id: uuid.UUID) -> str:
@@ -89,6 +97,22 @@ class SessionService:
             "exp": now + self._settings.access_token_ttl,
         }
         return jwt.encode(claims, self._key, algorithm="HS256")
+
+    def _bot_token(self, bot_id: int, session_id: uuid.UUID) -> str:
+        claims = {"sub": str(bot_id), "sid": str(session_id), "jti": uuid.uuid4().hex, "type": "bot", "iat": int(time.time())}
+        return jwt.encode(claims, self._key, algorithm="HS256")
+
+    async def open_bot_session(self, bot_id: int) -> str:
+        """A new session for a bot and its token (no refresh token is ever handed out: the
+        row's one is a random hash nobody holds)."""
+        session_id = await session_store.create_session(
+            user_id=bot_id,
+            expires_at=BOT_SESSION_END,
+            token_hash=_token_hash(secrets.token_urlsafe(32)),
+            ip=None,
+            user_agent="bot",
+        )
+        return self._bot_token(bot_id, session_id)
 
     def _tokens(self, user_id: int, session_id: uuid.UUID, refresh_token: str) -> dict[str, Any]:
         return {
@@ -175,16 +199,36 @@ class SessionService:
                 token,
                 self._key,
                 algorithms=["HS256"],
-                options={"require": ["sub", "sid", "jti", "type", "iat", "exp"]},
+                options={"require": ["sub", "sid", "jti", "type", "iat"]},
             )
-            if claims["type"] != "access" or not isinstance(claims["sid"], str):
+            if claims["type"] not in ("access", "bot") or not isinstance(claims["sid"], str):
                 raise Unauthorized("Not an access token.")
-            principal = Principal(user_id=int(claims["sub"]), session_id=uuid.UUID(claims["sid"]))
+            if claims["type"] == "access" and "exp" not in claims:
+                raise ValueError("an access token must expire")
+            principal = Principal(
+                user_id=int(claims["sub"]), session_id=uuid.UUID(claims["sid"]), is_bot=claims["type"] == "bot"
+            )
             if not possible_id(principal.user_id):
                 raise ValueError("user id out of range")
         except (jwt.PyJWTError, ValueError, TypeError):
             raise Unauthorized("Invalid or expired token.") from None
+        if principal.is_bot:
+            await self._require_live_bot_session(principal)
         return await self._admit(principal)
+
+    async def _require_live_bot_session(self, principal: Principal) -> None:
+        # A bot token never expires, so its revocation must outlive the Redis key's lifetime:
+        # PostgreSQL is asked at most once per ACTIVE_CACHE_SECONDS per session and process
+        # (the Redis key, checked on every request, covers the first minutes after a revocation).
+        now = time.monotonic()
+        if self._bot_session_until.get(principal.session_id, 0.0) > now:
+            return
+        row = await session_store.get_session(principal.session_id)
+        if row is None or row["revoked_at"] is not None or row["user_id"] != principal.user_id:
+            raise Unauthorized("The bot token was replaced or the bot deleted.")
+        if len(self._bot_session_until) > 100_000:
+            self._bot_session_until.clear()
+        self._bot_session_until[principal.session_id] = now + ACTIVE_CACHE_SECONDS
 
     async def _admit(self, principal: Principal) -> Principal:
         """A verified token's or ticket's caller, if their session and account are still live."""

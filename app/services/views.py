@@ -111,7 +111,39 @@ def public_user(row: dict[str, Any]) -> dict[str, Any]:
         "avatar": attachment_body(avatar) if avatar else None,
         "is_active": row["is_active"],
         "is_admin": row["is_admin"],
+        "is_bot": row["is_bot"],
         "created_at": iso(row["created_at"]),
+    }
+
+
+def bot_body(row: dict[str, Any]) -> dict[str, Any]:
+    """{bot, webhook} of GET /bots: the bot's account and its webhook (null without a URL),
+    from storage/bots.py `owned`."""
+    webhook = None
+    if row["w_url"] is not None:
+        webhook = {
+            "url": row["w_url"],
+            "enabled": row["w_enabled"],
+            "cursor": row["w_cursor"],
+            "pending": row["w_pending"],
+            "last_success_at": iso(row["w_last_success_at"]),
+            "last_error": row["w_last_error"],
+            "disabled_reason": row["w_disabled_reason"],
+        }
+    return {"bot": public_user(row), "webhook": webhook}
+
+
+def webhook_delivery_body(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "delivery_id": str(row["delivery_id"]),
+        "first_inbox_seq": row["first_inbox_seq"],
+        "last_inbox_seq": row["last_inbox_seq"],
+        "attempt": row["attempt"],
+        "status": row["status"],
+        "duration_ms": row["duration_ms"],
+        "error": row["error"],
+        "at": iso(row["at"]),
     }
 
 
@@ -127,6 +159,7 @@ def public_profile(row: dict[str, Any], online: bool | None) -> dict[str, Any]:
             "online": None,
             "last_seen_at": None,
             "deleted": True,
+            "is_bot": row["is_bot"],
         }
     last_seen_at = iso(row["last_seen_at"]) if online is not None else None
     return {
@@ -137,6 +170,7 @@ def public_profile(row: dict[str, Any], online: bool | None) -> dict[str, Any]:
         "online": online,
         "last_seen_at": last_seen_at,
         "deleted": False,
+        "is_bot": row["is_bot"],
     }
 
 

@@ -30,11 +30,6 @@ async def erase_profile(user_id: int, conn: BaseDBAsyncClient) -> None:
     await execute("DELETE FROM devices WHERE user_id = $1", user_id, conn=conn)
 
 
-async def chats_of(user_id: int, conn: BaseDBAsyncClient) -> list[int]:
-    rows = await fetch("SELECT chat_id FROM chat_members WHERE user_id = $1 ORDER BY chat_id", user_id, conn=conn)
-    return [row["chat_id"] for row in rows]
-
-
 async def wipe_messages(user_id: int, limit: int | None, conn: BaseDBAsyncClient | None = None) -> list[Row]:
     """In one statement (committed on its own unless `conn` is a transaction): up to `limit`
     (None: all) of the user's live messages keep their seq with content '', is_deleted, no

@@ -60,7 +60,7 @@ async def blocked_in_direct_chat(chat_id: int, sender_id: int) -> bool:
 async def page(blocker_id: int, *, before: int | None, limit: int) -> list[Row]:
     """The users blocker_id blocked, latest block first, with the block's id (`block_id`)."""
     return await fetch(
-        """SELECT b.id AS block_id, u.id, u.username, u.email, u.is_active, u.is_admin, u.display_name,
+        """SELECT b.id AS block_id, u.id, u.username, u.email, u.is_active, u.is_admin, u.is_bot, u.display_name,
                   u.avatar_id, u.deleted_at, u.created_at, u.last_seen_at
            FROM user_blocks b JOIN users u ON u.id = b.blocked_id
            WHERE b.blocker_id = $1 AND ($2::bigint IS NULL OR b.id < $2)

@@ -215,3 +215,8 @@ async def update_settings(chat_id: int, user_id: int, changes: dict[str, Any], c
 async def existing_user_ids(user_ids: list[int]) -> set[int]:
     rows = await fetch("SELECT id FROM users WHERE id = ANY($1::bigint[]) AND is_active", user_ids)
     return {row["id"] for row in rows}
+
+
+async def chats_of(user_id: int, conn: BaseDBAsyncClient) -> list[int]:
+    rows = await fetch("SELECT chat_id FROM chat_members WHERE user_id = $1 ORDER BY chat_id", user_id, conn=conn)
+    return [row["chat_id"] for row in rows]

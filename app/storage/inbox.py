@@ -14,10 +14,13 @@ from app.jsonutil import dumps_str
 EVENT_COLUMNS = "e.user_id, e.inbox_seq, e.type, e.chat_id, e.message_id, e.payload, e.committed_at"
 
 
-async def append_events(events: list[dict[str, Any]], *, consumed: list[int], conn: BaseDBAsyncClient) -> list[int | None]:
+async def append_events(
+    events: list[dict[str, Any]], *, consumed: list[int], conn: BaseDBAsyncClient
+) -> tuple[list[int | None], list[int]]:
     """Append the events to their users' inboxes and delete the outbox records they came from,
     in one statement after locking the counters; returns each event's inbox_seq (None: its user
-    was deleted meanwhile).
+    was deleted meanwhile), and which of the users are bots whose webhook is on (their job is
+    woken after the commit).
 
     The per-user counter lives on the user row and moves inside the delivery transaction, so a
     rollback returns the seqs and no gap can appear. The rows are locked in id order first, in
@@ -45,7 +48,8 @@ async def append_events(events: list[dict[str, Any]], *, consumed: list[int], co
                 FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::float8[], $9::int[])
                   AS e(user_id, type, chat_id, message_id, payload, committed_at, ord)
                 JOIN bumped b ON b.id = e.user_id)
-            SELECT id, base FROM bumped""",
+            SELECT b.id, b.base, w.bot_id IS NOT NULL AS webhook
+            FROM bumped b LEFT JOIN webhooks w ON w.bot_id = b.id AND w.enabled AND w.url IS NOT NULL""",
         user_ids,
         [counts[u] for u in user_ids],
         [e["user_id"] for e in events],
@@ -68,7 +72,7 @@ async def append_events(events: list[dict[str, Any]], *, consumed: list[int], co
             seqs.append(last[user_id])
         else:
             seqs.append(None)
-    return seqs
+    return seqs, [row["id"] for row in rows if row["webhook"]]
 
 
 async def events_after_many(requests: list[tuple[int, int, int]]) -> list[list[Row]]:

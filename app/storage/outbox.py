@@ -15,7 +15,7 @@ _MESSAGE_AS = message_columns_as("m_")
 
 
 async def record(
-    *, type: str, chat_id: int, payload: dict[str, Any], conn: BaseDBAsyncClient, user_ids: list[int] | None = None
+    *, type: str, chat_id: int | None, payload: dict[str, Any], conn: BaseDBAsyncClient, user_ids: list[int] | None = None
 ) -> None:
     """Address the record to `user_ids`, or by default to the chat's members at delivery time
     (the drain reads them)."""

@@ -10,7 +10,7 @@ from tortoise.exceptions import IntegrityError
 from app.db import Row, execute, fetch, fetchrow
 
 USER_COLUMNS = (
-    "id, username, email, is_active, is_admin, display_name, avatar_id, deleted_at, created_at, last_seen_at"
+    "id, username, email, is_active, is_admin, is_bot, display_name, avatar_id, deleted_at, created_at, last_seen_at"
 )
 # The account as its owner sees it: also the avatar's Attachment (app/services/views.py).
 ACCOUNT_COLUMNS = f"""{USER_COLUMNS}, (SELECT jsonb_build_object(

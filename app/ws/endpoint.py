@@ -119,7 +119,7 @@ async def gateway() -> Response | None:
         }
     )
     await node.attach(conn)
-    session = _Session(conn, services, node, settings.heartbeat_interval)
+    session = _Session(conn, services, node, settings.heartbeat_interval, is_bot=principal.is_bot)
     tasks = [asyncio.create_task(session.send_loop()), asyncio.create_task(session.receive_loop())]
     try:
         await conn.closed.wait()
@@ -145,8 +145,9 @@ async def gateway() -> Response | None:
 class _Session:
     """One connection's loops; each frame goes to its handler in app/ws/handlers.py."""
 
-    def __init__(self, conn: Connection, services: Services, node: Node, heartbeat: float) -> None:
+    def __init__(self, conn: Connection, services: Services, node: Node, heartbeat: float, *, is_bot: bool) -> None:
         self.conn = conn
+        self.is_bot = is_bot
         self.services = services
         self.node = node
         self.heartbeat = heartbeat

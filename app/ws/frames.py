@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.responses import Chat, Id, Message, Reaction, Seq, UserPublic
+from app.api.responses import Chat, Id, Message, Reaction, Seq, User, UserPublic, Webhook
 
 
 class _Data(BaseModel):
@@ -95,6 +95,15 @@ class UserUpdatedData(_Data):
     user: UserPublic
 
 
+class BotUpdatedData(_Data):
+    """One of the caller's bots changed without the caller doing it (its webhook was disabled
+    after WEBHOOK_DISABLE_AFTER without a success); an inbox event."""
+
+    inbox_seq: Seq
+    bot: User
+    webhook: Webhook | None
+
+
 class ResyncData(_Data):
     inbox_seq: Seq = Field(description="Refetch chats and history over REST, then `ack` this seq.")
 
@@ -124,6 +133,7 @@ SERVER_FRAMES: dict[str, type[BaseModel]] = {
     "typing": TypingEventData,
     "presence": PresenceData,
     "user_updated": UserUpdatedData,
+    "bot_updated": BotUpdatedData,
     "resync": ResyncData,
     "error": ErrorData,
     "ping": PingData,

@@ -23,25 +23,30 @@ class Session(Protocol):
     """What a handler may use of its connection (app/ws/endpoint.py's `_Session`)."""
 
     conn: Connection
+    is_bot: bool  # the token's: bots have their own send limit
     services: Services
     node: Node
     reads: ReadCoalescer
 
 
 async def send_message(session: Session, data: protocol.SendData, ref: str | None) -> Reply:
-    message, _ = await session.services.messages.send(sender_id=session.conn.user_id, draft=data, transport="ws")
+    message, _ = await session.services.messages.send(
+        sender_id=session.conn.user_id, draft=data, transport="ws", is_bot=session.is_bot
+    )
     return {"type": "message_ack", "data": {"message": message}}
 
 
 async def edit_message(session: Session, data: protocol.EditData, ref: str | None) -> Reply:
     message = await session.services.messages.edit(
-        user_id=session.conn.user_id, message_id=data.message_id, content=data.content
+        user_id=session.conn.user_id, message_id=data.message_id, content=data.content, is_bot=session.is_bot
     )
     return {"type": "message_ack", "data": {"message": message}}
 
 
 async def delete_message(session: Session, data: protocol.DeleteData, ref: str | None) -> Reply:
-    message = await session.services.messages.delete(user_id=session.conn.user_id, message_id=data.message_id)
+    message = await session.services.messages.delete(
+        user_id=session.conn.user_id, message_id=data.message_id, is_bot=session.is_bot
+    )
     return {"type": "message_ack", "data": {"message": message}}
 
 
