@@ -133,6 +133,28 @@ async def test_offline_device_gets_one_push_per_chat_burst(http, webpush):
     assert (second.payload["chat_id"], second.payload["badge"], second.payload["body"]) == (other["id"], 4, "hi from carol")
 
 
+async def test_an_ipv6_push_endpoint_gets_its_push(http):
+    """An endpoint on an IPv6 address (::1 here: the cluster allows private targets, as
+    `messenger dev` does) is accepted, so it must be pushed to: the VAPID JWT's `aud` is its
+    origin, `http://[::1]:port`. py-vapid's signer refused that audience and the job failed:
+    the subscription got 201 and then no push at all."""
+    try:
+        receiver = WebPushReceiver(await vapid_key(http), host="::1")
+        await receiver.start()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    try:
+        alice, bob, chat = await pair(http)
+        sub = receiver.subscription()
+        await subscribe(http, bob, sub, "phone")
+        sent = [await send(http, alice, chat["id"], f"over IPv6 {i}") for i in range(3)]
+        (push,) = await receiver.wait_delivered(sub, 1)
+        assert (push.payload["message_id"], push.payload["count"]) == (sent[-1]["id"], 3)
+    finally:
+        await receiver.stop()
+    assert receiver.errors == []  # VAPID verified against http://[::1]:port, body decrypted
+
+
 async def test_device_that_acks_in_time_gets_no_push(http, cluster, webpush):
     alice, bob, chat = await pair(http)
     phone, tablet = webpush.subscription(), webpush.subscription()

@@ -1,6 +1,6 @@
-"""Sending one push over HTTP: Web Push (pywebpush encrypts, py-vapid signs) and Matrix push
-gateway POSTs, through one aiohttp session whose resolver refuses non-public addresses
-unless PUSH_ALLOW_PRIVATE_TARGETS (app/services/pushtargets.py).
+"""Sending one push over HTTP: Web Push (pywebpush encrypts, app/services/vapid.py signs the
+VAPID JWT) and Matrix push gateway POSTs, through one aiohttp session whose resolver refuses
+non-public addresses unless PUSH_ALLOW_PRIVATE_TARGETS (app/services/pushtargets.py).
 
 Each send returns an outcome: `sent`; `gone` (404/410, or the gateway rejected the pushkey:
 the subscription is to be deleted); `retry` (5xx, 429, a timeout or a connection error: arq
@@ -66,10 +66,9 @@ class PushSender:
             return "failed"
         if not literal_allowed(endpoint, allow_private=self._allow_private):
             return "gone"
-        parts = urlsplit(endpoint)
-        claims = {"aud": f"{parts.scheme}://{parts.netloc}", "exp": int(time.time()) + VAPID_LIFETIME, "sub": self._vapid.subject}
-        headers: dict[str, str] = dict(self._vapid.vapid.sign(claims))
-        headers.update(Topic=topic, Urgency="high")
+        parts = urlsplit(endpoint)  # the origin: check_url refused credentials in it
+        authorization = self._vapid.authorization(audience=f"{parts.scheme}://{parts.netloc}", expires=int(time.time()) + VAPID_LIFETIME)
+        headers = {"Authorization": authorization, "Topic": topic, "Urgency": "high"}
         pusher = WebPusher({"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}, aiohttp_session=self._client())
         try:
             response = await pusher.send_async(

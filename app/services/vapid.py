@@ -1,10 +1,11 @@
-"""The server's VAPID key (RFC 8292): loaded with py-vapid, which also signs the JWTs."""
+"""The server's VAPID key (RFC 8292): loaded with py-vapid; its JWTs are signed with PyJWT."""
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02, VapidException
@@ -39,6 +40,16 @@ class VapidKey:
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
         return b64url(raw)
+
+    def authorization(self, *, audience: str, expires: int) -> str:
+        """The `Authorization` header for one push service origin (`audience`, e.g.
+        `https://push.example.net` or `http://[::1]:8080`), valid until `expires` (epoch
+        seconds). Signed here, not with py-vapid's `sign`: its claim checks refuse audiences
+        that RFC 8292 allows (any IPv6 origin), and the push job then failed outright, so a
+        subscription the API had accepted never got a single push."""
+        claims = {"aud": audience, "exp": expires, "sub": self.subject}
+        token = jwt.encode(claims, self.vapid.private_key, algorithm="ES256", headers={"typ": "JWT"})
+        return f"vapid t={token}, k={self.public_key}"
 
 
 def generate_private_key() -> str:

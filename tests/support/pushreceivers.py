@@ -47,7 +47,8 @@ class _Server:
     """A checking failure answers 400 (a push the server must not retry) and is kept in
     `errors`, which tests assert empty: an assert inside a handler would otherwise be lost."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host  # an IPv6 address (e.g. "::1") gives URLs with it in brackets
         self.errors: list[str] = []
         self.app = web.Application(middlewares=[self._record_errors])
         self.runner: web.AppRunner | None = None
@@ -67,7 +68,7 @@ class _Server:
     async def start(self) -> None:
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        site = web.TCPSite(self.runner, self.host, 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
@@ -88,7 +89,8 @@ class _Server:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     async def _notify(self) -> None:
         async with self.changed:
@@ -120,8 +122,8 @@ class BrowserSubscription:
 
 
 class WebPushReceiver(_Server):
-    def __init__(self, vapid_public_key: str) -> None:
-        super().__init__()
+    def __init__(self, vapid_public_key: str, host: str = "127.0.0.1") -> None:
+        super().__init__(host)
         self.vapid_public_key = vapid_public_key
         self.subscriptions: dict[str, BrowserSubscription] = {}
         self.app.router.add_post("/push/{name}", self._push)

@@ -3,10 +3,14 @@ settings, the Matrix notification's two shapes and the retry backoff. No servers
 
 from __future__ import annotations
 
+import base64
 import socket
+import time
 import uuid
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.config import ConfigError, Settings
 from app.embedded.files import load_or_create_secret
@@ -56,6 +60,18 @@ async def test_resolver_drops_non_public_addresses():
             await resolver.resolve("localhost", 80, socket.AF_UNSPEC)
     finally:
         await resolver.close()
+
+
+@pytest.mark.parametrize("audience", ["https://push.example.net", "http://127.0.0.1:8080", "http://[::1]:8080", "https://[2001:db8::1]"])
+def test_vapid_authorization_is_an_es256_jwt_for_any_origin(audience):
+    key = VapidKey.load(generate_private_key(), "mailto:ops@example.com")
+    scheme, _, params = key.authorization(audience=audience, expires=int(time.time()) + 60).partition(" ")
+    fields = dict(part.strip().split("=", 1) for part in params.split(","))
+    assert scheme == "vapid" and fields["k"] == key.public_key
+    raw = base64.urlsafe_b64decode(key.public_key + "=" * (-len(key.public_key) % 4))
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    claims = jwt.decode(fields["t"], key=public, algorithms=["ES256"], audience=audience)
+    assert claims["sub"] == "mailto:ops@example.com" and jwt.get_unverified_header(fields["t"])["typ"] == "JWT"
 
 
 def test_vapid_settings_need_a_subject_and_a_valid_key(tmp_path):
