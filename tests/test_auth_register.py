@@ -22,7 +22,7 @@ async def test_register_returns_user_and_stores_only_a_bcrypt_hash(http, pg):
     r = await register(http, name, f"{name}@Example.COM")
     assert r.status_code == 201, r.text
     user = r.json()
-    assert set(user) == {"id", "username", "email", "display_name", "avatar", "is_active", "is_admin", "created_at"}
+    assert set(user) == {"id", "username", "email", "display_name", "avatar", "is_active", "is_admin", "is_bot", "created_at"}
     assert user["display_name"] == name and user["avatar"] is None and user["is_admin"] is False
     assert isinstance(user["id"], int) and user["username"] == name and user["is_active"] is True
     assert user["email"].lower() == f"{name}@example.com".lower()

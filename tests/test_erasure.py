@@ -18,7 +18,7 @@ from tests.support.checks import assert_error, bad_fields, group_chat, poll_rows
 from tests.support.clients import PASSWORD, Device, User, make_user, pair, send
 
 DELETED = {"username": None, "display_name": "Deleted account", "avatar_url": None, "online": None,
-           "last_seen_at": None, "deleted": True}  # fmt: skip
+           "last_seen_at": None, "deleted": True, "is_bot": False}  # fmt: skip
 
 
 def png() -> bytes:

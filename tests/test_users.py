@@ -16,13 +16,13 @@ import pytest
 from tests.conftest import make_stack
 from tests.support.clients import Device, User, direct_chat, make_user
 
-PUBLIC_KEYS = {"id", "username", "display_name", "avatar_url", "online", "last_seen_at", "deleted"}
+PUBLIC_KEYS = {"id", "username", "display_name", "avatar_url", "online", "last_seen_at", "deleted", "is_bot"}
 
 
 def as_stranger(user: User) -> dict[str, Any]:
     """user's public profile as someone sharing no chat with it sees it."""
     return {"id": user.id, "username": user.username, "display_name": user.username, "avatar_url": None,
-            "online": None, "last_seen_at": None, "deleted": False}  # fmt: skip
+            "online": None, "last_seen_at": None, "deleted": False, "is_bot": False}  # fmt: skip
 
 
 def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -81,7 +81,7 @@ async def test_users_me_returns_the_callers_account(http, http2):
         r = await client.get("/users/me", headers=user.headers)
         assert r.status_code == 200, r.text
         me = r.json()
-        assert set(me) == {"id", "username", "email", "display_name", "avatar", "is_active", "is_admin", "created_at"}
+        assert set(me) == {"id", "username", "email", "display_name", "avatar", "is_active", "is_admin", "is_bot", "created_at"}
         assert me["id"] == user.id and me["username"] == user.username and me["email"] == user.email
         assert me["is_active"] is True and me["created_at"].endswith("Z")
         assert "password" not in r.text

@@ -59,6 +59,7 @@ def session(*, allowed: bool = True, acked: bool = True) -> Any:
 
     return SimpleNamespace(
         conn=conn,
+        is_bot=False,
         services=FakeServices(allowed=allowed),
         node=SimpleNamespace(publish_ephemeral=publish_ephemeral, note_ack=noted.append),
         reads=SimpleNamespace(submit=lambda **kwargs: submitted.append(kwargs)),
@@ -72,7 +73,7 @@ async def test_a_message_frame_is_sent_over_ws_and_acked_with_the_message() -> N
     s = session()
     data = protocol.SendData(chat_id=5, content="hi", client_msg_id="c1", reply_to_id=4)
     assert await HANDLERS["message"](s, data, "r1") == {"type": "message_ack", "data": {"message": {"id": 9}}}
-    assert s.services.calls == [("send", {"sender_id": 1, "draft": data, "transport": "ws"})]
+    assert s.services.calls == [("send", {"sender_id": 1, "draft": data, "transport": "ws", "is_bot": False})]
 
 
 async def test_typing_goes_to_the_other_members_the_chat_service_names() -> None:

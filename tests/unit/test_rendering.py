@@ -101,20 +101,20 @@ def test_inbox_frame_from_wire_normalises_types() -> None:
 
 
 def test_a_public_profile_never_has_the_email_and_hides_presence_it_may_not_show() -> None:
-    user = {"id": 3, "username": "ann", "email": "a@x.org", "is_active": True, "is_admin": False, "display_name": None,
-            "avatar_id": None, "deleted_at": None, "created_at": CREATED, "last_seen_at": CREATED}  # fmt: skip
+    user = {"id": 3, "username": "ann", "email": "a@x.org", "is_active": True, "is_admin": False, "is_bot": False,
+            "display_name": None, "avatar_id": None, "deleted_at": None, "created_at": CREATED, "last_seen_at": CREATED}  # fmt: skip
     assert "email" in public_user(user) and public_user(user)["display_name"] == "ann"
-    shown = {"id": 3, "username": "ann", "display_name": "ann", "avatar_url": None, "deleted": False}
+    shown = {"id": 3, "username": "ann", "display_name": "ann", "avatar_url": None, "deleted": False, "is_bot": False}
     assert public_profile(user, True) == {**shown, "online": True, "last_seen_at": "2026-01-02T03:04:05.678Z"}
     assert public_profile(user, None) == {**shown, "online": None, "last_seen_at": None}
 
 
 def test_an_erased_account_shows_only_its_id() -> None:
-    user = {"id": 3, "username": None, "email": None, "is_active": False, "is_admin": False, "display_name": None,
-            "avatar_id": None, "deleted_at": CREATED, "created_at": CREATED, "last_seen_at": CREATED}  # fmt: skip
+    user = {"id": 3, "username": None, "email": None, "is_active": False, "is_admin": False, "is_bot": False,
+            "display_name": None, "avatar_id": None, "deleted_at": CREATED, "created_at": CREATED, "last_seen_at": CREATED}  # fmt: skip
     assert public_profile(user, True) == {
         "id": 3, "username": None, "display_name": "Deleted account", "avatar_url": None, "online": None,
-        "last_seen_at": None, "deleted": True,
+        "last_seen_at": None, "deleted": True, "is_bot": False,
     }  # fmt: skip
 
 
