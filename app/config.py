@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     push_delay: float = Field(default=5, ge=0)  # seconds a message may stay unacked before a push
     push_preview: bool = True  # False: pushes carry no sender name and no text
     # Push targets in loopback, private, link-local or reserved networks are refused unless this
-    # is true (`messenger dev` and the tests set it; a Sygnal on a private network needs it).
+    # is true or they are in WEBHOOK_ALLOWED_NETWORKS (`messenger dev` and the tests set it).
     push_allow_private_targets: bool = False
     # Bots (app/services/bots.py): sends per RATE_LIMIT_WINDOW, and bots one user may own.
     bot_rate_limit: int = Field(default=60, gt=0)
@@ -105,6 +105,16 @@ class Settings(BaseSettings):
     webhook_allowed_networks: str = ""
     # Messages an account erasure wipes per transaction (workers/jobs.py `erase`).
     erase_batch_size: int = Field(default=500, gt=0, le=10_000)
+
+    def outbound_networks(self, *, push: bool = False) -> list[Any]:
+        """Networks outgoing requests to user-chosen URLs may reach besides public addresses
+        (app/outbound.py): WEBHOOK_ALLOWED_NETWORKS, and for push targets every address when
+        PUSH_ALLOW_PRIVATE_TARGETS."""
+        from app.outbound import EVERYWHERE, parse_networks
+
+        if push and self.push_allow_private_targets:
+            return list(EVERYWHERE)
+        return parse_networks(self.webhook_allowed_networks)
 
     def media_url(self) -> str:
         return self.storage_url or f"file://{os.path.abspath(os.path.join(self.data_dir, 'media'))}"

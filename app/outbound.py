@@ -29,6 +29,9 @@ MAX_RESPONSE_BYTES = 64 * 1024
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+EVERYWHERE: list[Network] = [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
+
+
 class TargetRefused(ValueError):
     """The URL is not one the server may send to; the message says why (client-facing)."""
 
@@ -84,6 +87,10 @@ async def check_target(url: str, *, allowed: Sequence[Network], schemes: tuple[s
         if not address_allowed(literal, allowed):
             raise TargetRefused("The host is not a public address.")
         return
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):  # loopback by definition (RFC 6761)
+        if not (address_allowed("127.0.0.1", allowed) and address_allowed("::1", allowed)):
+            raise TargetRefused("The host is not a public address.")
+        return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except OSError:
@@ -114,6 +121,8 @@ class AllowedOnlyResolver(AbstractResolver):
 class Answer:
     status: int | None  # None: no HTTP answer (refused, unreachable, timed out)
     error: str | None  # why it failed, for the deliveries log; None on 2xx
+    body: bytes = b""  # the response's first MAX_RESPONSE_BYTES
+    refused: bool = False  # the target is not allowed: retrying cannot help
 
 
 class OutboundClient:
@@ -136,23 +145,29 @@ class OutboundClient:
         try:
             _, literal = check_syntax(url)
         except TargetRefused as exc:
-            return Answer(None, str(exc))
+            return Answer(None, str(exc), refused=True)
         if literal is not None and not address_allowed(literal, self.allowed):
-            return Answer(None, "The host is not a public address.")  # aiohttp resolves no literal
+            return Answer(None, "The host is not a public address.", refused=True)  # aiohttp resolves no literal
         try:
             async with self.session().post(
                 url, data=body, headers=headers, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout)
             ) as response:
-                await response.content.read(MAX_RESPONSE_BYTES)
-                if 200 <= response.status < 300:
-                    return Answer(response.status, None)
-                return Answer(response.status, f"HTTP {response.status}")
+                content = await response.content.read(MAX_RESPONSE_BYTES)
+                error = None if 200 <= response.status < 300 else f"HTTP {response.status}"
+                return Answer(response.status, error, content)
         except TimeoutError:
             return Answer(None, f"No answer within {timeout:g} s.")
         except aiohttp.ClientConnectorError as exc:
-            return Answer(None, f"Cannot connect: {exc.os_error or exc}"[:300])
+            refused = "no public address" in str(exc.os_error)
+            return Answer(None, f"Cannot connect: {exc.os_error or exc}"[:300], refused=refused)
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return Answer(None, f"{type(exc).__name__}: {exc}"[:300])
+
+    def allows_literal(self, url: str) -> bool:
+        """False for a URL naming an address that is not allowed (aiohttp does not resolve a
+        literal, so clients that make their own request, like pywebpush, check this first)."""
+        _, literal = check_syntax(url)
+        return literal is None or address_allowed(literal, self.allowed)
 
     async def close(self) -> None:
         if self._session is not None:

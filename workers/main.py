@@ -23,7 +23,7 @@ from app.config import ConfigError, Settings
 from app.db import close_db, init_db
 from app.logs import setup_logging
 from app.media.store import open_store
-from app.outbound import OutboundClient, parse_networks
+from app.outbound import OutboundClient
 from app.services.push import MAX_RETRIES, PushNotifier
 from app.services.pushsend import PushSender
 from app.services.registry import vapid_key
@@ -111,9 +111,11 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     ctx["wakes"] = PartitionWakes(ctx["redis"])
     ctx["wakes"].start()
     ctx["media"] = open_store(settings.media_url())
-    ctx["push_sender"] = PushSender(vapid=vapid_key(settings), allow_private_targets=settings.push_allow_private_targets)
+    # One client for every user-chosen URL; push targets may also be allowed everywhere.
+    ctx["outbound"] = OutboundClient(allowed=settings.outbound_networks())
+    ctx["push_outbound"] = OutboundClient(allowed=settings.outbound_networks(push=True))
+    ctx["push_sender"] = PushSender(vapid=vapid_key(settings), client=ctx["push_outbound"])
     ctx["push"] = PushNotifier(ctx["redis"], ctx["push_sender"], preview=settings.push_preview)
-    ctx["outbound"] = OutboundClient(allowed=parse_networks(settings.webhook_allowed_networks))
     ctx["webhooks"] = WebhookDelivery(
         ctx["redis"], ctx["outbound"],
         WebhookSettings(batch=settings.webhook_batch, timeout=settings.webhook_timeout, disable_after=settings.webhook_disable_after),
@@ -125,8 +127,8 @@ async def on_startup(ctx: dict[str, Any]) -> None:
 async def on_shutdown(ctx: dict[str, Any]) -> None:
     await ctx["wakes"].stop()
     await ctx["media"].close()
-    await ctx["push_sender"].close()
     await ctx["outbound"].close()
+    await ctx["push_outbound"].close()
     await close_db()
 
 

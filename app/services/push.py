@@ -31,8 +31,8 @@ from arq.connections import ArqRedis
 
 from app import keys, metrics
 from app.errors import NotFound, Unavailable, field_error
+from app.outbound import Network, TargetRefused, check_target
 from app.services.pushsend import Outcome, PushSender
-from app.services.pushtargets import TargetRefused, check_target
 from app.services.vapid import VapidKey
 from app.storage import push as store
 
@@ -75,10 +75,10 @@ class PushService:
     """Subscriptions: the API's side. Keeps `mc:push:users` (who has any) in step with
     PostgreSQL so the drain can skip everyone else with one Redis round trip."""
 
-    def __init__(self, redis: ArqRedis, *, vapid: VapidKey | None, allow_private_targets: bool) -> None:
+    def __init__(self, redis: ArqRedis, *, vapid: VapidKey | None, allowed: Sequence[Network]) -> None:
         self._redis = redis
         self._vapid = vapid
-        self._allow_private = allow_private_targets
+        self._allowed = list(allowed)
 
     def public_key(self) -> str:
         if self._vapid is None:
@@ -102,7 +102,7 @@ class PushService:
         subscription; the body of the stored row."""
         field = "endpoint" if kind == "webpush" else "url"
         try:
-            await check_target(url, allow_private=self._allow_private)
+            await check_target(url, allowed=self._allowed)
         except TargetRefused as exc:
             raise field_error(field, str(exc)) from None
         if kind == "webpush":

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from pywebpush import WebPusher, WebPushException
 
-from app.jsonutil import dumps
-from app.services.pushtargets import PublicOnlyResolver, literal_allowed
+from app.jsonutil import dumps, loads
+from app.outbound import OutboundClient
 from app.services.vapid import VapidKey
 
 log = logging.getLogger(__name__)
@@ -40,23 +40,9 @@ def _outcome(status: int) -> Outcome:
 
 
 class PushSender:
-    def __init__(self, *, vapid: VapidKey | None, allow_private_targets: bool) -> None:
+    def __init__(self, *, vapid: VapidKey | None, client: OutboundClient) -> None:
         self._vapid = vapid
-        self._allow_private = allow_private_targets
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            resolver = None if self._allow_private else PublicOnlyResolver()
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(resolver=resolver, limit=100),
-                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT),
-            )
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        self._client = client
 
     async def webpush(self, *, endpoint: str, p256dh: str, auth: str, payload: dict[str, Any], topic: str) -> Outcome:
         """RFC 8030 push, payload encrypted per RFC 8291 (aes128gcm), VAPID per RFC 8292.
@@ -64,12 +50,12 @@ class PushSender:
         if self._vapid is None:
             log.warning("web push skipped: VAPID_PRIVATE_KEY is not set")
             return "failed"
-        if not literal_allowed(endpoint, allow_private=self._allow_private):
+        if not self._client.allows_literal(endpoint):
             return "gone"
         parts = urlsplit(endpoint)  # the origin: check_url refused credentials in it
         authorization = self._vapid.authorization(audience=f"{parts.scheme}://{parts.netloc}", expires=int(time.time()) + VAPID_LIFETIME)
         headers = {"Authorization": authorization, "Topic": topic, "Urgency": "high"}
-        pusher = WebPusher({"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}, aiohttp_session=self._client())
+        pusher = WebPusher({"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}, aiohttp_session=self._client.session())
         try:
             response = await pusher.send_async(
                 dumps(payload), headers=headers, ttl=WEBPUSH_TTL, timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT)
@@ -89,21 +75,22 @@ class PushSender:
     async def gateway(self, *, url: str, pushkey: str, body: dict[str, Any]) -> Outcome:
         """POST one Matrix push gateway notification; a pushkey the gateway lists in
         `rejected` is gone (the Matrix spec: the homeserver must stop pushing to it)."""
-        if not literal_allowed(url, allow_private=self._allow_private):
+        answer = await self._client.post(
+            url, body=dumps(body), headers={"Content-Type": "application/json"}, timeout=SEND_TIMEOUT
+        )
+        if answer.refused:
             return "gone"
-        try:
-            async with self._client().post(url, data=dumps(body), headers={"Content-Type": "application/json"}) as response:
-                outcome = _outcome(response.status)
-                if outcome == "sent":
-                    try:
-                        answer = await response.json(content_type=None)
-                    except ValueError:
-                        answer = None
-                    if isinstance(answer, dict) and pushkey in (answer.get("rejected") or []):
-                        outcome = "gone"
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            log.info("push gateway failed to connect", extra={"error": repr(exc)})
+        if answer.status is None:
+            log.info("push gateway failed to connect", extra={"error": answer.error})
             return "retry"
+        outcome = _outcome(answer.status)
+        if outcome == "sent":
+            try:
+                rejected = loads(answer.body).get("rejected") or []
+            except (ValueError, AttributeError):
+                rejected = []
+            if pushkey in rejected:
+                outcome = "gone"
         if outcome != "sent":
-            log.info("push gateway answered", extra={"status": response.status, "outcome": outcome})
+            log.info("push gateway answered", extra={"status": answer.status, "outcome": outcome})
         return outcome

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from arq.connections import ArqRedis
 
 from app.config import Settings
-from app.outbound import parse_networks
 from app.services.accounts import AccountService
 from app.services.admin import AdminService
 from app.services.attachments import UPLOAD_WINDOW, AttachmentService
@@ -93,13 +92,13 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
         devices=DeviceService(
             SlidingWindowLimiter(redis, limit=settings.ws_new_devices_per_day, window_seconds=NEW_DEVICE_WINDOW)
         ),
-        push=PushService(redis, vapid=vapid_key(settings), allow_private_targets=settings.push_allow_private_targets),
+        push=PushService(redis, vapid=vapid_key(settings), allowed=settings.outbound_networks(push=True)),
         bots=BotService(
             settings,
             redis,
             sessions=sessions,
             dispatcher=dispatcher,
-            allowed=parse_networks(settings.webhook_allowed_networks),
+            allowed=settings.outbound_networks(),
         ),
         dispatcher=dispatcher,
     )

@@ -30,7 +30,7 @@ from arq.connections import ArqRedis
 from app import keys, metrics
 from app.db import transaction
 from app.jsonutil import dumps
-from app.outbound import OutboundClient
+from app.outbound import Answer, OutboundClient
 from app.services.delivery import render_events
 from app.services.dispatch import enqueue_delivery, partition_of
 from app.services.views import bot_body
@@ -121,7 +121,7 @@ class WebhookDelivery:
         answer = await self._client.post(hook["url"], body=body, headers=headers, timeout=self._settings.timeout)
         duration_ms = int((time.perf_counter() - started) * 1000)
         ok = answer.error is None
-        metrics.WEBHOOK_ATTEMPTS.labels(outcome=_outcome_label(answer.status, answer.error)).inc()
+        metrics.WEBHOOK_ATTEMPTS.labels(outcome=_outcome_label(answer)).inc()
         await webhook_store.log_attempt(
             bot_id=bot_id, delivery_id=delivery_id, first=cursor + 1, last=last, attempt=attempt,
             status=answer.status, duration_ms=duration_ms, error=answer.error,
@@ -160,12 +160,12 @@ class WebhookDelivery:
         return events, last
 
 
-def _outcome_label(status: int | None, error: str | None) -> str:
-    if error is None:
+def _outcome_label(answer: Answer) -> str:
+    if answer.error is None:
         return "success"
-    if status is not None:
-        return "http_error"
-    return "refused" if "public address" in error else "no_answer"
+    if answer.refused:
+        return "refused"
+    return "http_error" if answer.status is not None else "no_answer"
 
 
 async def announce_bot(redis: ArqRedis, bot_id: int, owner_id: int) -> None:

@@ -1,4 +1,4 @@
-"""Push notifications' pure parts: which targets the worker may reach (SSRF), the VAPID key
+"""Push notifications' pure parts: which targets the worker may reach (SSRF, app/outbound.py), the VAPID key
 settings, the Matrix notification's two shapes and the retry backoff. No servers."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from app.config import ConfigError, Settings
 from app.embedded.files import load_or_create_secret
 from app.errors import Unavailable, ValidationFailed
+from app.outbound import EVERYWHERE, AllowedOnlyResolver, OutboundClient, TargetRefused, check_target, parse_networks
 from app.services.push import MAX_RETRIES, Notification, PushService, retry_delay
-from app.services.pushtargets import PublicOnlyResolver, TargetRefused, check_target, literal_allowed
 from app.services.vapid import VapidKey, generate_private_key
 
 
@@ -35,9 +35,9 @@ from app.services.vapid import VapidKey, generate_private_key
 )
 async def test_private_targets_are_refused_unless_allowed(url):
     with pytest.raises(TargetRefused):
-        await check_target(url, allow_private=False)
-    await check_target(url, allow_private=True)
-    assert not literal_allowed(url, allow_private=False) or "localhost" in url
+        await check_target(url, allowed=[])
+    await check_target(url, allowed=EVERYWHERE)
+    assert not OutboundClient(allowed=[]).allows_literal(url) or "localhost" in url
 
 
 @pytest.mark.parametrize(
@@ -45,16 +45,27 @@ async def test_private_targets_are_refused_unless_allowed(url):
 )
 async def test_malformed_targets_are_refused_even_when_private_ones_are_allowed(url):
     with pytest.raises(TargetRefused):
-        await check_target(url, allow_private=True)
+        await check_target(url, allowed=EVERYWHERE)
 
 
 async def test_public_literal_targets_are_accepted():
-    await check_target("https://8.8.8.8/push", allow_private=False)
-    assert literal_allowed("https://8.8.8.8/push", allow_private=False)
+    await check_target("https://8.8.8.8/push", allowed=[])
+    assert OutboundClient(allowed=[]).allows_literal("https://8.8.8.8/push")
+
+
+async def test_allowed_networks_exempt_only_their_own_addresses():
+    allowed = parse_networks("127.0.0.2/32, 10.0.0.0/8")
+    await check_target("http://127.0.0.2:8080/hook", allowed=allowed)
+    await check_target("http://10.9.9.9/hook", allowed=allowed)
+    for url in ("http://127.0.0.1/hook", "http://[::ffff:127.0.0.1]/hook", "http://2130706433/hook", "http://0177.0.0.1/"):
+        with pytest.raises(TargetRefused):
+            await check_target(url, allowed=allowed)
+    with pytest.raises(ValueError, match="not-a-net"):
+        parse_networks("10.0.0.0/8 not-a-net")
 
 
 async def test_resolver_drops_non_public_addresses():
-    resolver = PublicOnlyResolver()
+    resolver = AllowedOnlyResolver([])
     try:
         with pytest.raises(OSError):
             await resolver.resolve("localhost", 80, socket.AF_UNSPEC)
@@ -89,7 +100,7 @@ def test_vapid_settings_need_a_subject_and_a_valid_key(tmp_path):
 
 
 async def test_web_push_without_a_vapid_key_is_unavailable_and_gateways_still_validate():
-    service = PushService(None, vapid=None, allow_private_targets=False)  # type: ignore[arg-type]
+    service = PushService(None, vapid=None, allowed=[])  # type: ignore[arg-type]
     with pytest.raises(Unavailable):
         service.public_key()
     with pytest.raises(Unavailable):
