@@ -132,6 +132,24 @@ async def test_rewind_sends_again_from_a_seq(http, receivers):
     assert bad_fields(await http.post(f"/bots/{bot.id}/webhook/rewind", json={"inbox_seq": -1}, headers=owner.headers)) == {"inbox_seq"}
 
 
+async def test_events_past_retention_arrive_as_one_gap_marker(http, pg, receivers):
+    """The inbox was pruned under a lagging webhook: the next batch opens with a `gap` naming
+    exactly what is gone, then carries on from what is kept; nothing is skipped silently."""
+    owner = await make_user(http)
+    receiver = receivers()
+    bot = await bot_with_webhook(http, owner, receiver, "gap_bot")
+    chat = await direct_chat(http, owner, bot)
+    for i in range(4):
+        await send(http, owner, chat["id"], f"g{i}")
+    await wait_for(lambda: inbox_seqs(receiver.accepted_events()) == [1, 2, 3, 4, 5], what="five events")
+    await pg.execute("DELETE FROM inbox_events WHERE user_id = $1 AND inbox_seq <= 3", bot.id)  # as the prune job does
+    r = await http.post(f"/bots/{bot.id}/webhook/rewind", json={"inbox_seq": 0}, headers=owner.headers)
+    assert r.status_code == 200, r.text
+    await wait_for(lambda: len(receiver.accepted_events()) == 8, what="the gap and the two kept events")
+    assert receiver.accepted_events()[5:6] == [{"type": "gap", "data": {"from_inbox_seq": 1, "to_inbox_seq": 3}}]
+    assert inbox_seqs(receiver.accepted_events()[6:]) == [4, 5]
+
+
 async def test_webhook_is_disabled_after_the_limit_and_resumes_from_its_cursor(stacks, backing, receivers):
     stack = await make_stack(stacks, backing, WEBHOOK_DISABLE_AFTER="3")
     api = stack.add_api()
