@@ -94,6 +94,13 @@ SCHEMATHESIS_CONFIG: dict[str, Any] = {
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "422", "429"]}},
         },
         {
+            # A bot's username shares the users' namespace (409 when taken, as at registration),
+            # a user owns at most BOTS_PER_USER bots (409), and a webhook URL whose host resolves
+            # to a private address is 422 (the contract, Bots and webhooks).
+            "include-path-regex": "^/bots",
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "409", "422", "429"]}},
+        },
+        {
             # Blocking oneself is 422 (the fuzzing user's own id is a schema-valid user id).
             "include-path-regex": "^/users/[^/]+/block$",
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "422"]}},
