@@ -219,7 +219,8 @@ export function createAccount(state, hooks) {
     const name = (me.display_name || "").trim();
     el.replaceChildren(
       h("span", { class: "visually-hidden" }, "Signed in as "),
-      name && name !== me.username ? h("span", { "data-testid": "current-display-name" }, `${name} `) : null,
+      // replaceChildren would write a null as the text "null": an empty text node instead.
+      name && name !== me.username ? h("span", { "data-testid": "current-display-name" }, `${name} `) : "",
       me.username,
     );
   }

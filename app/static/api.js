@@ -345,6 +345,20 @@ export const api = {
   startExport: () => request("POST", "/users/me/export"),
   exportStatus: (id) => poll(`/users/me/export/${encodeURIComponent(id)}`),
   deleteAccount: (password) => request("DELETE", "/users/me", { password }),
+  // Bots and webhooks (contract v1.2): the caller's own bots only.
+  bots: (cursor) => request("GET", `/bots${query({ cursor, limit: 200 })}`),
+  /** {username, display_name?, webhook_url?} -> {bot, token, webhook_secret}; the last two only here. */
+  createBot: (body) => request("POST", "/bots", body),
+  /** {display_name?, webhook_url?: url|null, webhook_enabled?} -> {bot, webhook}. */
+  updateBot: (id, changes) => request("PATCH", `/bots/${encodeURIComponent(id)}`, changes),
+  rotateBotToken: (id) => request("POST", `/bots/${encodeURIComponent(id)}/token`),
+  rotateWebhookSecret: (id) => request("POST", `/bots/${encodeURIComponent(id)}/webhook/secret`),
+  /** -> Webhook; deliveries start again after inbox_seq. */
+  rewindWebhook: (id, inboxSeq) =>
+    request("POST", `/bots/${encodeURIComponent(id)}/webhook/rewind`, { inbox_seq: inboxSeq }),
+  webhookDeliveries: (id, cursor) =>
+    request("GET", `/bots/${encodeURIComponent(id)}/webhook/deliveries${query({ cursor, limit: 20 })}`),
+  deleteBot: (id) => request("DELETE", `/bots/${encodeURIComponent(id)}`),
 };
 
 /** A person-readable sentence for an error, with the bad fields of a validation_error. */

@@ -16,6 +16,7 @@ import {
   uuid,
 } from "./api.js";
 import { createAccount } from "./account.js";
+import { createBots } from "./botsview.js";
 import { ClientFrame, RETRYABLE, ServerEvent } from "./codes.js";
 import { createPushControl } from "./notifications.js";
 import { chatIdFromSearch, openChatRequest } from "./push.js";
@@ -133,6 +134,9 @@ const account = createAccount(state, {
   sessionEnded: (text) => sessionEnded(text),
 });
 
+// The Bots dialog: the caller's bots, their webhooks and deliveries (botsview.js).
+const bots = createBots({ views, isSignedIn: () => !!state.me });
+
 const meId = () => state.me?.id;
 const uploadAborts = new Map(); // upload key -> abort(), while its bytes are going out
 let uploadCount = 0;
@@ -239,6 +243,7 @@ function teardown() {
   for (const abort of uploadAborts.values()) abort();
   uploadAborts.clear();
   account.clear();
+  bots.clear();
   resetState(state);
   timers.clearAll();
   push.reset();
@@ -1172,6 +1177,9 @@ function handleEvent(type, data) {
     case ServerEvent.USER_UPDATED:
       account.applyUserUpdated(data.user);
       break;
+    case ServerEvent.BOT_UPDATED:
+      bots.applyBotUpdated(data);
+      break;
     case ServerEvent.ERROR:
       showError(data.message || data.code || "The server reported an error.");
       break;
@@ -1250,6 +1258,7 @@ function wire() {
     navigator.serviceWorker.startMessages(); // this page is outside the worker's scope
   }
   account.wire();
+  bots.wire();
 }
 
 async function boot() {

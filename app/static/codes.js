@@ -15,6 +15,7 @@ export const ServerEvent = Object.freeze({
   READ_ACK: "read_ack",
   MESSAGE_ACK: "message_ack", // also settles the request it answers
   USER_UPDATED: "user_updated", // a contact's profile (or our own, from another device)
+  BOT_UPDATED: "bot_updated", // one of our bots' webhook changed on its own (disabled after failing)
   ERROR: "error", // an error frame that answered no pending request
 });
 
@@ -27,6 +28,7 @@ export const INBOX_TYPES = Object.freeze(
     ServerEvent.RECEIPT,
     ServerEvent.CHAT_UPDATED,
     ServerEvent.REACTIONS,
+    ServerEvent.BOT_UPDATED,
   ]),
 );
 
