@@ -31,6 +31,7 @@ from tests.bench import summary as targets
 from tests.bench.meters import CpuMeter, RssSampler, listen_drops
 from tests.bench.presets import PRESET_HELP, PRESETS, Scenario
 from tests.bench.scenarios import search as search_bench
+from tests.bench.scenarios import webhooks as webhook_bench
 from tests.bench.servers import log
 from tests.bench.system import ROOT, System
 
@@ -38,6 +39,8 @@ METRIC_PREFIXES = (
     "messenger_ws_disconnects_total", "messenger_dependency_errors_total", "messenger_jobs_total",
     "messenger_outbox_pending", "messenger_rate_limited_total", "messenger_ws_connections",
     "messenger_messages_total", "messenger_replay", "messenger_delivery_batch_size_count",
+    "messenger_webhook_attempts_total", "messenger_webhook_latency_seconds_count",
+    "messenger_webhook_latency_seconds_sum", "messenger_webhook_cursor_lag_max",
 )
 
 
@@ -367,6 +370,8 @@ def render(rows: list[dict[str, Any]], command: str, stamp: str, aborted: str | 
         parts += ["## Large group", "", targets.group_table(group_rows), ""]
     if recon_rows:
         parts += ["## Reconnect storm", "", report.reconnect_table(recon_rows), ""]
+    if webhook_rows := [r for r in rows if r["scenario"]["kind"] == "webhooks"]:
+        parts += ["## Webhooks (issue 29)", "", webhook_bench.table(webhook_rows), ""]
     if search_rows := [r for r in rows if r["scenario"]["kind"] == "search"]:
         parts += ["## Search (issue 17)", "", search_bench.table(search_rows), ""]
     profiles = {}

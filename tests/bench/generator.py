@@ -216,6 +216,36 @@ class Generator:
                  "ref": client_msg_id}
         return client_msg_id, orjson.dumps(frame).decode()
 
+    async def send_open_loop(self, pairs: list[Pair], rate: float, duration: float) -> tuple[float, float, float]:
+        """Open loop: message n is due at t0 + n/R on pair n % N, whatever the acks do. The
+        send phase ends at T (+0.5 s grace): what is not sent by then is not sent.
+        Returns (t0 on perf_counter, seconds spent sending, the largest lag behind schedule)."""
+        total = int(rate * duration)
+        t0 = time.perf_counter()
+        deadline = t0 + duration + 0.5
+        n = 0
+        max_lag = 0.0
+        while n < total:
+            now = time.perf_counter()
+            if now > deadline:
+                break
+            due = min(total, int((now - t0) * rate) + 1)
+            while n < due:
+                pair = pairs[n % len(pairs)]
+                ref, text = self.send_text(pair, n)
+                self.pending[ref] = (now_ns(), pair)
+                try:
+                    await pair.sender.send_frame(text)
+                    self.sent += 1
+                except websockets.ConnectionClosed:
+                    self.pending.pop(ref, None)
+                    self.errors["sender_closed"] += 1
+                n += 1
+            lag = time.perf_counter() - (t0 + n / rate)
+            max_lag = max(max_lag, lag)
+            await asyncio.sleep(max(0.0, t0 + n / rate - time.perf_counter()))
+        return t0, time.perf_counter() - t0, max_lag
+
     async def verify_by_reconnect(self, pairs: list[Pair], wait: float = 10.0) -> int | None:
         """Messages acked but not received live: reconnect those recipients (same device id)
         and wait for the replay from their cursor. What is still missing then is really lost."""

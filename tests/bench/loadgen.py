@@ -14,6 +14,8 @@ Scenario kinds, one module each in tests/bench/scenarios/:
                 are offline, then all reconnect at once: time until each has all B.
     sequential  one pair, one send at a time, each waiting for its delivery.
     group       one group chat of M members, one socket each: connect time, then send phases.
+    webhooks    N bots, each with a webhook at its own receiver in this process and a direct
+                chat with its sender; open-loop sends at a fixed rate; events/s the receivers get.
 
 Every message's content carries its send time on this process's clock
 (`t=<perf_counter_ns>;k=<n>`), so the delivery latency needs no clock sync.
@@ -58,6 +60,10 @@ async def amain(spec: dict[str, Any]) -> dict[str, Any]:
         from tests.bench.scenarios.group import GroupRun as Run
     elif kind == "reconnect":
         from tests.bench.scenarios.reconnect import ReconnectRun as Run
+    elif kind == "webhooks" and spec["target"] == "relay":
+        from tests.bench.scenarios.webhooks import RelayRun as Run  # no webhooks there: the same load over WebSocket
+    elif kind == "webhooks":
+        from tests.bench.scenarios.webhooks import WebhookRun as Run
     else:
         from tests.bench.scenarios.rate import RateRun as Run
     return await Run(spec).run()

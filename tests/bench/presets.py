@@ -2,7 +2,7 @@
 
 `all` (what `make bench` runs) is the Targets table of issue 13, in its order. Durations
 (sending time; setup, connect and drain come on top), chosen so that the whole set takes
-about 20 minutes on a 2-core machine:
+about 22 minutes on a 2-core machine:
 
     seq      one pair, 300 sequential sends (20 ms apart)           ~10 s per target
     a20      500 msg/s × 30 s over 20 pairs
@@ -13,6 +13,8 @@ about 20 minutes on a 2-core machine:
     d        2,000 devices reconnect at once, 20 events each (Messenger Core only: no backlog in the relay)
     c        5,000 idle sockets + 50 msg/s × 30 s over 10 pairs
     workers  1,500 msg/s × 20 s over 50 pairs with 1 worker, then with 2 workers (relay once)
+    webhooks 300 msg/s × 20 s to one bot's webhook, then 500 msg/s × 20 s spread over 100 bots'
+             webhooks (100 receivers); the relay runs the same load as pairs over WebSocket
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from dataclasses import dataclass, field
 @dataclass
 class Scenario:
     name: str
-    kind: str  # rate | reconnect | sequential | group
+    kind: str  # rate | reconnect | sequential | group | search | webhooks
     rate: float = 100.0
     duration: float = 10.0
-    pairs: int = 50
+    pairs: int = 50  # webhooks: bots, each in a direct chat with its own sender
     idle: int = 0
     reconnect: int = 0
     backlog: int = 20
@@ -68,6 +70,12 @@ PRESETS: dict[str, list[Scenario]] = {
         Scenario("8: 2 workers, rate 1500 × 20 s, 50 pairs", "rate", rate=1500, duration=20, pairs=50, workers=2,
                  relay=False, goal="workers"),
     ],
+    "webhooks": [
+        Scenario("10: webhooks, 1 bot, rate 300 × 20 s", "webhooks", rate=300, duration=20, pairs=1, drain=10.0,
+                 goal="webhooks"),
+        Scenario("10: webhooks, 100 bots, rate 500 × 20 s", "webhooks", rate=500, duration=20, pairs=100, drain=10.0,
+                 goal="webhooks"),
+    ],
     "search": [Scenario("9: search, 1,000,000 messages in 1,000 chats, a user in 50", "search", relay=False)],
 }
 # Tiny versions of every scenario above, to check the bench itself in a few minutes; their
@@ -84,10 +92,14 @@ PRESETS["smoke"] = [
              goal="workers"),
     Scenario("smoke 8: 2 workers, rate 300 × 3 s, 20 pairs", "rate", rate=300, duration=3, pairs=20, workers=2,
              relay=False, goal="workers"),
+    Scenario("smoke 10: webhooks, 1 bot, rate 100 × 3 s", "webhooks", rate=100, duration=3, pairs=1, drain=10.0,
+             goal="webhooks"),
+    Scenario("smoke 10: webhooks, 100 bots, rate 200 × 3 s", "webhooks", rate=200, duration=3, pairs=100,
+             drain=10.0, goal="webhooks"),
 ]
-PRESETS["all"] = [s for key in ("seq", "a20", "a", "chat", "b", "group", "d", "c", "workers", "search") for s in PRESETS[key]]
+PRESETS["all"] = [s for key in ("seq", "a20", "a", "chat", "b", "group", "d", "c", "workers", "search", "webhooks") for s in PRESETS[key]]
 PRESET_HELP = (
     "seq = one pair, 300 sequential sends; a20/a = 500 msg/s × 30 s over 20/50 pairs; chat = 300 msg/s in one chat; "
     "b = 1500 msg/s × 60 s; group = 1000-member group; d = 2000 devices reconnecting with 20 events each; "
-    "c = 5000 idle sockets; search = GET /messages/search over 1M messages; workers = 1 vs 2 workers at 1500 msg/s; quick = small versions; smoke = tiny versions of all (checks the bench); all = issue 13's table"
+    "c = 5000 idle sockets; search = GET /messages/search over 1M messages; workers = 1 vs 2 workers at 1500 msg/s; webhooks = events/s to 1 and to 100 bots' webhooks; quick = small versions; smoke = tiny versions of all (checks the bench); all = issue 13's table"
 )

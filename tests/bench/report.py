@@ -136,7 +136,7 @@ def target_runs(rows: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], st
 def details(rows: list[dict[str, Any]]) -> str:
     """Everything else the runs recorded, per scenario and target."""
     out: list[str] = []
-    skip = {"ack_ms", "delivery_ms", "connect_ms", "complete_ms", "backlog_ack_ms", "age_at_receipt_ms"}
+    skip = {"ack_ms", "delivery_ms", "connect_ms", "complete_ms", "backlog_ack_ms", "age_at_receipt_ms", "commit_ms"}
     for row, target, run in target_runs(rows):
         r = run["result"]
         out.append(f"### {row['name']} / {target}")

@@ -19,6 +19,7 @@ TARGETS = {
     "idle": "API RSS ≤ 1 GiB, p99 ≤ 25 ms",
     "workers": "the throughput of each (README: why they differ)",
     "rate": "(a smoke or custom run: no target at this load)",
+    "webhooks": "issue 29: events/s at the webhooks beside the relay's msg/s; 0 lost, no gap or duplicate inbox_seq",
 }
 
 
@@ -66,6 +67,16 @@ def cell(row: dict[str, Any], target: str) -> str:
                          f"p50 {_ms(_p(d, 'p50'))} / p99 {_ms(_p(d, 'p99'))} ms")
         return ("; ".join(parts) + (f"; dup {r['dup']}" if r["dup"] else "") + _closes(r)
                 + (f" ({r['resumes']} resumes)" if r.get("resumes") else ""))
+    if kind == "webhooks":
+        d = r["delivery_ms"]
+        lat = f"send → {'receiver' if target == 'messenger' else 'recipient'} p50 {_ms(_p(d, 'p50'))}, p99 {_ms(_p(d, 'p99'))} ms"
+        if target == "relay":
+            return (f"{r['events_per_s']:.0f} msg/s delivered over WebSocket to {r['pairs']} recipient(s) "
+                    f"(sent {r['achieved_rate']:.0f}/s); {lat}; lost {r['lost']}, dup {r['dup']}")
+        c = r["commit_ms"]
+        return (f"{r['events_per_s']:.0f} events/s to {r['bots']} webhook(s) (sent {r['achieved_rate']:.0f}/s, "
+                f"{r['events_per_post']:g} events per POST); {lat}; commit → receiver p50 {_ms(_p(c, 'p50'))}, "
+                f"p99 {_ms(_p(c, 'p99'))} ms; lost {r['lost']}, dup {r['dup']}, gaps {r['gaps']}")
     if kind == "reconnect":
         c = r["complete_ms"]
         return (f"{r['complete']}/{r['devices']} complete, p50 {_s(_p(c, 'p50'))}, max {_s(_p(c, 'max'))}; "
@@ -112,6 +123,13 @@ def verdict(row: dict[str, Any]) -> str:
         peak = (run.get("rss_peak") or {}).get("api")
         _check(failures, peak is not None and peak <= GIB_KB, f"API RSS {_rss(run, 'api')} > 1 GiB")
         _check(failures, p99 is not None and p99 <= 25, f"p99 {_ms(p99)} ms > 25")
+    elif goal == "webhooks":
+        _check(failures, r["lost"] == 0, f"lost {r['lost']}")
+        _check(failures, r["received"] >= r["acked"], f"{r['acked'] - r['received']} acked messages never at the webhook")
+        _check(failures, not r["gaps"], f"{r['gaps']} gaps in inbox_seq ({r['missing_seqs']} events)")
+        _check(failures, not r["dup"], f"{r['dup']} duplicates")
+        _check(failures, not r["receiver_problems"], f"receivers refused POSTs: {r['receiver_problems']}")
+        _check(failures, not r["unacked"], f"{r['unacked']} sends never acked")
     else:
         return "-"
     if goal in ("rate500", "rate1500") or goal == "idle":

@@ -6,7 +6,8 @@
 - Neither env var set and the defaults do not answer: embedded servers under .data/bench.
 - One `messenger api`, one `messenger worker` (more on demand: `System.scale_workers`), one
   relay (tests/bench/relay.py), each with its own log file, RLIMIT_NOFILE raised to the hard
-  limit (the API holds thousands of sockets).
+  limit (the API holds thousands of sockets). Webhooks may go to plain http on 127.0.0.0/8
+  (the webhooks scenario's receivers).
 """
 
 from __future__ import annotations
@@ -143,6 +144,10 @@ class System:
             # Creating groups / adding members may be throttled per user (CHAT_RATE_LIMIT);
             # the group scenario adds 1,000 members in batches from one owner.
             "CHAT_RATE_LIMIT": "1000000",
+            # The webhooks scenario's receivers listen on plain http on loopback, which the
+            # server refuses unless told otherwise (tests/bench/receivers.py).
+            "WEBHOOK_ALLOW_HTTP": "true",
+            "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
         api_port = free_port()
         self.api = spawn("api", ["-m", "app.cli", "api", "--port", str(api_port)], self.env, api_port, "/ready",

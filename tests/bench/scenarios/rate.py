@@ -9,11 +9,9 @@ import asyncio
 import time
 from typing import Any
 
-import websockets
-
 from tests.bench.devices import Device, Pair
 from tests.bench.generator import Generator
-from tests.bench.measure import emit, log, now_ns, percentiles
+from tests.bench.measure import emit, log, percentiles
 
 
 class RateRun(Generator):
@@ -54,34 +52,8 @@ class RateRun(Generator):
         await asyncio.sleep(float(spec.get("settle", 2.0)))  # initial replays (chat_updated) settle
         frames_before_load = sum(self.frames.values())
 
-        # Open loop: message n is due at t0 + n/R on pair n % N, whatever the acks do.
-        # The send phase ends at T (+0.5 s grace): what is not sent by then is not sent.
         emit({"phase": "load", "duration": duration})
-        total = int(rate * duration)
-        t0 = time.perf_counter()
-        deadline = t0 + duration + 0.5
-        n = 0
-        max_lag = 0.0
-        while n < total:
-            now = time.perf_counter()
-            if now > deadline:
-                break
-            due = min(total, int((now - t0) * rate) + 1)
-            while n < due:
-                pair = pairs[n % n_pairs]
-                ref, text = self.send_text(pair, n)
-                self.pending[ref] = (now_ns(), pair)
-                try:
-                    await pair.sender.send_frame(text)
-                    self.sent += 1
-                except websockets.ConnectionClosed:
-                    self.pending.pop(ref, None)
-                    self.errors["sender_closed"] += 1
-                n += 1
-            lag = time.perf_counter() - (t0 + n / rate)
-            max_lag = max(max_lag, lag)
-            await asyncio.sleep(max(0.0, t0 + n / rate - time.perf_counter()))
-        send_time = time.perf_counter() - t0
+        t0, send_time, max_lag = await self.send_open_loop(pairs, rate, duration)
         t0_ns = int(t0 * 1e9)  # perf_counter and perf_counter_ns share a clock
         emit({"phase": "drain"})
 
