@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 
 from app.config import ConfigError, Settings
@@ -48,13 +49,31 @@ async def run_admin(settings: Settings, action: str, username: str) -> int:
         await close_db()
 
 
+def api_workers(given: int | None) -> int:
+    """`--workers`, else API_WORKERS (an environment variable, not a Settings field), else 1."""
+    raw = str(given) if given is not None else os.environ.get("API_WORKERS", "1")
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ConfigError(f"API_WORKERS (--workers) must be a whole number of processes, at least 1: got {raw!r}")
+    return workers
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="messenger", description="Messenger Core")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations")
-    api = sub.add_parser("api", help="serve one API instance (Hypercorn)")
+    api = sub.add_parser("api", help="serve the API (Hypercorn): one instance, or one per process with --workers")
     api.add_argument("--host", default=None)
     api.add_argument("--port", type=int, default=None)
+    api.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes, each one API instance on the same host:port (default: API_WORKERS, else 1)",
+    )
     sub.add_parser("worker", help="run one arq delivery worker")
     sub.add_parser("dev", help="embedded PostgreSQL/Redis when unset, migrate, API and worker")
     admin = sub.add_parser("admin", help="server administrators and account deactivation")
@@ -78,8 +97,9 @@ def main(argv: list[str] | None = None) -> None:
             from app.server import run_api
 
             host, port = args.host or settings.host, args.port or settings.port
+            workers = api_workers(args.workers)
             try:
-                run_api(settings, host=host, port=port)
+                run_api(settings, host=host, port=port, workers=workers)
             except OSError as exc:
                 if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
                     raise

@@ -3,13 +3,17 @@
 Labels are low-cardinality only (stage, task, status, route template, close code); never a
 user, chat or message id, and never `job` or `instance`: Prometheus gives every scraped series
 those two itself (scrape job and target), and a metric label of the same name would be renamed
-to `exported_job` / `exported_instance` on ingestion. With PROMETHEUS_MULTIPROC_DIR set (several Hypercorn workers),
-`render()` aggregates every process's files.
+to `exported_job` / `exported_instance` on ingestion. With PROMETHEUS_MULTIPROC_DIR set
+(`messenger api --workers N` sets it for its processes), `render()` aggregates every process's files.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,7 +24,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 # Around the latency goals: single-digit ms median, 25-100 ms p99, nothing past seconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -60,15 +64,18 @@ HTTP_DURATION = Histogram(
     ["method", "route", "status"],
     buckets=LATENCY_BUCKETS,
 )
+# Sampled measurements of the shared database (any process's sample is the whole truth): with
+# several processes, the latest sample of a live one; "max" would keep a dead process's stale
+# value until the directory is wiped.
 OUTBOX_PENDING = Gauge(
     "messenger_outbox_pending",
     "Committed changes not yet turned into inbox events",
-    multiprocess_mode="max",
+    multiprocess_mode="livemostrecent",
 )
 OUTBOX_OLDEST_AGE = Gauge(
     "messenger_outbox_oldest_age_seconds",
     "Age of the oldest pending outbox record",
-    multiprocess_mode="max",
+    multiprocess_mode="livemostrecent",
 )
 INBOX_EVENTS = Counter(
     "messenger_inbox_events_total", "Inbox events created, by event type", ["type"]
@@ -126,7 +133,8 @@ WEBHOOK_LAG = Histogram(
     buckets=(0, 1, 10, 100, 1000, 10_000, 100_000),
 )
 WEBHOOK_LAG_MAX = Gauge(
-    "messenger_webhook_cursor_lag_max_events", "Events after the cursor of the webhook furthest behind", multiprocess_mode="max"
+    "messenger_webhook_cursor_lag_max_events", "Events after the cursor of the webhook furthest behind",
+    multiprocess_mode="livemostrecent",  # a sample of the shared database, as the outbox gauges
 )
 WEBHOOKS_DISABLED = Counter("messenger_webhooks_disabled_total", "Webhooks disabled after WEBHOOK_DISABLE_AFTER without success")
 
@@ -165,9 +173,43 @@ def prime_task(task: str) -> None:
     JOB_DURATION.labels(task=task)
 
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextmanager
+def multiprocess_dir() -> Iterator[str]:
+    """For a parent that spawns several serving processes (`messenger api --workers N`):
+    PROMETHEUS_MULTIPROC_DIR in the environment the children inherit (they import
+    prometheus_client after it is set, so their values go to files there and `render()` on any
+    of them sums them all). An operator's directory is kept but wiped of earlier runs' files at
+    start; when unset, a fresh temporary directory, removed afterwards."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for name in os.listdir(given):
+            if name.endswith(".db"):
+                os.remove(os.path.join(given, name))
+        yield given
+        return
+    path = tempfile.mkdtemp(prefix="messenger-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield path
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def process_exited(pid: int) -> None:
+    """Drop an exited process's live gauges (messenger_ws_connections) from the sums; its
+    counters and histograms stay counted, as Prometheus expects of a counter."""
+    if os.environ.get(MULTIPROC_ENV):
+        mark_process_dead(pid)
+
+
 def render() -> tuple[bytes, str]:
     """Prometheus text for /metrics (the API) or the worker's metrics port."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
