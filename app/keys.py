@@ -55,10 +55,6 @@ class Channels:
     def of(cls, redis: Redis) -> Channels:
         return cls(int(redis.connection_pool.connection_kwargs.get("db", 0)))
 
-    def user(self, user_id: int) -> str:
-        """Inbox and ephemeral events for one user."""
-        return f"{self.prefix}user:{user_id}"
-
     def partition(self, partition: int) -> str:
         """Wakes a delivery job lingering on one outbox partition (workers/wakes.py)."""
         return f"{self.prefix}deliver:{partition}"

@@ -49,23 +49,12 @@ class UnknownEnvelope(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class InboxEvents:
-    """Live inbox events for one user, from a delivery worker to every gateway holding one
-    of the user's sockets."""
+    """Live inbox events for one user (part of an `InstanceBatch`), from a delivery worker to
+    every gateway holding one of the user's sockets."""
 
-    kind: ClassVar[str] = "events"
     user_id: int
     frames: list[InboxFrame]
     published_at: float | None = None  # epoch seconds (publish-to-push latency)
-
-    def encode(self) -> bytes:
-        return dumps(
-            {
-                "kind": self.kind,
-                "user_id": self.user_id,
-                "frames": [frame.to_wire() for frame in self.frames],
-                "published_at": self.published_at,
-            }
-        )
 
     @classmethod
     def _from_wire(cls, message: dict[str, Any]) -> InboxEvents:
@@ -79,18 +68,45 @@ class InboxEvents:
 @dataclass(frozen=True, slots=True)
 class Ephemeral:
     """A frame never stored nor replayed (typing, presence) for one user's sockets, rendered
-    once by the publisher."""
+    once by the publisher (part of an `InstanceBatch`)."""
 
-    kind: ClassVar[str] = "ephemeral"
     user_id: int
     text: str  # the frame exactly as the device receives it
-
-    def encode(self) -> bytes:
-        return dumps({"kind": self.kind, "user_id": self.user_id, "text": self.text})
 
     @classmethod
     def _from_wire(cls, message: dict[str, Any]) -> Ephemeral:
         return cls(user_id=int(message["user_id"]), text=str(message["text"]))
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceBatch:
+    """Everything one publisher has at once for the users of one gateway instance: a drain's
+    inbox events, or one ephemeral frame for many users. One pub/sub message per instance,
+    however many of its users it names (a 1,000-member group's message is one message per
+    instance, not one per member)."""
+
+    kind: ClassVar[str] = "batch"
+    events: list[InboxEvents]
+    ephemerals: list[Ephemeral]
+
+    def encode(self) -> bytes:
+        return dumps(
+            {
+                "kind": self.kind,
+                "events": [
+                    {"user_id": e.user_id, "frames": [f.to_wire() for f in e.frames], "published_at": e.published_at}
+                    for e in self.events
+                ],
+                "ephemerals": [{"user_id": e.user_id, "text": e.text} for e in self.ephemerals],
+            }
+        )
+
+    @classmethod
+    def _from_wire(cls, message: dict[str, Any]) -> InstanceBatch:
+        return cls(
+            events=[InboxEvents._from_wire(item) for item in message["events"]],
+            ephemerals=[Ephemeral._from_wire(item) for item in message["ephemerals"]],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +172,10 @@ class SessionRevoked:
         return cls(session_id=str(message["session_id"]))
 
 
-Envelope = InboxEvents | Ephemeral | Replays | SessionRevoked
+Envelope = InstanceBatch | Replays | SessionRevoked
 
 _KINDS: dict[str, Callable[[dict[str, Any]], Envelope]] = {
-    InboxEvents.kind: InboxEvents._from_wire,
-    Ephemeral.kind: Ephemeral._from_wire,
+    InstanceBatch.kind: InstanceBatch._from_wire,
     Replays.kind: Replays._from_wire,
     SessionRevoked.kind: SessionRevoked._from_wire,
 }

@@ -18,9 +18,10 @@ from app.config import Settings
 from app.jsonutil import dumps_str
 from app.realtime.broker import RedisBroker
 from app.realtime.codes import Close
-from app.realtime.envelopes import Ephemeral, InboxEvents, Replay, Replays, SessionRevoked, UnknownEnvelope, decode
+from app.realtime.envelopes import Ephemeral, InstanceBatch, Replay, Replays, SessionRevoked, UnknownEnvelope, decode
 from app.realtime.hooks import NodeHooks
 from app.realtime.hub import Connection, Hub
+from app.realtime.routes import publish_routed
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,10 @@ class Node:
 
     # --- connections -------------------------------------------------------------------------
     async def attach(self, conn: Connection) -> None:
-        if self.hub.add(conn):
-            await self._broker.subscribe(self._channels.user(conn.user_id))
-        # Subscribed first, then the replay: anything committed before the replay reads is in
-        # it, anything after arrives live.
+        # The connection's id names this instance and is in the user's presence set since
+        # the handshake (app/realtime/routes.py): anything committed before the replay reads
+        # is in it, anything after is published to this instance.
+        self.hub.add(conn)
         conn.need_replay()
         await self._hooks.on_connect(user_id=conn.user_id, connection_id=conn.id)
 
@@ -88,8 +89,7 @@ class Node:
         if conn.acked > conn.ack_reported:
             await self._flush_acks()  # while the connection is still in the hub
         self._acked.discard(conn)
-        if self.hub.remove(conn):
-            await self._broker.unsubscribe(self._channels.user(conn.user_id))
+        self.hub.remove(conn)
         await self._hooks.on_disconnect(user_id=conn.user_id, connection_id=conn.id)
 
     def note_ack(self, conn: Connection) -> None:
@@ -132,18 +132,18 @@ class Node:
         except UnknownEnvelope as exc:  # another version's message (rolling deploy): skip it
             log.warning("unknown pub/sub message skipped", extra={"channel": channel, "error": str(exc)})
             return
-        if isinstance(envelope, InboxEvents):  # live inbox events for one user
-            conns = self.hub.of_user(envelope.user_id)
-            if envelope.published_at and conns:
-                metrics.DELIVERY_LATENCY.labels(stage="publish_to_push").observe(
-                    max(0.0, time.time() - envelope.published_at)
-                )
-            for conn in conns:
-                for frame in envelope.frames:
-                    conn.offer(frame, live=True)
-        elif isinstance(envelope, Ephemeral):
-            for conn in self.hub.of_user(envelope.user_id):
-                conn.send_text(envelope.text)
+        if isinstance(envelope, InstanceBatch):  # live inbox events and ephemeral frames of our users
+            now = time.time()
+            for events in envelope.events:
+                conns = self.hub.of_user(events.user_id)
+                if events.published_at and conns:
+                    metrics.DELIVERY_LATENCY.labels(stage="publish_to_push").observe(max(0.0, now - events.published_at))
+                for conn in conns:
+                    for frame in events.frames:
+                        conn.offer(frame, live=True)
+            for ephemeral in envelope.ephemerals:
+                for conn in self.hub.of_user(ephemeral.user_id):
+                    conn.send_text(ephemeral.text)
         elif isinstance(envelope, Replays):  # an offline flush for some of our connections
             for replay in envelope.replays:
                 self._apply_replay(replay)
@@ -266,13 +266,9 @@ def _dependency_of(exc: BaseException) -> str:
 
 
 async def publish_ephemeral(redis: Redis, user_ids: list[int], frame: dict[str, Any]) -> None:
-    """A frame for these users' sockets on every instance, never stored nor replayed: rendered
-    once here, sent as it is by each gateway."""
+    """A frame for these users' sockets on every instance holding one, never stored nor
+    replayed: rendered once here, sent as it is by each gateway."""
     if not user_ids:
         return
-    channels = keys.Channels.of(redis)
     text = dumps_str(frame)
-    async with redis.pipeline(transaction=False) as pipe:
-        for user_id in user_ids:
-            pipe.publish(channels.user(user_id), Ephemeral(user_id=user_id, text=text).encode())
-        await pipe.execute()
+    await publish_routed(redis, ephemerals=[Ephemeral(user_id=user_id, text=text) for user_id in user_ids])

@@ -19,6 +19,7 @@ from app import metrics
 from app.api.errors import envelope
 from app.errors import AppError, RateLimited, Unauthorized, field_error, input_error
 from app.logs import FrameRequestIds
+from app.realtime import routes
 from app.realtime.codes import Close
 from app.realtime.hub import Connection
 from app.realtime.node import Node
@@ -79,7 +80,7 @@ async def gateway() -> Response | None:
 
     # A slot among the user's WS_MAX_PER_USER sockets (every instance counted) is taken
     # before anything is stored, and given back if the handshake goes no further.
-    connection_id = uuid.uuid4().hex
+    connection_id = routes.connection_id(node.instance_id, uuid.uuid4().hex)  # publishers route by it
     wait = await services.presence.reserve(
         user_id=principal.user_id, connection_id=connection_id, limit=settings.ws_max_per_user
     )

@@ -15,6 +15,7 @@ from app.realtime.envelopes import (
     Ephemeral,
     InboxEvents,
     InboxFrame,
+    InstanceBatch,
     Replay,
     Replays,
     SessionRevoked,
@@ -29,9 +30,11 @@ OTHER = InboxFrame(seq=8, type="receipt", text='{"type":"receipt","data":{"inbox
 @pytest.mark.parametrize(
     "envelope",
     [
-        InboxEvents(user_id=42, frames=[FRAME, OTHER], published_at=1700000001.5),
-        InboxEvents(user_id=1, frames=[]),
-        Ephemeral(user_id=9, text='{"type":"typing","data":{"chat_id":3,"user_id":4}}'),
+        InstanceBatch(
+            events=[InboxEvents(user_id=42, frames=[FRAME, OTHER], published_at=1700000001.5), InboxEvents(user_id=1, frames=[])],
+            ephemerals=[],
+        ),
+        InstanceBatch(events=[], ephemerals=[Ephemeral(user_id=9, text='{"type":"typing","data":{"chat_id":3,"user_id":4}}')]),
         Replays(
             replays=[
                 Replay(conn="c1", user_id=42, after=6, frames=[FRAME, OTHER], resync_to=None, complete=True),
@@ -51,13 +54,14 @@ def test_envelopes_round_trip_through_bytes(envelope: envelopes.Envelope) -> Non
 
 
 def test_envelope_kinds_are_distinct() -> None:
-    kinds = [InboxEvents.kind, Ephemeral.kind, Replays.kind, SessionRevoked.kind]
+    kinds = [InstanceBatch.kind, Replays.kind, SessionRevoked.kind]
     assert len(set(kinds)) == len(kinds)
 
 
 def test_inbox_frame_text_travels_unchanged() -> None:
     """A gateway sends the worker's rendering as it is: no re-encoding on the way."""
-    (frame,) = decode(InboxEvents(user_id=1, frames=[FRAME]).encode()).frames  # type: ignore[union-attr]
+    (events,) = decode(InstanceBatch(events=[InboxEvents(user_id=1, frames=[FRAME])], ephemerals=[]).encode()).events  # type: ignore[union-attr]
+    (frame,) = events.frames
     assert frame.text == FRAME.text
 
 

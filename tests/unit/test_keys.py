@@ -14,7 +14,7 @@ def test_partition_channel_round_trips() -> None:
 
 def test_partition_of_refuses_other_channels() -> None:
     channels = Channels(6)
-    assert channels.partition_of(channels.user(3)) is None
+    assert channels.partition_of(channels.instance("abc")) is None
     assert channels.partition_of(channels.wake) is None
     assert channels.partition_of(Channels(7).partition(3)) is None  # another db's deployment
     assert channels.partition_of(channels.partition(3) + "x") is None
