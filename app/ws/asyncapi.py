@@ -100,7 +100,7 @@ def document(host: str) -> dict[str, Any]:
         }
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": "Messenger Core WebSocket gateway", "version": "1.1", "description": _DESCRIPTION},
+        "info": {"title": "Messenger Core WebSocket gateway", "version": "1.2", "description": _DESCRIPTION},
         "defaultContentType": "application/json",
         "servers": {"this": {"host": host, "protocol": "ws", "pathname": "/ws"}},
         "channels": {

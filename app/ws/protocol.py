@@ -63,6 +63,10 @@ class TypingData(_Data):
 
 
 class AckData(_Data):
+    """The device holds every inbox event up to `inbox_seq`. Acks are cumulative cursors: ack
+    the highest seq held once per 50 events or 50 ms, not every event (one ack covers all
+    before it; a lower one than already acked changes nothing)."""
+
     inbox_seq: Seq
 
 
