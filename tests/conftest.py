@@ -23,7 +23,7 @@ from tests.support.databases import asyncpg_url, create_database, drop_database
 from tests.support.processes import ROOT, Proc, start_api, start_worker
 
 TABLES = [
-    "webhook_deliveries", "webhooks", "push_subscriptions", "inbox_events", "outbox", "receipt_marks", "messages", "chat_members", "chats",
+    "scheduled_messages", "webhook_deliveries", "webhooks", "push_subscriptions", "inbox_events", "outbox", "receipt_marks", "messages", "chat_members", "chats",
     "devices", "refresh_tokens", "auth_sessions", "users",
 ]  # fmt: skip
 

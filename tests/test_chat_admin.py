@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.checks import assert_error, group_chat, poll_rows
+from tests.support.checks import assert_error, bad_fields, group_chat, poll_rows
 from tests.support.clients import Device, User, make_user, pair, send
 
 
@@ -174,3 +174,32 @@ async def test_any_member_pins_in_a_direct_chat_but_not_a_message_of_another_cha
     assert_error(await http.put(f"/chats/{chat['id']}/pins/{2**63}", headers=bob.headers), 404, "not_found")
     page = (await http.get("/messages", params={"chat_id": chat["id"]}, headers=alice.headers)).json()
     assert page["items"][0]["pinned"] is True
+
+
+async def test_chat_settings_message_ttl_history_and_slow_mode_follow_roles(http, cluster):
+    """PATCH /chats/{id} (contract v1.2): `message_ttl` by any member of a direct chat or a
+    group's owner or admins; `history_visible` and `slow_mode` by a group's owner or admins
+    only; every member hears each change as chat_updated; bad values are 422 naming the field."""
+    alice, bob, direct = await pair(http)
+    carol = await make_user(http)
+    group = await group_chat(http, alice, bob, carol)
+    r = await http.patch(f"/chats/{direct['id']}", json={"message_ttl": 60}, headers=bob.headers)
+    assert r.status_code == 200 and r.json()["message_ttl"] == 60, r.text
+    watcher = await Device.connect(cluster.apis[1].ws_url, carol, "c")
+    r = await http.patch(f"/chats/{group['id']}", json={"history_visible": False, "slow_mode": 10, "message_ttl": 3600}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["history_visible"], r.json()["slow_mode"], r.json()["message_ttl"]) == (False, 10, 3600)
+    seen = []
+    while (False, 10, 3600) not in seen:  # the replay of being added comes first
+        live = (await watcher.next("chat_updated"))["data"]["chat"]
+        seen.append((live["history_visible"], live["slow_mode"], live["message_ttl"]))
+    for body in ({"message_ttl": 5}, {"slow_mode": None}, {"history_visible": True}):
+        assert_error(await http.patch(f"/chats/{group['id']}", json=body, headers=bob.headers), 403, "forbidden")
+    for body in ({"history_visible": False}, {"slow_mode": 5}):
+        assert_error(await http.patch(f"/chats/{direct['id']}", json=body, headers=alice.headers), 403, "forbidden")
+    for bad, field in (({"message_ttl": 4}, "message_ttl"), ({"message_ttl": 365 * 86400 + 1}, "message_ttl"),
+                       ({"slow_mode": 0}, "slow_mode"), ({"history_visible": "no"}, "history_visible")):  # fmt: skip
+        assert bad_fields(await http.patch(f"/chats/{group['id']}", json=bad, headers=alice.headers)) == {field}
+    r = await http.patch(f"/chats/{group['id']}", json={"message_ttl": None, "slow_mode": None}, headers=alice.headers)
+    assert (r.json()["message_ttl"], r.json()["slow_mode"], r.json()["history_visible"]) == (None, None, False)
+    await watcher.close()

@@ -5,7 +5,7 @@ from typing import Any
 from quart_schema import tag
 
 from app.api.responses import Chat, ChatPage, Message, MessagePage
-from app.api.schemas import AddMembersIn, ChatSettingsIn, CreateChatIn, OwnerIn, PageQuery, RenameIn, RoleIn
+from app.api.schemas import AddMembersIn, ChatChangeIn, ChatSettingsIn, CreateChatIn, OwnerIn, PageQuery, RoleIn
 from app.api.validation import authenticated_blueprint, body, principal, query, responds, services
 from app.errors import field_error
 
@@ -65,9 +65,11 @@ async def remove_member(chat_id: int, user_id: int) -> tuple[str, int]:
 @bp.patch("/<int(signed=True):chat_id>")
 @tag(["chats"])
 @responds(Chat, errors=(403, 404))
-@body(RenameIn)
-async def rename(chat_id: int, data: RenameIn) -> dict[str, Any]:
-    return await services().groups.rename(user_id=principal().user_id, chat_id=chat_id, title=data.title)
+@body(ChatChangeIn)
+async def update_chat(chat_id: int, data: ChatChangeIn) -> dict[str, Any]:
+    """Change the chat's title, `message_ttl` (later messages only), `history_visible` or
+    `slow_mode`; every member gets `chat_updated`."""
+    return await services().groups.update(user_id=principal().user_id, chat_id=chat_id, changes=data.changes())
 
 
 @bp.put("/<int(signed=True):chat_id>/members/<int(signed=True):user_id>/role")

@@ -178,6 +178,9 @@ class Chat(_Out):
     unread_mentions: int
     muted_until: datetime | None = Field(description="The caller's own setting.")
     archived: bool = Field(description="The caller's own setting.")
+    message_ttl: int | None = Field(description="Seconds each message stored from now on lives; null: forever.")
+    history_visible: bool = Field(description="false: a member added later sees only what came after joining.")
+    slow_mode: int | None = Field(description="Seconds between two sends of a member below admin; null: off.")
 
 
 class ChatPage(_Out):

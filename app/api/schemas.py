@@ -103,8 +103,21 @@ class EditIn(_In):
 Title = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
 
 
-class RenameIn(_In):
-    title: Title
+MESSAGE_TTL_MAX = 365 * 24 * 3600
+
+
+class ChatChangeIn(_In):
+    """Only the fields sent change. `message_ttl` (5 s to 365 days, null: off): any member of a
+    direct chat, a group's owner or admins; `title`, `history_visible`, `slow_mode` (1 s to a
+    day, null: off): a group's owner or admins."""
+
+    title: Title | None = None
+    message_ttl: Annotated[int, Field(ge=5, le=MESSAGE_TTL_MAX)] | None = None
+    history_visible: StrictBool | None = None
+    slow_mode: Annotated[int, Field(ge=1, le=86_400)] | None = None
+
+    def changes(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class RoleIn(_In):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.db import transaction
-from app.errors import Forbidden, NotFound
+from app.errors import Forbidden, NotFound, field_error
 from app.services.chats import ChatService, check_text, record_chat_updated, require_manager, require_member
 from app.services.dispatch import Dispatcher
 from app.storage import chats as chat_store
@@ -16,12 +16,25 @@ class GroupService:
         self._chats = chats
         self._dispatcher = dispatcher
 
-    async def rename(self, *, user_id: int, chat_id: int, title: str) -> dict[str, Any]:
-        check_text("title", title)
+    async def update(self, *, user_id: int, chat_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """Title, history_visible and slow_mode: a group's owner or admins. message_ttl: also
+        any member of a direct chat. A null title is refused; the others null means off."""
+        if not changes:
+            raise field_error("body", "Name at least one setting to change.")
+        if "title" in changes:
+            if changes["title"] is None:
+                raise field_error("title", "A title cannot be removed.")
+            check_text("title", changes["title"])
+        if changes.get("history_visible") is None:
+            changes.pop("history_visible", None)
         async with transaction() as conn:
             member = await require_member(chat_id, user_id, conn)
-            require_manager(member, "rename it")
-            await chat_store.rename(chat_id, title, conn)
+            group_only = [name for name in ("title", "history_visible", "slow_mode") if name in changes]
+            if group_only:
+                require_manager(member, "change its settings")  # a direct chat has none of these
+            if "message_ttl" in changes and member["type"] == "group":
+                require_manager(member, "set its message timer")
+            await chat_store.update_chat(chat_id, changes, conn)
             await record_chat_updated(chat_id, conn)
         await self._dispatcher.after_commit()
         return await self._chats.get(user_id=user_id, chat_id=chat_id)

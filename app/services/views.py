@@ -88,6 +88,9 @@ def chat_body(
         "unread_mentions": unread_mentions,
         "muted_until": iso(row["muted_until"]),
         "archived": row["archived"],
+        "message_ttl": row["message_ttl"],
+        "history_visible": row["history_visible"],
+        "slow_mode": row["slow_mode"],
     }
 
 

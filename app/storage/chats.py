@@ -8,7 +8,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.db import Row, execute, fetch, fetchrow
 from app.ids import possible_id
 
-CHAT_COLUMNS = "c.id, c.type, c.title, c.created_at, c.last_seq, c.last_activity_at"
+CHAT_COLUMNS = (
+    "c.id, c.type, c.title, c.created_at, c.last_seq, c.last_activity_at, c.message_ttl, c.history_visible, c.slow_mode"
+)
 
 
 async def membership(chat_id: int, user_id: int, conn: BaseDBAsyncClient | None = None) -> Row | None:
@@ -182,8 +184,17 @@ async def unread_counts(pairs: list[tuple[int, int, int, int]]) -> dict[tuple[in
     return {(row["chat_id"], row["user_id"]): (int(row["unread"]), int(row["mentions"])) for row in rows}
 
 
-async def rename(chat_id: int, title: str, conn: BaseDBAsyncClient) -> None:
-    await execute("UPDATE chats SET title = $2, last_activity_at = now() WHERE id = $1", chat_id, title, conn=conn)
+CHAT_SETTINGS = ("title", "message_ttl", "history_visible", "slow_mode")
+
+
+async def update_chat(chat_id: int, changes: dict[str, Any], conn: BaseDBAsyncClient) -> None:
+    """Set the CHAT_SETTINGS present in `changes` (a title counts as activity)."""
+    names = [name for name in CHAT_SETTINGS if name in changes]
+    if not names:
+        return
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=2))
+    activity = ", last_activity_at = now()" if "title" in changes else ""
+    await execute(f"UPDATE chats SET {assignments}{activity} WHERE id = $1", chat_id, *[changes[n] for n in names], conn=conn)
 
 
 async def set_role(chat_id: int, user_id: int, role: str, conn: BaseDBAsyncClient) -> None:
