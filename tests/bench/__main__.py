@@ -28,7 +28,7 @@ import httpx
 
 from tests.bench import pgstats, report
 from tests.bench import summary as targets
-from tests.bench.meters import CpuMeter, RssSampler, listen_drops
+from tests.bench.meters import CpuMeter, CpuTally, RssSampler, descendants, listen_drops, postmaster_of, proc_table
 from tests.bench.presets import PRESET_HELP, PRESETS, Scenario
 from tests.bench.scenarios import search as search_bench
 from tests.bench.scenarios import webhooks as webhook_bench
@@ -66,6 +66,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="--members: send phases RATExSECONDS, comma-separated")
     parser.add_argument("--group-senders", type=int, default=5, help="--members: members that send, in turn")
     parser.add_argument("--workers", type=int, default=1, help="`messenger worker` processes for the custom scenario")
+    parser.add_argument("--api-workers", type=int, default=1, metavar="N",
+                        help="API processes for the custom scenario (`messenger api --workers N`)")
+    parser.add_argument("--ack-every-event", action="store_true",
+                        help="devices ack every inbox event as it arrives (the comparison), instead of the highest "
+                        "contiguous inbox_seq at most once per 50 ms or 50 events")
     parser.add_argument("--drain", type=float,
                         help="seconds to wait for deliveries after the acks (default 5; 10 for groups)")
     parser.add_argument("--no-relay", action="store_true", help="skip the relay baseline")
@@ -90,6 +95,7 @@ def scenarios_from(args: argparse.Namespace) -> list[Scenario]:
     custom = custom_scenario(args)
     if custom is not None:
         custom.workers = args.workers
+        custom.api_workers = args.api_workers
         chosen.append(custom)
     if not chosen:
         chosen = copy.deepcopy(PRESETS["quick"])
@@ -120,6 +126,8 @@ def custom_scenario(args: argparse.Namespace) -> Scenario | None:
     name = f"rate {rate:g} × {duration:g} s, {pairs} pairs" + (f", idle {args.idle}" if args.idle else "")
     if args.workers != 1:
         name += f", {args.workers} workers"
+    if args.api_workers != 1:
+        name += f", {args.api_workers} API processes"
     return Scenario(name, "rate", rate=rate, duration=duration, pairs=pairs, idle=args.idle or 0,
                     workers=args.workers, goal="idle" if args.idle else "workers" if args.workers != 1 else "rate")
 
@@ -153,6 +161,7 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
         "base_url": server.base_url,
         "ws_url": server.ws_url,
         "deflate": args.deflate,
+        "ack_every_event": args.ack_every_event,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
@@ -179,6 +188,7 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
     watchdog.start()
     result: dict[str, Any] | None = None
     meter: CpuMeter | None = None
+    tally: CpuTally | None = None
     spies: list[tuple[str, subprocess.Popen[bytes], Path]] = []
     assert proc.stdout is not None
     try:
@@ -195,6 +205,7 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
                 if system.private_redis is not None:
                     pids["redis"] = system.private_redis.popen.pid
                 meter = CpuMeter(pids).start()
+                tally = cpu_tally(system, proc.pid).start()
                 if args.profile and target == "messenger":
                     seconds = max(1.0, min(args.profile, float(message.get("duration") or scenario.duration)))
                     slug = "".join(c if c.isalnum() else "-" for c in scenario.name)[:40]
@@ -209,8 +220,14 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
             elif message.get("phase") == "drain" and meter is not None:
                 run["cpu_load_phase"] = meter.stop()
                 meter = None
+            elif message.get("phase") == "drained" and tally is not None:
+                run["cpu"] = tally.stop()
+                tally = None
             elif "result" in message:
                 result = message["result"]
+                if tally is not None:  # a scenario without a "drained" phase: up to its result
+                    run["cpu"] = tally.stop() | {"window_end": "result"}
+                    tally = None
         proc.wait(30)
     except BaseException:
         proc.kill()
@@ -237,6 +254,8 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
     run["rss_peak"], run["rss_end"] = sampler.snapshot()
     run["listen_drops"] = {k: v - drops_before.get(k, 0) for k, v in listen_drops().items()}
     run["result"] = result or {"error": f"load generator exited {proc.returncode} without a result"}
+    if "cpu" in run:
+        run["cpu"] |= per_message(scenario.kind, target, run["result"], run["cpu"])
     run["server_alive"] = {s.name: s.alive() for s in system.servers()}
     run["log_lines"] = {s.name: s.new_log_lines() for s in system.servers()}
     run["log_lines"] = {k: v for k, v in run["log_lines"].items() if v}
@@ -252,6 +271,46 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
         "sent", "acked", "delivered", "lost", "dup", "achieved_rate", "ack_ms", "delivery_ms", "complete_ms",
         "within_10s", "connect_all_s", "expected", "error")}, default=str))
     return run
+
+
+# What the total CPU per delivered message adds up, per target (the load generator is apart).
+CPU_TOTAL = {"messenger": ("api", "worker", "postgres", "redis"), "relay": ("relay", "redis")}
+
+
+def cpu_tally(system: System, loadgen_pid: int) -> CpuTally:
+    """CPU seconds of every process of the system (each with its children) during one run."""
+    if system.redis_pid_cache is None:
+        system.redis_pid_cache = system.redis_pid() or 0
+        system.postmaster_cache = postmaster_of(system.postgres_data_dir()) or 0
+        log(f"CPU per message: redis-server pid {system.redis_pid_cache or 'not found'}, postmaster pid "
+            f"{system.postmaster_cache or 'not found (every process named postgres counts)'}")
+    roles = {
+        "api": [system.api.pid] if system.api else [],
+        "worker": [w.pid for w in system.workers()],
+        "relay": [system.relay.pid] if system.relay else [],
+        "redis": [system.redis_pid_cache] if system.redis_pid_cache else [],
+        "loadgen": [loadgen_pid],
+    }
+    return CpuTally(roles, postmaster=system.postmaster_cache or None, db_name=system.db_name)
+
+
+def delivered_count(kind: str, target: str, result: dict[str, Any]) -> int | None:
+    """What one row delivered: messages received by recipients (group: member deliveries;
+    webhooks: message events at the receivers)."""
+    if kind == "webhooks" and target == "messenger":
+        return result.get("received")
+    return result.get("delivered")
+
+
+def per_message(kind: str, target: str, result: dict[str, Any], cpu: dict[str, Any]) -> dict[str, Any]:
+    """CPU ms per delivered message, per process and in total (CPU_TOTAL[target])."""
+    delivered = delivered_count(kind, target, result)
+    if not delivered:
+        return {"delivered": delivered}
+    seconds: dict[str, float] = cpu["cpu_s"]
+    ms = {name: 1000.0 * value / delivered for name, value in seconds.items()}
+    ms["total"] = sum(ms.get(name, 0.0) for name in CPU_TOTAL[target])
+    return {"delivered": delivered, "ms_per_message": {k: round(v, 4) for k, v in ms.items()}}
 
 
 def quiesce(system: System, limit: float = 90.0) -> float:
@@ -290,8 +349,9 @@ def main(argv: list[str] | None = None) -> int:
             else " (embedded)" if system.embedded and system.embedded.redis_url == system.redis_url else ""),
     }
     system_info["code"] = code_version()
-    pids = {s.name: s.pid for s in system.servers()}
-    sampler = RssSampler(pids).start()
+    system_info["acks"] = ("every inbox event as it arrives (--ack-every-event)" if args.ack_every_event else
+                           "cumulatively: the highest contiguous inbox_seq, at most once per 50 ms or 50 events")
+    sampler = RssSampler(rss_pids(system)).start()
     rows: list[dict[str, Any]] = []
     aborted = None
     try:
@@ -299,8 +359,19 @@ def main(argv: list[str] | None = None) -> int:
             row: dict[str, Any] = {"name": scenario.name, "scenario": asdict(scenario)}
             rows.append(row)
             if system.scale_workers(scenario.workers):
-                sampler.set_pids({s.name: s.pid for s in system.servers()})
+                sampler.set_pids(rss_pids(system))
             row["workers"] = len(system.workers())
+            try:
+                if system.scale_api(scenario.api_workers):
+                    sampler.set_pids(rss_pids(system))
+            except RuntimeError as exc:
+                row["skipped"] = str(exc)
+                log(f"{scenario.name}: skipped: {exc}")
+                if system.api is None or not system.api.alive():
+                    aborted = f"the API did not come back: {exc}"
+                    break
+                continue
+            row["api_processes"] = system.api_processes
             if scenario.kind == "search":  # no load generator: tests/bench/scenarios/search.py
                 row["messenger"] = search_bench.run(system, scenario)
                 continue
@@ -325,6 +396,14 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     log(f"written to {out_path}")
     return 1 if aborted else 0
+
+
+def rss_pids(system: System) -> dict[str, int | list[int]]:
+    """The processes whose RSS the bench samples: each server's (the API's with its children)."""
+    pids: dict[str, int | list[int]] = {s.name: s.pid for s in system.servers()}
+    if system.api is not None and system.api_processes > 1:
+        pids["api"] = sorted(descendants(system.api.pid, proc_table()))
+    return pids
 
 
 def code_version() -> str:
@@ -352,6 +431,7 @@ def render(rows: list[dict[str, Any]], command: str, stamp: str, aborted: str | 
         f"Server code: {system_info.get('code')}.",
         "Latencies in ms, on the generator's clock (send → `message_ack`; send → the recipient's `message` event). "
         "RSS: peak VmRSS during the run (Δ: MB above the value at its start). Ratios: ours ÷ the relay's.",
+        f"Devices ack {system_info.get('acks')}.",
         "",
     ]
     if aborted:
@@ -366,6 +446,8 @@ def render(rows: list[dict[str, Any]], command: str, stamp: str, aborted: str | 
         parts += ["## One pair, sequential", "", targets.sequential_table(seq_rows), ""]
     if rate_rows:
         parts += ["## Throughput and latency", "", report.rate_table(rate_rows), ""]
+    if any((run.get("cpu") or {}).get("ms_per_message") for _, _, run in report.target_runs(rows)):
+        parts += ["## CPU per delivered message (ms)", "", report.cpu_table(rows), ""]
     if group_rows:
         parts += ["## Large group", "", targets.group_table(group_rows), ""]
     if recon_rows:

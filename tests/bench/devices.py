@@ -31,7 +31,9 @@ class Device:
     device_id: str
     role: str  # sender | recipient | idle | member (a group member: receives, some also send)
     ws: WsClient | None = None
-    last_seq: int = 0
+    last_seq: int = 0  # the highest inbox_seq received
+    held_seq: int = 0  # every inbox event up to this one received: what an ack may carry
+    ahead: set[int] = field(default_factory=set)  # received beyond a gap in inbox_seq
     acked_seq: int = 0
     seen: set[int] = field(default_factory=set)  # message ids received as `message` events
     dups: int = 0
@@ -58,6 +60,9 @@ class Device:
         connected = await self.ws.expect_connected(open_timeout)
         cursor = int(connected.get("inbox_seq") or 0)
         self.last_seq = self.acked_seq = max(self.last_seq, cursor)
+        # The server resumes from its cursor: whatever is missing above it comes again.
+        self.held_seq = max(self.held_seq, cursor)
+        self.ahead = {s for s in self.ahead if s > self.held_seq}
         self.close_code = None
         self.reader = asyncio.create_task(self._read())
 
@@ -68,38 +73,9 @@ class Device:
         try:
             while True:
                 frame = await ws.recv()  # pings are answered inside
-                kind: Any = frame.get("type")
-                data: Any = frame.get("data")
-                gen.frames[kind] += 1
-                if kind == "message_ack":
-                    gen.on_ack(frame)
-                    continue
-                if kind == "error":
-                    gen.on_error(frame)
-                    continue
-                if kind == "resync":
-                    gen.resyncs += 1
-                    self.last_seq = int(data["inbox_seq"])
-                    gen.dirty.add(self)
-                    continue
-                if isinstance(data, dict) and "inbox_seq" in data:
-                    seq = int(data["inbox_seq"])
-                    if seq > self.last_seq + 1 and self.last_seq:
-                        self.gaps += 1
-                    if seq <= self.last_seq:
-                        self.out_of_order += 1
-                    else:
-                        self.last_seq = seq
-                    gen.dirty.add(self)
-                if kind == "message":
-                    message = data["message"]
-                    message_id = int(message["id"])
-                    if message_id in self.seen:
-                        self.dups += 1
-                        continue
-                    self.seen.add(message_id)
-                    if self.role in ("recipient", "member"):
-                        gen.on_delivered(self, message)
+                # The frame is counted (and a message's latency taken) before any ack goes out.
+                if self._on_frame(frame):
+                    await self.ack()
         except websockets.ConnectionClosedOK:
             pass  # 1000/1001, or our own close: reported as a close without a code
         except websockets.ConnectionClosed as closed:
@@ -111,16 +87,73 @@ class Device:
             if not gen.closing:
                 gen.closes[str(self.close_code)] += 1
 
+    def _on_frame(self, frame: dict[str, Any]) -> bool:
+        """Count one frame; True when the device should ack now (rather than at the next tick of
+        the generator's ack loop): every inbox event with --ack-every-event, else once ACK_EVERY
+        events are held and not acked."""
+        gen = self.gen
+        kind: Any = frame.get("type")
+        data: Any = frame.get("data")
+        gen.frames[kind] += 1
+        if kind == "message_ack":
+            gen.on_ack(frame)
+            return False
+        if kind == "error":
+            gen.on_error(frame)
+            return False
+        if kind == "resync":
+            gen.resyncs += 1
+            self.last_seq = self.held_seq = int(data["inbox_seq"])
+            self.ahead.clear()
+            gen.dirty.add(self)
+            return False
+        ack_now = False
+        if isinstance(data, dict) and "inbox_seq" in data:
+            seq = int(data["inbox_seq"])
+            if seq > self.last_seq + 1 and self.last_seq:
+                self.gaps += 1
+            if seq <= self.last_seq:
+                self.out_of_order += 1
+            else:
+                self.last_seq = seq
+            self._hold(seq)
+            if self.held_seq > self.acked_seq:
+                gen.dirty.add(self)
+                ack_now = gen.ack_every_event or self.held_seq - self.acked_seq >= gen.ack_every
+        if kind == "message":
+            message = data["message"]
+            message_id = int(message["id"])
+            if message_id in self.seen:
+                self.dups += 1
+                return ack_now
+            self.seen.add(message_id)
+            if self.role in ("recipient", "member"):
+                gen.on_delivered(self, message)
+        return ack_now
+
+    def _hold(self, seq: int) -> None:
+        """Move `held_seq` (every inbox event up to it is held) past `seq` and whatever arrived
+        ahead of it; an event beyond a gap waits in `ahead` until the gap fills."""
+        if seq == self.held_seq + 1:
+            self.held_seq = seq
+            while self.ahead and self.held_seq + 1 in self.ahead:
+                self.held_seq += 1
+                self.ahead.discard(self.held_seq)
+        elif seq > self.held_seq + 1:
+            self.ahead.add(seq)
+
     async def send_frame(self, text: str) -> None:
         assert self.ws is not None
         await self.ws.send_text(text)
 
     async def ack(self) -> None:
-        """Ack everything received so far (the latest inbox_seq), once."""
-        if self.ws is None or self.last_seq <= self.acked_seq:
+        """Ack the highest inbox_seq up to which every event is held (a cumulative cursor, as the
+        contract has it: app/ws/protocol.py AckData), once; nothing when it is acked already."""
+        if self.ws is None or self.held_seq <= self.acked_seq:
             return
-        self.acked_seq = self.last_seq
-        await self.ws.ack(self.last_seq)
+        self.acked_seq = self.held_seq
+        self.gen.acks_sent += 1
+        await self.ws.ack(self.held_seq)
 
     async def close(self) -> None:
         if self.ws is not None:

@@ -24,7 +24,12 @@ from tests.bench.devices import Device, Identity, Pair
 from tests.bench.measure import log, now_ns, parse_stamp
 
 PASSWORD = "bench-password-123"
-ACK_INTERVAL = 0.05  # acks at most every 50 ms per device, carrying the latest inbox_seq
+# Acks are cumulative cursors (the contract: app/ws/protocol.py AckData): a device acks the
+# highest inbox_seq up to which it holds every event, once ACK_EVERY events are unacked or at
+# the next ACK_INTERVAL tick, whichever comes first. `--ack-every-event` (spec
+# "ack_every_event"): one ack per inbox event instead, for comparison.
+ACK_INTERVAL = 0.05
+ACK_EVERY = 50
 ACK_LOOP_MAX_S = 3600.0
 
 
@@ -39,6 +44,9 @@ class Generator:
         self.user_ids = itertools.count(1)  # relay only
         self.dirty: set[Device] = set()
         self.closing = False
+        self.ack_every_event = bool(spec.get("ack_every_event"))
+        self.ack_every = int(spec.get("ack_every", ACK_EVERY))
+        self.acks_sent = 0
         # results
         self.frames: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
@@ -62,6 +70,11 @@ class Generator:
     async def run(self) -> dict[str, Any]:
         """The scenario: its result, as the orchestrator reads it (each scenario module)."""
         raise NotImplementedError
+
+    def ack_stats(self) -> dict[str, Any]:
+        """How the devices acked: the mode and the `ack` frames they sent."""
+        mode = "every event" if self.ack_every_event else f"cumulative (≤ 1 per {ACK_INTERVAL * 1000:g} ms or {self.ack_every} events)"
+        return {"ack_mode": mode, "acks_sent": self.acks_sent}
 
     def error_counts(self) -> dict[str, dict[str, int]]:
         """The failure counters every scenario's result reports, in their report order."""

@@ -34,12 +34,12 @@ from typing import Any
 
 # The generator's public names, for scenario modules that import them from here.
 from tests.bench.devices import Device, Identity, Pair
-from tests.bench.generator import ACK_INTERVAL, PASSWORD, Generator
+from tests.bench.generator import ACK_EVERY, ACK_INTERVAL, PASSWORD, Generator
 from tests.bench.measure import emit, log, now_ns, parse_stamp, percentiles
 from tests.bench.servers import raise_nofile
 
 __all__ = [
-    "ACK_INTERVAL", "PASSWORD", "Device", "Generator", "Identity", "Pair",
+    "ACK_EVERY", "ACK_INTERVAL", "PASSWORD", "Device", "Generator", "Identity", "Pair",
     "emit", "log", "main", "now_ns", "parse_stamp", "percentiles",
 ]  # fmt: skip
 

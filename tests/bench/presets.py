@@ -2,7 +2,7 @@
 
 `all` (what `make bench` runs) is the Targets table of issue 13, in its order. Durations
 (sending time; setup, connect and drain come on top), chosen so that the whole set takes
-about 22 minutes on a 2-core machine:
+about 24 minutes on a 2-core machine:
 
     seq      one pair, 300 sequential sends (20 ms apart)           ~10 s per target
     a20      500 msg/s × 30 s over 20 pairs
@@ -15,6 +15,8 @@ about 22 minutes on a 2-core machine:
     workers  1,500 msg/s × 20 s over 50 pairs with 1 worker, then with 2 workers (relay once)
     webhooks 300 msg/s × 20 s to one bot's webhook, then 500 msg/s × 20 s spread over 100 bots'
              webhooks (100 receivers); the relay runs the same load as pairs over WebSocket
+    apis     1,500 msg/s × 20 s over 50 pairs with 1 API process, then with 2
+             (`messenger api --workers 2`; relay once, beside the first)
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Scenario:
     group_senders: int = 5  # group: members that send, in turn
     connect_concurrency: int = 64  # group: handshakes in flight
     workers: int = 1  # `messenger worker` processes during this scenario
+    api_workers: int = 1  # API processes during this scenario (`messenger api --workers N` when > 1)
     relay: bool = True  # also run it against the relay (when the relay can do it)
     goal: str = ""  # issue 13's Targets key (tests/bench/summary.py), "" for none
 
@@ -70,6 +73,12 @@ PRESETS: dict[str, list[Scenario]] = {
         Scenario("8: 2 workers, rate 1500 × 20 s, 50 pairs", "rate", rate=1500, duration=20, pairs=50, workers=2,
                  relay=False, goal="workers"),
     ],
+    "apis": [
+        Scenario("11: 1 API process, rate 1500 × 20 s, 50 pairs", "rate", rate=1500, duration=20, pairs=50,
+                 api_workers=1, goal="apis"),
+        Scenario("11: 2 API processes, rate 1500 × 20 s, 50 pairs", "rate", rate=1500, duration=20, pairs=50,
+                 api_workers=2, relay=False, goal="apis"),
+    ],
     "webhooks": [
         Scenario("10: webhooks, 1 bot, rate 300 × 20 s", "webhooks", rate=300, duration=20, pairs=1, drain=10.0,
                  goal="webhooks"),
@@ -96,10 +105,13 @@ PRESETS["smoke"] = [
              goal="webhooks"),
     Scenario("smoke 10: webhooks, 100 bots, rate 200 × 3 s", "webhooks", rate=200, duration=3, pairs=100,
              drain=10.0, goal="webhooks"),
+    Scenario("smoke 11: 2 API processes, rate 300 × 3 s, 20 pairs", "rate", rate=300, duration=3, pairs=20,
+             api_workers=2, relay=False, goal="apis"),
 ]
-PRESETS["all"] = [s for key in ("seq", "a20", "a", "chat", "b", "group", "d", "c", "workers", "search", "webhooks") for s in PRESETS[key]]
+PRESETS["all"] = [s for key in ("seq", "a20", "a", "chat", "b", "group", "d", "c", "workers", "search", "webhooks", "apis")
+                  for s in PRESETS[key]]
 PRESET_HELP = (
     "seq = one pair, 300 sequential sends; a20/a = 500 msg/s × 30 s over 20/50 pairs; chat = 300 msg/s in one chat; "
     "b = 1500 msg/s × 60 s; group = 1000-member group; d = 2000 devices reconnecting with 20 events each; "
-    "c = 5000 idle sockets; search = GET /messages/search over 1M messages; workers = 1 vs 2 workers at 1500 msg/s; webhooks = events/s to 1 and to 100 bots' webhooks; quick = small versions; smoke = tiny versions of all (checks the bench); all = issue 13's table"
+    "c = 5000 idle sockets; search = GET /messages/search over 1M messages; workers = 1 vs 2 workers at 1500 msg/s; apis = 1 vs 2 API processes (messenger api --workers 2) at 1500 msg/s; webhooks = events/s to 1 and to 100 bots' webhooks; quick = small versions; smoke = tiny versions of all (checks the bench); all = issue 13's table"
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,51 @@ def _rss(run: dict[str, Any], name: str) -> str:
     return f"{_mb(peak)} (+{(peak - before) / 1024:.0f})"
 
 
+# CPU per delivered message (tests/bench/__main__.py: per_message): what each total adds up.
+CPU_PARTS = {"messenger": ("api", "worker", "postgres", "redis"), "relay": ("relay", "redis")}
+CPU_LABELS = {"api": "API", "worker": "worker", "postgres": "PG", "redis": "Redis", "relay": "relay"}
+
+
+def _cpu_ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def cpu_total(run: dict[str, Any] | None) -> float | None:
+    """CPU ms per delivered message of a run, all its processes together; None without one."""
+    if not run:
+        return None
+    return ((run.get("cpu") or {}).get("ms_per_message") or {}).get("total")
+
+
+def cpu_cell(run: dict[str, Any] | None, target: str) -> str:
+    """`total (API a + worker b + PG c + Redis d)` in CPU ms per delivered message."""
+    ms = ((run or {}).get("cpu") or {}).get("ms_per_message")
+    if not ms:
+        return "-"
+    parts = " + ".join(f"{CPU_LABELS[k]} {_cpu_ms(ms.get(k))}" for k in CPU_PARTS[target])
+    return f"{_cpu_ms(ms.get('total'))} ({parts})"
+
+
+LOAD_KEYS = ("kind", "rate", "duration", "pairs", "idle", "sends", "members", "phases", "reconnect", "backlog")
+
+
+def relay_beside(rows: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, Any] | None:
+    """The relay run to compare a row with: its own, else (scenarios 8 and 11: the second row
+    runs only against Messenger Core) the relay run of an earlier row with the same load."""
+    if row.get("relay") is not None:
+        return row["relay"]
+    load = tuple(row["scenario"].get(k) for k in LOAD_KEYS)
+    for other in reversed(rows[: rows.index(row)] if row in rows else rows):
+        if other.get("relay") is not None and tuple(other["scenario"].get(k) for k in LOAD_KEYS) == load:
+            return other["relay"]
+    return None
+
+
+def cpu_ratio(ours: dict[str, Any] | None, relay: dict[str, Any] | None) -> str:
+    o, b = cpu_total(ours), cpu_total(relay)
+    return "-" if o is None or b is None or b <= 0 else f"×{o / b:.1f}"
+
+
 def _result_or_error_row(lines: list[str], label: str, run: dict[str, Any] | None, empty_cells: int) -> dict[str, Any] | None:
     """A run's result to tabulate, or None: no run, or one that failed (its error row is appended)."""
     if run is None:
@@ -64,13 +110,14 @@ def _result_or_error_row(lines: list[str], label: str, run: dict[str, Any] | Non
 def rate_table(rows: list[dict[str, Any]]) -> str:
     header = (
         "| scenario | target | sent | acked | delivered | lost | dup | achieved rate (msg/s) | "
-        "ack ms p50 / p95 / p99 / max | delivery ms p50 / p95 / p99 / max | server RSS peak (Δ MB) | worker RSS peak (Δ MB) |"
+        "ack ms p50 / p95 / p99 / max | delivery ms p50 / p95 / p99 / max | server RSS peak (Δ MB) | worker RSS peak (Δ MB) | "
+        "CPU ms per delivered msg: total (per process) |"
     )
-    lines = [header, "|" + "---|" * 12]
+    lines = [header, "|" + "---|" * 13]
     for row in rows:
         ours, relay = row.get("messenger"), row.get("relay")
         for target, run in (("messenger", ours), ("relay", relay)):
-            r = _result_or_error_row(lines, f"{row['name']} | {target}", run, 9)
+            r = _result_or_error_row(lines, f"{row['name']} | {target}", run, 10)
             if r is None:
                 continue
             server_rss = _rss(run, "api" if target == "messenger" else "relay")
@@ -78,15 +125,56 @@ def rate_table(rows: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| {row['name']} | {target} | {r['sent']} | {r['acked']} | {r['delivered']} | {r['lost']} | {r['dup']} | "
                 f"{r['achieved_rate']:.0f} (acked {r['acked_rate']:.0f}) | {_lat(r['ack_ms'])} | {_lat(r['delivery_ms'])} | "
-                f"{server_rss} | {worker_rss} |"
+                f"{server_rss} | {worker_rss} | {cpu_cell(run, target)} |"
             )
         if ours and relay and "error" not in ours["result"] and "error" not in relay["result"]:
             o, b = ours["result"], relay["result"]
             lines.append(
                 f"| {row['name']} | ours ÷ relay | | | | | | {_ratio(o['acked_rate'], b['acked_rate'])} | "
                 f"{_lat_ratio(o['ack_ms'], b['ack_ms'])} | {_lat_ratio(o['delivery_ms'], b['delivery_ms'])} | "
-                f"{_ratio(ours.get('rss_peak', {}).get('api'), relay.get('rss_peak', {}).get('relay'))} | |"
+                f"{_ratio(ours.get('rss_peak', {}).get('api'), relay.get('rss_peak', {}).get('relay'))} | | "
+                f"{cpu_ratio(ours, relay)} |"
             )
+    return "\n".join(lines)
+
+
+def cpu_table(rows: list[dict[str, Any]]) -> str:
+    """CPU ms per delivered message, per process, for every row that has the figure; a row
+    without its own relay run (scenario 8's and 11's second) is compared with the relay run of
+    an earlier row with the same load (relay_beside)."""
+    lines = ["| scenario | target | delivered | window (s) | API | worker | PG | Redis | relay | **total** | "
+             "total ours ÷ relay | load generator (not in total) | PG, other databases (not in total) | "
+             "machine busy (CPU s) |", "|" + "---|" * 14]
+    for row, target, run in target_runs(rows):
+        cpu = run.get("cpu") or {}
+        ms = cpu.get("ms_per_message")
+        if not ms:
+            continue
+        ratio = cpu_ratio(run, relay_beside(rows, row)) if target == "messenger" else ""
+        def part(name: str, ms: dict[str, float] = ms, target: str = target) -> str:
+            return _cpu_ms(ms.get(name)) if name in CPU_PARTS[target] else "n/a"
+
+        other_pg = cpu.get("postgres_other_databases_s") or 0
+        processes = row.get("api_processes") or 1
+        extra = f" ({processes} API processes)" if processes > 1 and "API process" not in row["name"] else ""
+        lines.append(
+            f"| {row['name']}{extra} "
+            f"| {target} | {cpu.get('delivered')} | {cpu.get('window_s')} | {part('api')} | {part('worker')} | "
+            f"{part('postgres')} | {part('redis')} | {part('relay')} | **{_cpu_ms(ms.get('total'))}** | {ratio} | "
+            f"{_cpu_ms(ms.get('loadgen'))} | {f'{other_pg:.1f} s' if other_pg else '0'} | "
+            f"{cpu.get('machine_busy_s')} of {round(cpu.get('window_s', 0) * (os.cpu_count() or 1), 1)} |")
+    lines.append("")
+    lines.append(
+        "CPU ms per delivered message: the CPU time (user + system, /proc/<pid>/stat utime + stime) each process used "
+        "from the start of the load to the end of the drain (every delivery in, before the sockets close), ÷ the "
+        "messages delivered (recipients' distinct messages; group: member deliveries; webhooks: events at the "
+        "receivers). API: `messenger api` with its children (`--workers N`); worker: every `messenger worker`; PG: "
+        "the postmaster, its background processes and the backends of the bench's database (other databases' "
+        "backends on the same server apart, not counted); Redis: the redis-server of REDIS_URL (shared with anyone "
+        "else using it). total: API + worker + PG + Redis for ours, relay + Redis for the relay; a ratio of two "
+        "CPU costs on the same machine, it does not move with the machine's speed of the day (its load does move "
+        "it a little: a busy machine costs more cache misses and context switches). Machine busy: all cores' "
+        "busy time in the window, of the cores × window available.")
     return "\n".join(lines)
 
 
@@ -151,6 +239,8 @@ def details(rows: list[dict[str, Any]]) -> str:
             out.append(f"- TCP listen-queue overflows during the run (machine-wide): {run['listen_drops']}")
         if run.get("cpu_load_phase"):
             out.append(f"- CPU during the send phase (% of one core): {run['cpu_load_phase']}")
+        if run.get("cpu"):
+            out.append(f"- CPU seconds from the load to the end of the drain, and ms per delivered message: {run['cpu']}")
         for key in ("rss_before", "rss_peak", "rss_end"):
             if key in run:
                 out.append(f"- {key} (kB): {run[key]}")

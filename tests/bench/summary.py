@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.bench.report import _lat, _ms, _rss, target_runs
+from tests.bench.report import _cpu_ms, _lat, _ms, _rss, cpu_ratio, cpu_total, relay_beside, target_runs
 
 GIB_KB = 1024 * 1024
 
@@ -18,6 +18,7 @@ TARGETS = {
     "storm": "all complete within 5 s (no prompt reader closed with 4008)",
     "idle": "API RSS ≤ 1 GiB, p99 ≤ 25 ms",
     "workers": "the throughput of each (README: why they differ)",
+    "apis": "the throughput and CPU per message of 1 and of 2 API processes (`messenger api --workers 2`)",
     "rate": "(a smoke or custom run: no target at this load)",
     "webhooks": "issue 29: events/s at the webhooks beside the relay's msg/s; 0 lost, no gap or duplicate inbox_seq",
 }
@@ -34,6 +35,8 @@ def _closes(r: dict[str, Any]) -> str:
 
 def cell(row: dict[str, Any], target: str) -> str:
     run = row.get(target)
+    if row.get("skipped"):
+        return f"skipped: {row['skipped']}" if target == "messenger" else "-"
     if run is None:
         return "n/a" if target == "relay" and row["scenario"]["kind"] == "reconnect" else "-"
     r = run["result"]
@@ -55,6 +58,10 @@ def cell(row: dict[str, Any], target: str) -> str:
         if row["scenario"].get("goal") == "workers" and target == "messenger":
             cpu = run.get("cpu_load_phase") or {}
             text += "; worker CPU " + " + ".join(f"{v:.0f} %" for k, v in cpu.items() if k.startswith("worker"))
+        if row["scenario"].get("goal") == "apis" and target == "messenger":
+            cpu = run.get("cpu_load_phase") or {}
+            text += (f"; {row.get('api_processes', 1)} API process(es), API CPU {cpu.get('api', 0):.0f} %, "
+                     f"worker {cpu.get('worker', 0):.0f} %, PG {cpu.get('postgres', 0):.0f} %")
         if row["scenario"].get("idle"):
             text += f"; {'API' if target == 'messenger' else 'relay'} RSS {_rss(run, 'api' if target == 'messenger' else 'relay')}"
         return text + _closes(r)
@@ -97,6 +104,8 @@ def _check(failures: list[str], ok: bool, text: str) -> None:
 def verdict(row: dict[str, Any]) -> str:
     goal = row["scenario"].get("goal") or ""
     run, relay = row.get("messenger"), row.get("relay")
+    if row.get("skipped"):
+        return "skipped"
     if run is None or "error" in run["result"]:
         return "no result"
     r, failures = run["result"], []
@@ -152,20 +161,37 @@ def _group_failures(r: dict[str, Any], base: dict[str, Any] | None) -> list[str]
     return failures
 
 
+def cpu_summary(row: dict[str, Any], relay_run: dict[str, Any] | None) -> str:
+    """CPU ms per delivered message: ours / the relay's (ours ÷ relay)."""
+    ours = cpu_total(row.get("messenger"))
+    if ours is None:
+        return "-"
+    theirs = cpu_total(relay_run)
+    if theirs is None:
+        return f"{_cpu_ms(ours)} / -"
+    return f"{_cpu_ms(ours)} / {_cpu_ms(theirs)} ({cpu_ratio(row.get('messenger'), relay_run)})"
+
+
 def targets_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| scenario | target | Messenger Core | bare relay (same run) | verdict |", "|---|---|---|---|---|"]
+    lines = ["| scenario | target | Messenger Core | bare relay (same run) | CPU ms per delivered msg: ours / relay "
+             "(ours ÷ relay) | verdict |", "|---|---|---|---|---|---|"]
     for row in rows:
         goal = row["scenario"].get("goal")
         if not goal:
             continue
         relay = cell(row, "relay")
+        relay_run = relay_beside(rows, row)
         if row.get("relay") is None and row["scenario"]["kind"] == "rate" and not row["scenario"].get("relay", True):
-            relay = "(see the row above)"
-        lines.append(f"| {row['name']} | {TARGETS.get(goal, goal)} | {cell(row, 'messenger')} | {relay} | {verdict(row)} |")
+            same = next((r for r in rows if r.get("relay") is relay_run), None) if relay_run else None
+            relay = f"(the relay run of {same['name']})" if same else "(no relay run with this load)"
+        lines.append(f"| {row['name']} | {TARGETS.get(goal, goal)} | {cell(row, 'messenger')} | {relay} | "
+                     f"{cpu_summary(row, relay_run)} | {verdict(row)} |")
     lines.append("")
     lines.append("Latencies: send → the recipient's `message` event, on the generator's clock. lost = acknowledged "
                  "but not delivered live by the end of the drain (pairs: 5 s; group phases: 10 s); \"still missing after "
-                 "a reconnect\" = not in the replay either. The relay keeps no backlog, so it has no reconnect figure.")
+                 "a reconnect\" = not in the replay either. The relay keeps no backlog, so it has no reconnect figure. "
+                 "CPU ms per delivered message: API + worker + PostgreSQL + Redis for ours, relay + Redis for the relay, "
+                 "from the load to the end of the drain (the CPU table below has each process).")
     return "\n".join(lines)
 
 

@@ -4,7 +4,8 @@
   postgres://postgres@127.0.0.1:5432/test), migrated, dropped at the end.
 - Redis: REDIS_URL (default redis://127.0.0.1:6379/7), FLUSHDB first.
 - Neither env var set and the defaults do not answer: embedded servers under .data/bench.
-- One `messenger api`, one `messenger worker` (more on demand: `System.scale_workers`), one
+- One `messenger api` (`--workers N` on demand: `System.scale_api`), one `messenger worker`
+  (more on demand: `System.scale_workers`), one
   relay (tests/bench/relay.py), each with its own log file, RLIMIT_NOFILE raised to the hard
   limit (the API holds thousands of sockets). Webhooks may go to plain http on 127.0.0.0/8
   (the webhooks scenario's receivers).
@@ -14,14 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import redis
 
+from tests.bench.meters import descendants, proc_table
 from tests.bench.servers import PrivateRedis, Server, log, redis_answers, spawn, wait_ready
 from tests.support.databases import asyncpg_url, create_database, drop_database
 from tests.support.processes import ROOT, free_port
@@ -41,6 +48,17 @@ def _pg_answers(url: str) -> bool:
         return True
     except Exception:  # noqa: BLE001
         return False
+
+
+@functools.cache
+def api_workers_supported() -> bool:
+    """Whether this checkout's `messenger api` takes `--workers N` (its --help says so)."""
+    try:
+        out = subprocess.run([sys.executable, "-m", "app.cli", "api", "--help"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--workers" in out
 
 
 def _foreign_channels(url: str) -> list[str]:
@@ -70,6 +88,9 @@ class System:
     relay: Server | None = None
     env: dict[str, str] = field(default_factory=dict)
     db_pool: int | None = None
+    api_processes: int = 1  # `messenger api --workers N` (scale_api)
+    redis_pid_cache: int | None = None  # tests/bench/__main__.py: cpu_tally (0: not on this machine)
+    postmaster_cache: int = 0
 
     @classmethod
     def start(cls, log_dir: Path, *, relay: bool = True, redis_mode: str = "auto", db_pool: int | None = None) -> System:
@@ -149,9 +170,7 @@ class System:
             "WEBHOOK_ALLOW_HTTP": "true",
             "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
-        api_port = free_port()
-        self.api = spawn("api", ["-m", "app.cli", "api", "--port", str(api_port)], self.env, api_port, "/ready",
-                         self.log_dir)
+        self.api = self._spawn_api(1)
         self.worker = self._spawn_worker("worker")
         servers = [self.api, self.worker]
         if relay:
@@ -162,6 +181,80 @@ class System:
         for server in servers:
             wait_ready(server)
             log(f"{server.name} ready: pid {server.pid}, port {server.port}, log {server.log_path}")
+
+    def _spawn_api(self, processes: int) -> Server:
+        """`messenger api` on a free port with the bench's env; `--workers N` only when N > 1 (an
+        API_WORKERS in the bench's own environment is overridden: the scenario says how many)."""
+        port = free_port()
+        args = ["-m", "app.cli", "api", "--port", str(port)] + (["--workers", str(processes)] if processes > 1 else [])
+        env = {**self.env, "API_WORKERS": str(processes)}
+        return spawn("api", args, env, port, "/ready", self.log_dir)
+
+    def scale_api(self, processes: int) -> bool:
+        """Run `messenger api` with exactly `processes` API processes (`--workers N`), restarting it
+        when that changes; True when it did. Raises RuntimeError when this checkout's
+        `messenger api` has no `--workers` (see api_workers_supported)."""
+        processes = max(1, processes)
+        if processes == self.api_processes and self.api is not None and self.api.alive():
+            return False
+        if processes > 1 and not api_workers_supported():
+            raise RuntimeError("`messenger api --workers` is not in this checkout (app/cli.py): "
+                               "the row with more than one API process is skipped")
+        if self.api is not None:
+            log(f"{self.api.name} stopped (exit {self.api.stop()}) to start {processes} API process(es)")
+        self.api = self._spawn_api(processes)
+        self.api_processes = processes
+        wait_ready(self.api)
+        if processes > 1:
+            self._wait_api_children(processes)
+        log(f"{self.api.name} ready: pid {self.api.pid} ({processes} processes), port {self.api.port}, "
+            f"log {self.api.log_path}")
+        return True
+
+    def _wait_api_children(self, processes: int, timeout: float = 60.0) -> None:
+        """Until every API child answers /ready: each new connection lands on one child (SO_REUSEPORT
+        spreads them by address hash), so 8 fresh connections in a row answering means all are up."""
+        assert self.api is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            children = descendants(self.api.pid, proc_table()) - {self.api.pid}
+            if len(children) >= processes:
+                try:
+                    if all(httpx.get(self.api.base_url + "/ready", timeout=2).status_code == 200 for _ in range(8)):
+                        return
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+        raise RuntimeError(f"`messenger api --workers {processes}` did not have its processes ready in {timeout:g} s")
+
+    def redis_pid(self) -> int | None:
+        """The redis-server serving REDIS_URL (INFO server's process_id), when it runs on this machine."""
+        if self.private_redis is not None:
+            return self.private_redis.popen.pid
+        try:
+            client = redis.Redis.from_url(self.redis_url, socket_timeout=3)
+            try:
+                pid = int(client.info("server")["process_id"])
+            finally:
+                client.close()
+        except Exception:  # noqa: BLE001
+            return None
+        return pid if os.path.exists(f"/proc/{pid}") else None
+
+    def postgres_data_dir(self) -> str | None:
+        """The PostgreSQL server's data directory (SHOW data_directory needs a superuser or
+        pg_read_all_settings; None otherwise): where its postmaster.pid is."""
+        async def query() -> str:
+            conn = await asyncpg.connect(asyncpg_url(self.admin_url), timeout=5)
+            try:
+                return str(await conn.fetchval("SELECT current_setting('data_directory')"))
+            finally:
+                await conn.close()
+
+        try:
+            return asyncio.run(query())
+        except Exception:  # noqa: BLE001
+            return None
 
     def _spawn_worker(self, name: str) -> Server:
         metrics_port = free_port()

@@ -227,6 +227,7 @@ class GroupRun(Generator):
             log(f"phase {phase.index}: " + str({k: results[-1][k] for k in ("sent", "acked", "expected", "received")}))
         emit({"phase": "drain"})
         await asyncio.sleep(0.5)  # trailing duplicates
+        emit({"phase": "drained"})  # the end of the CPU window (tests/bench/__main__.py)
         resumed = await self.resumer.finish(10.0)
         dups = sum(d.dups for d in devices)
         await self.shutdown(devices)
@@ -241,7 +242,7 @@ class GroupRun(Generator):
             "ack_ms": percentiles(self.ack_lat),
             "errors": dict(self.errors), "closes": dict(self.closes), "closes_before_load": closes_before_load,
             "reader_errors": dict(self.reader_errors), "connect_errors": dict(self.connect_errors),
-            "setup_errors": dict(self.setup_errors), "resyncs": self.resyncs,
+            "setup_errors": dict(self.setup_errors), "resyncs": self.resyncs, **self.ack_stats(),
             "frames": dict(self.frames), "frames_before_load": frames_before_load,
             "wall_s": round(time.perf_counter() - started, 1),
         }

@@ -73,6 +73,7 @@ class RateRun(Generator):
             await asyncio.sleep(0.05)
         # A further 0.5 s to catch duplicates that trail behind.
         await asyncio.sleep(0.5)
+        emit({"phase": "drained"})  # the end of the CPU window (tests/bench/__main__.py)
         lost_ids = sum(len(p.judged_ids - p.recipient.seen) for p in pairs)
         delivered_ids = sum(len(p.recipient.seen) for p in pairs)
         acked_in_drain = sum(len(p.acked_ids) - len(p.judged_ids) for p in pairs)
@@ -119,6 +120,7 @@ class RateRun(Generator):
             "ack_ms": percentiles(self.ack_lat),
             "delivery_ms": percentiles(self.del_lat),
             **self.error_counts(),
+            **self.ack_stats(),
             "resyncs": self.resyncs,
             "frames": dict(self.frames),
             "frames_before_load": frames_before_load,

@@ -144,6 +144,7 @@ class ReconnectRun(Generator):
             await asyncio.sleep(0.02)
         emit({"phase": "drain"})
         await asyncio.sleep(1.0)  # trailing duplicates
+        emit({"phase": "drained"})  # the end of the CPU window (tests/bench/__main__.py)
         done = [d.done_ns - t0 for d in rec_devices if d.done_ns is not None]
         storm_closes = dict(self.closes - closes_before)  # close codes seen from the reconnect on
         await asyncio.wait_for(connect_task, timeout + 10)
@@ -184,6 +185,7 @@ class ReconnectRun(Generator):
             **resumed,  # devices the server closed before they completed, reconnected (≤ 3 times each)
             "age_at_receipt_ms": percentiles(self.del_lat),  # send -> received after the reconnect
             **self.error_counts(),
+            **self.ack_stats(),
             "resyncs": self.resyncs,
             "frames": dict(self.frames),
             "wall_s": round(time.perf_counter() - started, 1),

@@ -66,7 +66,8 @@ class SequentialRun(Generator):
                 await asyncio.wait_for(self.arrived.wait(), timeout)
             except TimeoutError:
                 timeouts += 1
-            await pair.recipient.ack()  # as a client does, before the next send
+            # The recipient acks as every bench device does (generator.py: cumulative, from the
+            # ack loop; with --ack-every-event, from its reader on receipt).
             await asyncio.sleep(gap)
         send_time = time.perf_counter() - t0
         emit({"phase": "drain"})
@@ -74,6 +75,7 @@ class SequentialRun(Generator):
         while time.perf_counter() < deadline and (self.pending or pair.acked_ids - pair.recipient.seen):
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # trailing duplicates
+        emit({"phase": "drained"})  # the end of the CPU window (tests/bench/__main__.py)
         lost = len(pair.acked_ids - pair.recipient.seen)
         log(f"sequential: {self.sent} sends in {send_time:.1f}s, {timeouts} timed out, lost {lost}")
         await self.shutdown([pair.sender, pair.recipient])
@@ -95,6 +97,7 @@ class SequentialRun(Generator):
             "ack_ms": percentiles(self.ack_lat),
             "delivery_ms": percentiles(self.del_lat),
             **self.error_counts(),
+            **self.ack_stats(),
             "frames": dict(self.frames),
             "wall_s": round(time.perf_counter() - started, 1),
         }

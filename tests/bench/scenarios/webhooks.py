@@ -135,6 +135,7 @@ class WebhookRun(Generator):
                 await asyncio.sleep(0.05)
             drained_s = time.perf_counter() - t0 - send_time
             await asyncio.sleep(0.5)  # redeliveries trailing behind
+            emit({"phase": "drained"})  # the end of the CPU window (tests/bench/__main__.py)
             states = await self.webhook_states(http, senders)
         finally:
             await http.aclose()
@@ -184,6 +185,7 @@ class WebhookRun(Generator):
             "webhook_pending_after": sum(int(s.get("pending") or 0) for s in states),
             "webhook_errors_after": sorted({str(s["last_error"]) for s in states if s.get("last_error")})[:5],
             **self.error_counts(),
+            **self.ack_stats(),
             "frames": dict(self.frames),
             "wall_s": round(time.perf_counter() - started, 1),
         }
