@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     # Bots (app/services/bots.py): sends per RATE_LIMIT_WINDOW, and bots one user may own.
     bot_rate_limit: int = Field(default=60, gt=0)
     bots_per_user: int = Field(default=20, gt=0)
+    # Reports of messages per user per hour (app/services/reports.py).
+    report_rate_limit: int = Field(default=20, gt=0)
     # Webhooks (app/services/webhooks.py): events per POST, seconds per attempt, seconds
     # without a success before the webhook is disabled.
     webhook_batch: int = Field(default=100, ge=1, le=1000)

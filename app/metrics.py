@@ -146,7 +146,7 @@ _DEPENDENCY_COMPONENTS = {
     "api": ("api", "ready", "broker", "presence", "replay", "reconcile", "acks", "dispatch"),
     "worker": ("worker", "dispatch"),
 }
-_RATE_LIMIT_SCOPES = ("send", "bot_send", "register", "login", "chat", "ws_device", "ws_sockets")
+_RATE_LIMIT_SCOPES = ("send", "bot_send", "register", "login", "chat", "ws_device", "ws_sockets", "report", "slow_mode")
 
 
 def prime(process: str) -> None:

@@ -28,7 +28,21 @@ from quart import Quart, Request, Response, g, request, websocket
 from quart_schema import QuartSchema
 
 from app import metrics
-from app.api import admin, attachments, auth, bots, chats, docs, errors, health, messages, push, search, users
+from app.api import (
+    admin,
+    attachments,
+    auth,
+    bots,
+    chats,
+    docs,
+    errors,
+    health,
+    messages,
+    moderation,
+    push,
+    search,
+    users,
+)
 from app.api.openapi import ContractOpenAPI
 from app.clientaddr import client_address, parse_networks
 from app.config import ConfigError, Settings
@@ -139,7 +153,7 @@ def create_app(settings: Settings) -> Quart:
     )
     blueprints = (
         health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, search.bp, attachments.bp, push.bp, bots.bp, admin.bp,
-        ws_endpoint.bp,
+        moderation.bp, ws_endpoint.bp,
     )  # fmt: skip
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -24,7 +24,7 @@ from tests.support.processes import ROOT, Proc, start_api, start_worker
 
 TABLES = [
     "scheduled_messages", "webhook_deliveries", "webhooks", "push_subscriptions", "inbox_events", "outbox", "receipt_marks", "messages", "chat_members", "chats",
-    "devices", "refresh_tokens", "auth_sessions", "users",
+    "reports", "chat_bans", "devices", "refresh_tokens", "auth_sessions", "users",
 ]  # fmt: skip
 
 

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from pydantic import StringConstraints
 from quart_schema import tag
 
-from app.api.responses import AccountPage, Message, User
-from app.api.schemas import PageQuery
-from app.api.validation import authenticated_blueprint, principal, query, responds, services
+from app.api.responses import AccountPage, AdminReportPage, Message, Report, User
+from app.api.schemas import PageQuery, ReportQuery, ResolveIn
+from app.api.validation import authenticated_blueprint, body, principal, query, responds, services
 
 bp = authenticated_blueprint("admin", url_prefix="/admin")
 
@@ -59,3 +59,32 @@ async def reactivate(user_id: int) -> dict[str, Any]:
 async def delete_message(message_id: int) -> dict[str, Any]:
     """Moderation delete of any message, announced to its chat as `message_deleted`; idempotent."""
     return await services().admin.delete_message(admin_id=principal().user_id, message_id=message_id)
+
+
+@bp.get("/reports")
+@tag(["admin"])
+@responds(AdminReportPage, errors=(403,))
+@query(ReportQuery)
+async def reports(query_args: ReportQuery) -> dict[str, Any]:
+    """Reports of messages, newest first (`status`: open by default, resolved, or all), each
+    with the reported message as it is now (null once gone)."""
+    page = await services().reports.page(
+        admin_id=principal().user_id,
+        status=None if query_args.status == "all" else query_args.status,
+        cursor=query_args.cursor,
+        limit=query_args.limit,
+    )
+    return page.body()
+
+
+@bp.post("/reports/<int(signed=True):report_id>/resolve")
+@tag(["admin"])
+@responds(Report, errors=(403, 404, 409))
+@body(ResolveIn)
+async def resolve(report_id: int, data: ResolveIn) -> dict[str, Any]:
+    """Act on a report and close it with every other open report of the same message:
+    `dismiss`; `delete_message` (the moderation delete, announced as `message_deleted`);
+    `deactivate_sender` (sessions revoked, sockets 4401). 409 once resolved."""
+    return await services().reports.resolve(
+        admin_id=principal().user_id, report_id=report_id, action=data.action, note=data.note
+    )

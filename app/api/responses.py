@@ -166,12 +166,18 @@ class Member(_Out):
     role: Literal["owner", "admin", "member"]
 
 
+class ChatMember(Member):
+    send_blocked_until: datetime | None = Field(
+        description="While a group's owner or admin has muted this member (they read but cannot send, edit or react)."
+    )
+
+
 class Chat(_Out):
     id: Id
     type: Literal["direct", "group"]
     title: str | None
     created_at: datetime
-    members: list[Member]
+    members: list[ChatMember]
     last_message: Message | None
     last_seq: Seq
     unread_count: int
@@ -324,4 +330,44 @@ class WebhookDelivery(_Out):
 
 class WebhookDeliveryPage(_Out):
     items: list[WebhookDelivery]
+    next_cursor: str | None
+
+
+class Report(_Out):
+    """A report of a message to the server's administrators. Its reporter sees only their own."""
+
+    id: Id
+    message_id: Id
+    chat_id: Id
+    reporter_id: Id
+    reason: Literal["spam", "abuse", "illegal", "other"]
+    comment: str | None
+    status: Literal["open", "resolved"]
+    action: Literal["dismiss", "delete_message", "deactivate_sender"] | None
+    created_at: datetime
+    resolved_at: datetime | None
+    resolved_by: Id | None
+
+
+class AdminReport(Report):
+    """A report as administrators list it: the resolving note and the message as it is now."""
+
+    note: str | None
+    message: Message | None = Field(description="null once the message is gone.")
+
+
+class AdminReportPage(_Out):
+    items: list[AdminReport]
+    next_cursor: str | None
+
+
+class Ban(_Out):
+    user_id: Id
+    until: datetime | None = Field(description="null: forever.")
+    reason: str | None
+    by: Id | None = Field(description="Who banned (null once that account is gone).")
+
+
+class BanPage(_Out):
+    items: list[Ban]
     next_cursor: str | None

@@ -128,6 +128,36 @@ class OwnerIn(_In):
     user_id: Id
 
 
+Note = Annotated[str, StringConstraints(max_length=1000, pattern=r"^[^\x00]*$")]
+
+
+class ReportIn(_In):
+    reason: Literal["spam", "abuse", "illegal", "other"]
+    comment: Note | None = None
+
+
+class ReportQuery(PageQuery):
+    status: Literal["open", "resolved", "all"] = "open"
+
+
+class ResolveIn(_In):
+    action: Literal["dismiss", "delete_message", "deactivate_sender"]
+    note: Note | None = None
+
+
+class BanIn(_In):
+    """`until` absent or null: forever; a time already past lets the user back at once."""
+
+    until: AwareDatetime | None = None
+    reason: Note | None = None
+
+
+class MuteIn(_In):
+    """A time already past lifts the mute."""
+
+    until: AwareDatetime
+
+
 class ChatSettingsIn(_In):
     """Only the fields sent change; `muted_until: null` unmutes."""
 

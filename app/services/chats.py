@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -9,10 +10,12 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app import keys
 from app.db import Row, transaction
 from app.errors import Forbidden, NotFound, field_error
+from app.jsonutil import iso
 from app.services.dispatch import Dispatcher
 from app.services.pages import Page, encode_cursor, read_cursor, seq_field, time_field
 from app.services.ratelimit import SlidingWindowLimiter
 from app.services.views import chat_body, member_body, message_body
+from app.storage import bans as ban_store
 from app.storage import blocks as block_store
 from app.storage import chats as chat_store
 from app.storage import messages as message_store
@@ -50,8 +53,9 @@ async def render_chats(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], di
 async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
     chat_ids = list({row["id"] for row in rows})
     members: dict[int, list[dict[str, Any]]] = {chat_id: [] for chat_id in chat_ids}
+    now = datetime.now(UTC)
     for member in await chat_store.members_of(chat_ids):
-        members[member["chat_id"]].append(member_body(member))
+        members[member["chat_id"]].append(member_body(member, now))
     # A former member (a chat_updated event rendered after their removal) sees no content.
     current = [row.get("is_member", True) for row in rows]
     last = await message_store.last_messages(
@@ -79,6 +83,29 @@ async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], 
 def require_manager(member: Row, what: str = "change its members") -> None:
     if member["type"] != "group" or member["role"] not in MANAGERS:
         raise Forbidden(f"Only a group's owner or admins can {what}.")
+
+
+def outranks(actor_role: str, target_role: str) -> bool:
+    """Whether a manager of actor_role may remove, ban or mute a member of target_role: the
+    owner anyone else, an admin plain members only."""
+    return target_role != "owner" and (target_role != "admin" or actor_role == "owner")
+
+
+def require_unmuted(member: Row) -> None:
+    """403 with details.until while a group's admin has muted the member (migration 13's
+    send_blocked_until): they read, but neither send, edit nor react."""
+    until = member["send_blocked_until"]
+    if until is not None and until > datetime.now(UTC):
+        raise Forbidden("An admin of this chat muted you; you can read but not write.", details={"until": iso(until)})
+
+
+async def drop_member(chat_id: int, member_id: int, conn: BaseDBAsyncClient) -> None:
+    """Remove a member (leaving, removed, banned): a group's ownership passes on if need be,
+    and the members and the removed user hear it, so their devices drop the chat."""
+    await chat_store.remove_member(chat_id, member_id, conn)
+    await chat_store.promote_successor(chat_id, conn)
+    await chat_store.touch_chat(chat_id, conn)
+    await record_chat_updated(chat_id, conn, also=[member_id])
 
 
 async def record_chat_updated(chat_id: int, conn: BaseDBAsyncClient, also: list[int] | None = None) -> None:
@@ -183,6 +210,9 @@ class ChatService:
             if wanted and len(await chat_store.existing_user_ids(wanted)) != len(wanted):
                 raise NotFound("No such user.")
             await _refuse_blockers(user_id, wanted, "add to a group")
+            await chat_store.lock_chat(chat_id, conn)  # a ban committing meanwhile is seen below
+            if await ban_store.banned_among(chat_id, wanted, conn):
+                raise Forbidden("Someone you tried to add is banned from this group.")
             added = await chat_store.add_members(chat_id, [(u, "member") for u in wanted], conn)
             if added:
                 await chat_store.touch_chat(chat_id, conn)
@@ -201,13 +231,9 @@ class ChatService:
                 target = await chat_store.membership(chat_id, member_id, conn=conn)
                 if target is None:
                     raise NotFound("No such member.")
-                if target["role"] == "owner" or (target["role"] == "admin" and member["role"] != "owner"):
+                if not outranks(member["role"], target["role"]):
                     raise Forbidden("You cannot remove this member.")
-            await chat_store.remove_member(chat_id, member_id, conn)
-            await chat_store.promote_successor(chat_id, conn)
-            await chat_store.touch_chat(chat_id, conn)
-            # The removed user hears it too, so their devices drop the chat.
-            await record_chat_updated(chat_id, conn, also=[member_id])
+            await drop_member(chat_id, member_id, conn)
         await self._dispatcher.after_commit()
 
     async def update_settings(self, *, user_id: int, chat_id: int, changes: dict[str, Any]) -> dict[str, Any]:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Protocol
 
 from app import metrics
 from app.config import Settings
 from app.db import transaction
 from app.errors import Conflict, Forbidden, RateLimited, field_error
-from app.services.chats import check_text, hidden, require_member
+from app.services.chats import MANAGERS, check_text, hidden, require_member, require_unmuted
 from app.services.dispatch import Dispatcher
 from app.services.mentions import mention_names
 from app.services.pages import Page, encode_cursor, optional, read_cursor, seq_field
-from app.services.ratelimit import SendLimits
+from app.services.ratelimit import SendLimits, SlowMode
 from app.services.views import message_body
 from app.storage import attachments as attachment_store
 from app.storage import blocks as block_store
@@ -36,11 +37,12 @@ class Draft(Protocol):
 
 
 class MessageService:
-    def __init__(self, settings: Settings, send_limiter: SendLimits, dispatcher: Dispatcher) -> None:
+    def __init__(self, settings: Settings, send_limiter: SendLimits, dispatcher: Dispatcher, slow_mode: SlowMode) -> None:
         self._max_length = settings.max_message_length
         # RATE_LIMIT_MESSAGES: sends, edits, deletes and reactions count together.
         self._limiter = send_limiter
         self._dispatcher = dispatcher
+        self._slow_mode = slow_mode
 
     def _check_content(self, content: str, *, may_be_empty: bool = False) -> None:
         if not (0 if may_be_empty else 1) <= len(content) <= self._max_length:
@@ -72,21 +74,26 @@ class MessageService:
             content=content,
             reply_to_id=reply_to_id,
             mention_names=mention_names(content),
+            enforce_slow_mode=True,
         )
-        try:
-            if attachment_ids:
-                row = await self._send_with_attachments(message, attachment_ids)
-            else:
-                row = await message_store.send_message(message)
-        except message_store.DuplicateSend:
-            row = None
+        row = await self._store(message, attachment_ids)
         if row is None:
-            # A repeat (also from a member removed since), an outsider, or a reply to a
-            # message of another chat (told apart only once membership is known).
+            # A repeat (also from a member removed since), an outsider, a muted member, a
+            # member under slow mode, or a reply to a message of another chat (told apart
+            # only once membership is known).
             existing = await self._first_send(sender_id, client_msg_id)
             if existing is not None:
                 return message_body(existing, sender_id), False
-            await require_member(chat_id, sender_id)
+            member = await require_member(chat_id, sender_id)
+            require_unmuted(member)
+            if member["slow_mode"] and member["role"] not in MANAGERS:
+                # The statement refused for slow mode: this member's turn now, or 429.
+                await self._slow_mode.enforce(chat_id=chat_id, user_id=sender_id, seconds=member["slow_mode"])
+                row = await self._store(replace(message, enforce_slow_mode=False), attachment_ids)
+                existing = await self._first_send(sender_id, client_msg_id) if row is None else None
+                if existing is not None:
+                    return message_body(existing, sender_id), False
+        if row is None:
             if await block_store.blocked_in_direct_chat(chat_id, sender_id):
                 raise Forbidden("The other member of this chat has blocked you.")
             if reply_to_id is not None:
@@ -95,6 +102,15 @@ class MessageService:
         metrics.MESSAGES.labels(transport=transport).inc()
         await self._dispatcher.after_commit(chat_id)
         return message_body(row, sender_id), True
+
+    async def _store(self, message: message_store.NewMessage, attachment_ids: list[int] | None) -> dict[str, Any] | None:
+        """The stored message, or None with nothing stored (see send_message)."""
+        try:
+            if attachment_ids:
+                return await self._send_with_attachments(message, attachment_ids)
+            return await message_store.send_message(message)
+        except message_store.DuplicateSend:
+            return None
 
     @staticmethod
     async def _send_with_attachments(message: message_store.NewMessage, attachment_ids: list[int]) -> dict[str, Any] | None:
@@ -147,7 +163,7 @@ class MessageService:
         await self._limiter.enforce(user_id, bot=is_bot, message="Too many changes; retry later.")
         self._check_content(content)
         async with transaction() as conn:
-            row = await self._own_message_for_update(user_id, message_id, conn)
+            row = await self._own_message_for_update(user_id, message_id, conn, editing=True)
             if row["is_deleted"]:
                 raise Conflict("A deleted message cannot be edited.")
             row = await message_store.update_content(message_id, content, mention_names(content), conn)
@@ -168,11 +184,13 @@ class MessageService:
         return message_body(row, user_id)
 
     @staticmethod
-    async def _own_message_for_update(user_id: int, message_id: int, conn: Any) -> dict[str, Any]:
+    async def _own_message_for_update(user_id: int, message_id: int, conn: Any, *, editing: bool = False) -> dict[str, Any]:
         row = await message_store.lock_message(message_id, conn)
         if row is None:
             raise hidden()
-        await require_member(row["chat_id"], user_id, conn)
+        member = await require_member(row["chat_id"], user_id, conn)
+        if editing:
+            require_unmuted(member)  # a muted member may still delete their own messages
         if row["sender_id"] != user_id:
             raise Forbidden("Only the sender can change a message.")
         return row

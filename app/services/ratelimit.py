@@ -70,3 +70,27 @@ class SendLimits:
         if wait > 0:
             metrics.RATE_LIMITED.labels(scope=scope).inc()
             raise RateLimited(wait, message)
+
+
+# A member's next send in a slow-mode chat: 0 when this one may go (the key now holds the
+# wait), else the milliseconds left.
+_SLOW_MODE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+return math.max(1, redis.call('PTTL', KEYS[1]))
+"""
+
+
+class SlowMode:
+    """A chat's slow mode: a member below admin sends at most once per `seconds`, on every
+    instance together. Consulted only when the send's statement refused for slow mode, so
+    chats without it pay nothing (app/services/messages.py)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def enforce(self, *, chat_id: int, user_id: int, seconds: int) -> None:
+        key = keys.SLOW_MODE.format(chat_id=chat_id, user_id=user_id)
+        wait_ms = int(await self._redis.eval(_SLOW_MODE, 1, key, str(seconds * 1000)))  # type: ignore[misc]
+        if wait_ms > 0:
+            metrics.RATE_LIMITED.labels(scope="slow_mode").inc()
+            raise RateLimited(wait_ms / 1000.0, f"This chat is in slow mode: one message per {seconds} s.")

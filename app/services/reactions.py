@@ -9,7 +9,7 @@ import emoji as unicode_emoji
 from app.db import transaction
 from app.errors import Conflict, field_error
 from app.jsonutil import loads
-from app.services.chats import hidden, require_member
+from app.services.chats import hidden, require_member, require_unmuted
 from app.services.dispatch import Dispatcher
 from app.services.ratelimit import SendLimits
 from app.services.views import message_body
@@ -41,7 +41,7 @@ class ReactionService:
             row = await message_store.lock_message(message_id, conn)
             if row is None:
                 raise hidden()
-            await require_member(row["chat_id"], user_id, conn)
+            require_unmuted(await require_member(row["chat_id"], user_id, conn))
             reactions = _changed(_stored(row), user_id, emoji, add)
             if reactions is not None:
                 if row["is_deleted"]:

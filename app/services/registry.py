@@ -18,13 +18,15 @@ from app.services.dispatch import Dispatcher
 from app.services.exports import ExportService
 from app.services.groups import GroupService
 from app.services.messages import MessageService
+from app.services.moderation import ModerationService
 from app.services.passwords import Passwords
 from app.services.pins import PinService
 from app.services.presence import PresenceService
 from app.services.push import PushService
-from app.services.ratelimit import SendLimits, SlidingWindowLimiter
+from app.services.ratelimit import SendLimits, SlidingWindowLimiter, SlowMode
 from app.services.reactions import ReactionService
 from app.services.receipts import ReceiptService
+from app.services.reports import REPORT_WINDOW, ReportService
 from app.services.sessions import SessionService
 from app.services.users import UserService
 from app.services.vapid import VapidKey
@@ -41,6 +43,8 @@ class Services:
     chats: ChatService
     groups: GroupService
     pins: PinService
+    moderation: ModerationService
+    reports: ReportService
     messages: MessageService
     reactions: ReactionService
     attachments: AttachmentService
@@ -70,6 +74,7 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
     passwords = Passwords(settings, redis)
     sessions = SessionService(settings, redis)
     auth = AuthService(settings, redis, passwords=passwords, sessions=sessions)
+    admin = AdminService(sessions=sessions, dispatcher=dispatcher)
     users = UserService(presence, redis)
     attachments = AttachmentService(
         settings, SlidingWindowLimiter(redis, limit=settings.upload_rate_limit, window_seconds=UPLOAD_WINDOW)
@@ -79,12 +84,18 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
         sessions=sessions,
         users=users,
         accounts=AccountService(redis, passwords=passwords, sessions=sessions, users=users, dispatcher=dispatcher),
-        admin=AdminService(sessions=sessions, dispatcher=dispatcher),
+        admin=admin,
         exports=ExportService(redis, attachments.store),
         chats=chats,
         groups=GroupService(chats, dispatcher),
         pins=PinService(dispatcher),
-        messages=MessageService(settings, sends, dispatcher),
+        moderation=ModerationService(chats, dispatcher),
+        reports=ReportService(
+            redis,
+            admin=admin,
+            limiter=SlidingWindowLimiter(redis, limit=settings.report_rate_limit, window_seconds=REPORT_WINDOW),
+        ),
+        messages=MessageService(settings, sends, dispatcher, SlowMode(redis)),
         reactions=ReactionService(sends, dispatcher),
         attachments=attachments,
         receipts=ReceiptService(dispatcher, large_group_size=settings.large_group_size),

@@ -4,6 +4,7 @@ REST, WebSocket and the worker. No queries here; services read the rows and call
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from app.jsonutil import iso, loads
@@ -94,9 +95,15 @@ def chat_body(
     }
 
 
-def member_body(row: dict[str, Any]) -> dict[str, Any]:
-    """One entry of a `Chat`'s members."""
-    return {"user_id": row["user_id"], "username": row["username"], "role": row["role"]}
+def member_body(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """One entry of a `Chat`'s members; `send_blocked_until` while an admin's mute lasts."""
+    blocked = row["send_blocked_until"]
+    return {
+        "user_id": row["user_id"],
+        "username": row["username"],
+        "role": row["role"],
+        "send_blocked_until": iso(blocked) if blocked is not None and blocked > now else None,
+    }
 
 
 DELETED_NAME = "Deleted account"

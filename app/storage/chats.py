@@ -17,7 +17,7 @@ async def membership(chat_id: int, user_id: int, conn: BaseDBAsyncClient | None 
     if not possible_id(chat_id, user_id):
         return None
     return await fetchrow(
-        """SELECT cm.role, cm.read_seq, cm.delivered_seq, c.type, c.last_seq
+        """SELECT cm.role, cm.read_seq, cm.delivered_seq, cm.send_blocked_until, c.type, c.last_seq, c.slow_mode
            FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
            WHERE cm.chat_id = $1 AND cm.user_id = $2""",
         chat_id,
@@ -154,7 +154,7 @@ async def chats_for_viewers(pairs: list[tuple[int, int]]) -> list[Row]:
 
 async def members_of(chat_ids: list[int]) -> list[Row]:
     return await fetch(
-        """SELECT cm.chat_id, cm.user_id, u.username, cm.role FROM chat_members cm
+        """SELECT cm.chat_id, cm.user_id, u.username, cm.role, cm.send_blocked_until FROM chat_members cm
            JOIN users u ON u.id = cm.user_id WHERE cm.chat_id = ANY($1::bigint[])
            ORDER BY cm.chat_id, cm.joined_at, cm.id""",
         chat_ids,

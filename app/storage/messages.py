@@ -69,6 +69,10 @@ class NewMessage:
     content: str
     reply_to_id: int | None = None
     mention_names: list[str] = field(default_factory=list)  # lower-cased @names in content
+    # Refuse (None) when the chat's slow mode applies to the sender (below admin): the caller
+    # then takes the member's turn in Redis (app/services/ratelimit.py SlowMode) and sends
+    # again without it. Chats without slow mode cost nothing more.
+    enforce_slow_mode: bool = False
 
 
 async def send_message(message: NewMessage, conn: BaseDBAsyncClient | None = None) -> Row | None:
@@ -77,7 +81,9 @@ async def send_message(message: NewMessage, conn: BaseDBAsyncClient | None = Non
     reply's check (an earlier message of the same chat), the next seq (under the chat row's
     lock, held only inside PostgreSQL for this statement), the mentions, the message row and
     its outbox row. None when sender_id is not a member of chat_id, reply_to_id is not a
-    message of it, or chat_id is a direct chat whose other member blocked sender_id.
+    message of it, chat_id is a direct chat whose other member blocked sender_id, an admin
+    of the group muted sender_id (send_blocked_until), or enforce_slow_mode and the chat's
+    slow mode applies to sender_id.
 
     The outbox row names no recipients: the worker reads the members when it delivers, so a
     send to a large group writes no more than a send to a pair. A concurrent repeat of
@@ -92,7 +98,10 @@ async def send_message(message: NewMessage, conn: BaseDBAsyncClient | None = Non
         return await fetchrow(
             f"""WITH c AS (
                   UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
-                  WHERE id = $1 AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = $1 AND user_id = $2)
+                  WHERE id = $1 AND EXISTS (
+                      SELECT 1 FROM chat_members cm WHERE cm.chat_id = $1 AND cm.user_id = $2
+                        AND (cm.send_blocked_until IS NULL OR cm.send_blocked_until <= now())
+                        AND (NOT $7::boolean OR chats.slow_mode IS NULL OR cm.role IN ('owner', 'admin')))
                     AND ($5::bigint IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = $5 AND chat_id = $1))
                     AND (type <> 'direct' OR NOT EXISTS (
                         SELECT 1 FROM chat_members o JOIN user_blocks b ON b.blocker_id = o.user_id AND b.blocked_id = $2
@@ -113,6 +122,7 @@ async def send_message(message: NewMessage, conn: BaseDBAsyncClient | None = Non
             message.content,
             message.reply_to_id,
             message.mention_names,
+            message.enforce_slow_mode,
             conn=conn,
         )
     except IntegrityError as exc:

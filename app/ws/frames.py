@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.responses import Chat, Id, Message, Reaction, Seq, User, UserPublic, Webhook
+from app.api.responses import Chat, Id, Message, Reaction, Report, Seq, User, UserPublic, Webhook
 
 
 class _Data(BaseModel):
@@ -104,6 +104,12 @@ class BotUpdatedData(_Data):
     webhook: Webhook | None
 
 
+class AdminReportData(_Data):
+    """A new report of a message, to every online server administrator; not stored."""
+
+    report: Report
+
+
 class ResyncData(_Data):
     inbox_seq: Seq = Field(description="Refetch chats and history over REST, then `ack` this seq.")
 
@@ -134,6 +140,7 @@ SERVER_FRAMES: dict[str, type[BaseModel]] = {
     "presence": PresenceData,
     "user_updated": UserUpdatedData,
     "bot_updated": BotUpdatedData,
+    "admin_report": AdminReportData,
     "resync": ResyncData,
     "error": ErrorData,
     "ping": PingData,

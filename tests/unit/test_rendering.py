@@ -121,11 +121,14 @@ def test_an_erased_account_shows_only_its_id() -> None:
 def test_a_chat_body_has_exactly_the_contract_fields() -> None:
     chat = {"id": 2, "type": "group", "title": "t", "created_at": CREATED, "last_seq": 7, "extra": 1,
             "muted_until": CREATED, "archived": True, "message_ttl": None, "history_visible": True, "slow_mode": 30}  # fmt: skip
-    members = [member_body({"user_id": 1, "username": "ann", "role": "owner", "chat_id": 2})]
+    members = [
+        member_body({"user_id": 1, "username": "ann", "role": "owner", "chat_id": 2, "send_blocked_until": CREATED}, CREATED)
+    ]
     body = chat_body(chat, members=members, last_message=None, unread_count=0, unread_mentions=0)
     assert set(body) == {
         "id", "type", "title", "created_at", "members", "last_message", "last_seq", "unread_count",
         "unread_mentions", "muted_until", "archived", "message_ttl", "history_visible", "slow_mode",
     }  # fmt: skip
     assert body["muted_until"] == "2026-01-02T03:04:05.678Z" and body["archived"] is True
-    assert body["members"] == [{"user_id": 1, "username": "ann", "role": "owner"}]
+    # A mute that is over (here: ends at the moment rendered) shows as none.
+    assert body["members"] == [{"user_id": 1, "username": "ann", "role": "owner", "send_blocked_until": None}]
