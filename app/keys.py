@@ -16,6 +16,8 @@ ERASE_JOB = "erase"  # wipe an erased account's messages, files and inbox (app/s
 ERASE_SWEEP_JOB = "erase_sweep"  # cron: finish erasures a killed worker left half done
 EXPORT_JOB = "export"  # write an account's data archive (app/services/exports.py)
 WEBHOOK_JOB = "webhook"  # POST one bot's inbox to its webhook (app/services/webhooks.py)
+EXPIRE_JOB = "expire"  # cron: wipe messages past their expires_at (app/services/expiry.py)
+SEND_SCHEDULED_JOB = "send_scheduled"  # cron: send scheduled messages that are due (app/services/scheduled.py)
 WEBHOOK_SWEEP_JOB = "webhook_sweep"  # cron: enqueue webhooks with events due whose job was lost
 
 # Keys

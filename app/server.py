@@ -40,6 +40,7 @@ from app.api import (
     messages,
     moderation,
     push,
+    scheduled,
     search,
     users,
 )
@@ -153,7 +154,7 @@ def create_app(settings: Settings) -> Quart:
     )
     blueprints = (
         health.bp, docs.bp, auth.bp, users.bp, chats.bp, messages.bp, search.bp, attachments.bp, push.bp, bots.bp, admin.bp,
-        moderation.bp, ws_endpoint.bp,
+        moderation.bp, scheduled.bp, ws_endpoint.bp,
     )  # fmt: skip
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

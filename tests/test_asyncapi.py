@@ -21,7 +21,7 @@ MESSAGE = {
     "id": 7, "chat_id": 3, "seq": 1, "sender_id": 2, "client_msg_id": "c1", "content": "hi",
     "created_at": "2026-11-27T15:00:00.123Z", "edited_at": None, "is_deleted": False,
     "delivered_at": None, "read_at": None, "reply_to": None, "mentions": [], "reactions": [],
-    "attachments": [], "pinned": False,
+    "attachments": [], "pinned": False, "expires_at": None,
 }  # fmt: skip
 
 
@@ -107,8 +107,9 @@ async def test_a_conversation_produces_each_frame_type_and_each_matches_the_docu
     await a.close()
     seen = {f["type"] for f in a.frames + b.frames} | {"connected"}
     # resync: tests/test_delivery.py; ping: tests/test_ws.py (4408), both through Device's check.
-    # bot_updated: tests/test_webhooks.py; admin_report: tests/test_moderation.py.
-    expected = set(SERVER_FRAMES) - {"resync", "ping", "bot_updated", "admin_report"}
+    # bot_updated: tests/test_webhooks.py; admin_report: tests/test_moderation.py;
+    # scheduled_updated and scheduled_failed: tests/test_scheduled.py (they wait for a clock).
+    expected = set(SERVER_FRAMES) - {"resync", "ping", "bot_updated", "admin_report", "scheduled_updated", "scheduled_failed"}
     assert expected <= seen, expected - seen
     for frame in a.frames + b.frames:
         assert frame_errors(frame) == [], frame

@@ -113,7 +113,7 @@ def _drifting_app(mode: str) -> Quart:
         return {"id": 1, "chat_id": 1, "seq": 1, "sender_id": 1, "client_msg_id": None, "content": "x",
                 "created_at": "2026-02-08T18:10:12.345Z", "edited_at": None, "is_deleted": False,
                 "delivered_at": None, "read_at": None, "reply_to": None, "mentions": [], "reactions": [],
-                "attachments": [], "pinned": False}  # fmt: skip
+                "attachments": [], "pinned": False, "expires_at": None}  # fmt: skip
 
     @app.get("/extra")
     @responds(Message)

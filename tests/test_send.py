@@ -23,7 +23,7 @@ async def test_send_returns_201_with_the_stored_message(http, pg):
     m = r.json()
     assert set(m) == {
         "id", "chat_id", "seq", "sender_id", "client_msg_id", "content", "created_at", "edited_at",
-        "is_deleted", "delivered_at", "read_at", "reply_to", "mentions", "reactions", "attachments", "pinned",
+        "is_deleted", "delivered_at", "read_at", "reply_to", "mentions", "reactions", "attachments", "pinned", "expires_at",
     }  # fmt: skip
     assert (m["chat_id"], m["seq"], m["sender_id"], m["client_msg_id"], m["content"]) == (chat["id"], 1, alice.id, "c-1", "hello bob")
     assert m["created_at"].endswith("Z") and m["edited_at"] is None and m["is_deleted"] is False

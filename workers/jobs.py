@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from app import keys, metrics
 from app.realtime.envelopes import InboxEvents, InboxFrame, Replay, Replays
 from app.realtime.routes import publish_routed
-from app.services import delivery
+from app.services import delivery, expiry, scheduled
 from app.services.accounts import enqueue_erasure, wipe_account
 from app.services.attachments import remove_expired
 from app.services.dispatch import enqueue_delivery
@@ -335,3 +335,21 @@ async def webhook_sweep(ctx: dict[str, Any]) -> int:
         metrics.WEBHOOK_LAG.observe(lag)
     metrics.WEBHOOK_LAG_MAX.set(lags[0] if lags else 0)
     return len(due)
+
+
+@instrumented(keys.SEND_SCHEDULED_JOB)
+async def send_scheduled(ctx: dict[str, Any]) -> int:
+    """Every second on every worker: send the scheduled messages that are due
+    (app/services/scheduled.py; rows other workers hold are skipped, each is sent once)."""
+    return await scheduled.send_due(ctx["redis"], partitions=ctx["settings"].delivery_partitions)
+
+
+EXPIRE_SLICE = 20.0  # seconds one expiry run wipes before the next second's run goes on
+
+
+@instrumented(keys.EXPIRE_JOB)
+async def expire(ctx: dict[str, Any]) -> int:
+    """Every second: wipe messages past their expires_at (app/services/expiry.py)."""
+    return await expiry.expire_due(
+        ctx["redis"], ctx["media"], partitions=ctx["settings"].delivery_partitions, until=time.monotonic() + EXPIRE_SLICE
+    )

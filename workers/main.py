@@ -155,6 +155,16 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cast(WorkerCoroutine, jobs.erase_sweep), name=keys.ERASE_SWEEP_JOB,
             second=set(range(0, 60, 5)), keep_result=0, timeout=JOB_TIMEOUT,
         ),
+        # Every second: a disappearing message is gone within 5 s of its expires_at.
+        cron(
+            cast(WorkerCoroutine, jobs.expire), name=keys.EXPIRE_JOB,
+            second=set(range(60)), keep_result=0, timeout=JOB_TIMEOUT,
+        ),
+        # Every second: a scheduled message goes out within 2 s of its send_at.
+        cron(
+            cast(WorkerCoroutine, jobs.send_scheduled), name=keys.SEND_SCHEDULED_JOB,
+            second=set(range(60)), keep_result=0, timeout=JOB_TIMEOUT,
+        ),
         cron(
             cast(WorkerCoroutine, jobs.webhook_sweep), name=keys.WEBHOOK_SWEEP_JOB,
             second=set(range(1, 60, 2)), keep_result=0, timeout=JOB_TIMEOUT,

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from quart_schema import tag
 
-from app.api.responses import Message, MessagePage, ReadState, Receipt
+from app.api.responses import Message, MessagePage, ReadState, Receipt, Scheduled
 from app.api.schemas import EditIn, HistoryQuery, ReadIn, SendIn
 from app.api.validation import authenticated_blueprint, body, principal, query, responds, services
 
@@ -13,9 +14,16 @@ bp = authenticated_blueprint("messages", "/messages")
 
 @bp.post("")
 @tag(["messages"])
-@responds(Message, 201, 200, errors=(403, 404, 422, 429))
+@responds(Message, 201, 200, errors=(403, 404, 422, 429), also={202: Scheduled})
 @body(SendIn)
 async def send(data: SendIn) -> tuple[dict[str, Any], int]:
+    """201 with the stored message (200: the same client_msg_id again). With a future
+    `send_at`: 202 with the Scheduled message, sent then (GET /scheduled)."""
+    if data.send_at is not None and data.send_at > datetime.now(UTC):
+        scheduled, _ = await services().scheduled.create(
+            author_id=principal().user_id, draft=data, send_at=data.send_at, is_bot=principal().is_bot
+        )
+        return scheduled, 202  # a repeat of its client_msg_id answers the first, as 202 too
     message, created = await services().messages.send(
         sender_id=principal().user_id, draft=data, transport="rest", is_bot=principal().is_bot
     )

@@ -153,6 +153,7 @@ class Message(_Out):
     reactions: list[Reaction] = Field(max_length=20, description="In first-reacted order.")
     attachments: list[Attachment] = Field(max_length=10)
     pinned: bool
+    expires_at: datetime | None = Field(description="Set when stored under the chat's message_ttl: gone for everyone then.")
 
 
 class MessagePage(_Out):
@@ -370,4 +371,22 @@ class Ban(_Out):
 
 class BanPage(_Out):
     items: list[Ban]
+    next_cursor: str | None
+
+
+class Scheduled(_Out):
+    """A message waiting for `send_at` (its author's view only)."""
+
+    id: Id
+    chat_id: Id
+    content: str
+    reply_to_id: Id | None
+    attachment_ids: list[Id]
+    client_msg_id: str | None
+    send_at: datetime
+    created_at: datetime
+
+
+class ScheduledPage(_Out):
+    items: list[Scheduled]
     next_cursor: str | None

@@ -86,6 +86,25 @@ class SendIn(_In):
     client_msg_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     reply_to_id: Id | None = None
     attachment_ids: Annotated[list[Id], Field(min_length=1, max_length=10)] | None = None
+    send_at: AwareDatetime | None = Field(
+        default=None, description="A future moment (at most 365 days ahead): 202 with the Scheduled message."
+    )
+
+
+class ScheduledChangeIn(_In):
+    """Only the fields sent change."""
+
+    content: Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")] | None = None
+    send_at: AwareDatetime | None = None
+
+    def changes(self) -> dict[str, object]:
+        return {name: value for name in self.model_fields_set if (value := getattr(self, name)) is not None}
+
+
+class ScheduledQuery(_In):
+    chat_id: Id | None = None
+    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+    limit: Limit = 50
 
 
 class HistoryQuery(_In):

@@ -49,14 +49,18 @@ class MessageService:
             raise field_error("content", f"Must be 1 to {self._max_length} characters.")
         check_text("content", content)
 
+    def check_draft(self, draft: Draft) -> None:
+        """What a send checks before anything is stored (a scheduled one too)."""
+        self._check_content(draft.content, may_be_empty=bool(draft.attachment_ids))
+        check_text("client_msg_id", draft.client_msg_id)
+
     async def send(self, *, sender_id: int, draft: Draft, transport: str, is_bot: bool = False) -> tuple[dict[str, Any], bool]:
         """(message, created). Acknowledge only what is committed; a repeat of the same
         (sender, client_msg_id) returns the first message and stores nothing. `content` may
         be empty when the message carries attachments."""
         chat_id, content, client_msg_id = draft.chat_id, draft.content, draft.client_msg_id
         reply_to_id, attachment_ids = draft.reply_to_id, draft.attachment_ids
-        self._check_content(content, may_be_empty=bool(attachment_ids))
-        check_text("client_msg_id", client_msg_id)
+        self.check_draft(draft)
         # A repeat always gets its first message back (it spends a slot of the limit, as any
         # attempt does). The send itself detects it (unique key, whole statement rolled back, no
         # seq gap), so a first send costs no lookup.

@@ -27,6 +27,7 @@ from app.services.ratelimit import SendLimits, SlidingWindowLimiter, SlowMode
 from app.services.reactions import ReactionService
 from app.services.receipts import ReceiptService
 from app.services.reports import REPORT_WINDOW, ReportService
+from app.services.scheduled import ScheduledService
 from app.services.sessions import SessionService
 from app.services.users import UserService
 from app.services.vapid import VapidKey
@@ -46,6 +47,7 @@ class Services:
     moderation: ModerationService
     reports: ReportService
     messages: MessageService
+    scheduled: ScheduledService
     reactions: ReactionService
     attachments: AttachmentService
     receipts: ReceiptService
@@ -79,6 +81,7 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
     attachments = AttachmentService(
         settings, SlidingWindowLimiter(redis, limit=settings.upload_rate_limit, window_seconds=UPLOAD_WINDOW)
     )
+    messages = MessageService(settings, sends, dispatcher, SlowMode(redis))
     return Services(
         auth=auth,
         sessions=sessions,
@@ -95,7 +98,8 @@ def build_services(settings: Settings, redis: ArqRedis) -> Services:
             admin=admin,
             limiter=SlidingWindowLimiter(redis, limit=settings.report_rate_limit, window_seconds=REPORT_WINDOW),
         ),
-        messages=MessageService(settings, sends, dispatcher, SlowMode(redis)),
+        messages=messages,
+        scheduled=ScheduledService(messages, sends, dispatcher),
         reactions=ReactionService(sends, dispatcher),
         attachments=attachments,
         receipts=ReceiptService(dispatcher, large_group_size=settings.large_group_size),

@@ -32,6 +32,7 @@ def message_body(row: dict[str, Any], viewer: int) -> dict[str, Any]:
         "reactions": reactions_body(reactions, viewer),
         "attachments": [] if row["is_deleted"] else [attachment_body(a) for a in _json(row["attachments"])],
         "pinned": row["pinned_at"] is not None,
+        "expires_at": iso(row["expires_at"]),
     }
 
 
@@ -193,4 +194,18 @@ def public_session(row: dict[str, Any], current: uuid.UUID) -> dict[str, Any]:
         "ip": row["ip"],
         "user_agent": row["user_agent"],
         "current": row["id"] == current,
+    }
+
+
+def scheduled_body(row: dict[str, Any]) -> dict[str, Any]:
+    """`Scheduled`: a message waiting for its send_at (its author's view only)."""
+    return {
+        "id": row["id"],
+        "chat_id": row["chat_id"],
+        "content": row["content"],
+        "reply_to_id": row["reply_to_id"],
+        "attachment_ids": list(row["attachment_ids"]),
+        "client_msg_id": row["client_msg_id"],
+        "send_at": iso(row["send_at"]),
+        "created_at": iso(row["created_at"]),
     }

@@ -28,6 +28,7 @@ async def erase_profile(user_id: int, conn: BaseDBAsyncClient) -> None:
     )
     await execute("DELETE FROM user_blocks WHERE blocker_id = $1 OR blocked_id = $1", user_id, conn=conn)
     await execute("DELETE FROM devices WHERE user_id = $1", user_id, conn=conn)
+    await execute("DELETE FROM scheduled_messages WHERE author_id = $1", user_id, conn=conn)
 
 
 async def wipe_messages(user_id: int, limit: int | None, conn: BaseDBAsyncClient | None = None) -> list[Row]:

@@ -77,12 +77,13 @@ async def attach(attachment_ids: list[int], message_id: int, conn: BaseDBAsyncCl
 
 
 async def expired(*, orphan_hours: float, limit: int) -> list[Row]:
-    """Uploads no message took within orphan_hours (and no user shows as avatar), and those of
-    deleted messages."""
+    """Uploads no message took within orphan_hours (and no user shows as avatar, and no
+    scheduled message will send), and those of deleted messages."""
     return await fetch(
         """SELECT a.id, a.storage_key, a.thumbnail_key FROM attachments a
            WHERE (a.message_id IS NULL AND a.created_at < now() - make_interval(secs => $1)
-                  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_id = a.id))
+                  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_id = a.id)
+                  AND NOT EXISTS (SELECT 1 FROM scheduled_messages s WHERE a.id = ANY(s.attachment_ids)))
               OR EXISTS (SELECT 1 FROM messages m WHERE m.id = a.message_id AND m.is_deleted)
            ORDER BY a.id LIMIT $2""",
         orphan_hours * 3600,

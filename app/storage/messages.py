@@ -22,7 +22,7 @@ class DuplicateSend(Exception):
 _COLUMNS = [
     *((f"m.{name}", name) for name in (
         "id", "chat_id", "seq", "sender_id", "client_msg_id", "content", "created_at", "edited_at",
-        "is_deleted", "delivered_at", "read_at", "reply_to_id", "mentions", "reactions", "pinned_at",
+        "is_deleted", "delivered_at", "read_at", "reply_to_id", "mentions", "reactions", "pinned_at", "expires_at",
     )),
     (
         """(SELECT jsonb_build_object('id', r.id, 'seq', r.seq, 'sender_id', r.sender_id,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.responses import Chat, Id, Message, Reaction, Report, Seq, User, UserPublic, Webhook
+from app.api.responses import Chat, Id, Message, Reaction, Report, Scheduled, Seq, User, UserPublic, Webhook
 
 
 class _Data(BaseModel):
@@ -110,6 +110,25 @@ class AdminReportData(_Data):
     report: Report
 
 
+class ScheduledUpdatedData(_Data):
+    """One of the caller's scheduled messages was made, changed, cancelled or sent
+    (`scheduled` null: it is no longer pending); an inbox event."""
+
+    inbox_seq: Seq
+    scheduled: Scheduled | None
+    id: Id
+
+
+class ScheduledFailedData(_Data):
+    """A scheduled message could not be sent at its moment and was dropped: `not_a_member`
+    (the author left the chat), `attachment_gone`, or `refused` (a reply gone, a block)."""
+
+    inbox_seq: Seq
+    scheduled_id: Id
+    chat_id: Id
+    reason: str
+
+
 class ResyncData(_Data):
     inbox_seq: Seq = Field(description="Refetch chats and history over REST, then `ack` this seq.")
 
@@ -140,6 +159,8 @@ SERVER_FRAMES: dict[str, type[BaseModel]] = {
     "presence": PresenceData,
     "user_updated": UserUpdatedData,
     "bot_updated": BotUpdatedData,
+    "scheduled_updated": ScheduledUpdatedData,
+    "scheduled_failed": ScheduledFailedData,
     "admin_report": AdminReportData,
     "resync": ResyncData,
     "error": ErrorData,

@@ -15,6 +15,18 @@ ALTER TABLE "chat_members" ADD COLUMN IF NOT EXISTS "visible_after_seq" BIGINT N
 -- Set when the message was stored under a chat's message_ttl; the expiry job reads this index.
 ALTER TABLE "messages" ADD COLUMN IF NOT EXISTS "expires_at" TIMESTAMPTZ;
 CREATE INDEX IF NOT EXISTS "idx_messages_expires_at" ON "messages" ("expires_at") WHERE "expires_at" IS NOT NULL;
+-- A message stored while its chat has a message_ttl expires ttl seconds after it was stored,
+-- whichever statement inserts it (a send, a scheduled send): the chat row is the one the send
+-- statement has just locked for its seq, so this costs no extra read from disk.
+CREATE OR REPLACE FUNCTION "messages_set_expires_at"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT NEW.created_at + make_interval(secs => c.message_ttl) INTO NEW.expires_at
+    FROM chats c WHERE c.id = NEW.chat_id AND c.message_ttl IS NOT NULL;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS "messages_expires_at" ON "messages";
+CREATE TRIGGER "messages_expires_at" BEFORE INSERT ON "messages"
+    FOR EACH ROW EXECUTE FUNCTION "messages_set_expires_at"();
 -- Messages to send later (POST /messages with send_at): the truth is here, not in arq.
 CREATE TABLE IF NOT EXISTS "scheduled_messages" (
     "id" BIGSERIAL NOT NULL PRIMARY KEY,
@@ -36,6 +48,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS "uid_scheduled_author_client" ON "scheduled_me
 async def downgrade(db: BaseDBAsyncClient) -> str:
     return """
         DROP TABLE IF EXISTS "scheduled_messages";
+        DROP TRIGGER IF EXISTS "messages_expires_at" ON "messages";
+        DROP FUNCTION IF EXISTS "messages_set_expires_at"();
         DROP INDEX IF EXISTS "idx_messages_expires_at";
         ALTER TABLE "messages" DROP COLUMN IF EXISTS "expires_at";
         ALTER TABLE "chat_members" DROP COLUMN IF EXISTS "visible_after_seq";

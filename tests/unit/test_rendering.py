@@ -21,7 +21,7 @@ def row(**changes: object) -> dict:  # type: ignore[type-arg]
     base = {
         "id": 10, "chat_id": 2, "seq": 7, "sender_id": 1, "client_msg_id": "c-1", "content": "hello",
         "created_at": CREATED, "edited_at": None, "is_deleted": False, "delivered_at": None, "read_at": None,
-        "reply_to_id": None, "reply_to": None, "mentions": [], "reactions": "[]", "pinned_at": None, "attachments": "[]",
+        "reply_to_id": None, "reply_to": None, "mentions": [], "reactions": "[]", "pinned_at": None, "attachments": "[]", "expires_at": None,
         "some_column_the_contract_does_not_have": 1,
     }  # fmt: skip
     base.update(changes)
@@ -34,7 +34,7 @@ def test_message_body_has_exactly_the_contract_fields_with_iso_times() -> None:
         "id": 10, "chat_id": 2, "seq": 7, "sender_id": 1, "client_msg_id": "c-1", "content": "hello",
         "created_at": "2026-01-02T03:04:05.678Z", "edited_at": None, "is_deleted": False,
         "delivered_at": None, "read_at": None, "reply_to": None, "mentions": [], "reactions": [],
-        "attachments": [], "pinned": False,
+        "attachments": [], "pinned": False, "expires_at": None,
     }  # fmt: skip
 
 
