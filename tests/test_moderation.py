@@ -295,6 +295,20 @@ async def test_members_report_a_message_once_and_learn_nothing_of_other_reports(
     assert mine["status"] == "resolved" and mine["reporter_id"] == alice.id
 
 
+async def test_a_member_cannot_report_what_came_before_they_joined_a_chat_with_hidden_history(http, pg):
+    sender, newcomer = await make_user(http), await make_user(http)
+    chat = await group_chat(http, sender, newcomer)
+    earlier = await send(http, sender, chat["id"], "before")
+    # As joining a chat with history_visible false leaves it (migration 12).
+    await pg.execute(
+        "UPDATE chat_members SET visible_after_seq = $3 WHERE chat_id = $1 AND user_id = $2",
+        chat["id"], newcomer.id, earlier["seq"],
+    )  # fmt: skip
+    later = await send(http, sender, chat["id"], "after")
+    assert_error(await report(http, newcomer, earlier["id"]), 404, "not_found")
+    assert (await report(http, newcomer, later["id"])).status_code == 201
+
+
 async def test_a_new_report_reaches_online_administrators_live(http, cluster, pg):
     admin = await make_admin(pg, http)
     admin_device = await Device.connect(cluster.apis[1].ws_url, admin, "desk")

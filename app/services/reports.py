@@ -44,7 +44,9 @@ class ReportService:
         message = await message_store.get_message(message_id)
         if message is None:
             raise hidden()
-        await require_member(message["chat_id"], user_id)
+        member = await require_member(message["chat_id"], user_id)
+        if message["seq"] <= member["visible_after_seq"]:
+            raise hidden()  # from before they joined a chat whose history is hidden from newcomers
         existing = await report_store.of_reporter(message_id, user_id)
         if existing is not None:
             return report_body(existing), False

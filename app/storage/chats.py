@@ -17,7 +17,8 @@ async def membership(chat_id: int, user_id: int, conn: BaseDBAsyncClient | None 
     if not possible_id(chat_id, user_id):
         return None
     return await fetchrow(
-        """SELECT cm.role, cm.read_seq, cm.delivered_seq, cm.send_blocked_until, c.type, c.last_seq, c.slow_mode
+        """SELECT cm.role, cm.read_seq, cm.delivered_seq, cm.send_blocked_until, cm.visible_after_seq, c.type,
+                  c.last_seq, c.slow_mode
            FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
            WHERE cm.chat_id = $1 AND cm.user_id = $2""",
         chat_id,
