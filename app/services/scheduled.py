@@ -197,9 +197,11 @@ async def send_due(redis: ArqRedis, *, partitions: int) -> int:
 
     done: list[int] = []
     while True:
-        done += [chat for chats in await asyncio.gather(*(sender() for _ in range(SENDERS))) for chat in chats]
+        taken = [chat for chats in await asyncio.gather(*(sender() for _ in range(SENDERS))) for chat in chats]
+        done += taken
         wait = await scheduled_store.seconds_to_next()
-        if wait is None or wait > LOOKAHEAD:
+        # Nothing ahead within a second, or due rows only another worker holds (it sends them).
+        if wait is None or wait > LOOKAHEAD or (wait == 0 and not taken):
             break
         await asyncio.sleep(wait)
     if done:

@@ -95,8 +95,10 @@ async def take_due(limit: int, conn: BaseDBAsyncClient) -> list[Row]:
 
 
 async def seconds_to_next() -> float | None:
-    """Seconds until the soonest scheduled message is due (0 when one is), or None."""
+    """Seconds until the soonest scheduled message is due (0 when one is), or None when there
+    is none (through the send_at index)."""
     value = await fetchval(
-        "SELECT greatest(extract(epoch FROM min(send_at) - now()), 0)::float8 FROM scheduled_messages"
+        """SELECT greatest(extract(epoch FROM send_at - now()), 0)::float8 FROM scheduled_messages
+           ORDER BY send_at LIMIT 1"""
     )
     return float(value) if value is not None else None

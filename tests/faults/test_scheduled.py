@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.conftest import Backing, make_stack
 from tests.support.clients import direct_chat, make_user
@@ -48,6 +49,7 @@ async def sent(conn: asyncpg.Connection, tag: str) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT content, seq, created_at FROM messages WHERE content LIKE $1 || '%' ORDER BY seq", tag)
 
 
+@pytest.mark.timeout(300)
 async def test_a_thousand_due_the_same_second_are_each_sent_once(backing: Backing, stacks: list) -> None:  # type: ignore[type-arg]
     _, conn = await pair_on_a_stack(backing, stacks)
     try:
@@ -67,6 +69,7 @@ async def test_a_thousand_due_the_same_second_are_each_sent_once(backing: Backin
         await conn.close()
 
 
+@pytest.mark.timeout(300)
 async def test_a_worker_killed_at_the_due_moment_and_a_redis_wipe_still_send_each_once(backing: Backing, stacks: list) -> None:  # type: ignore[type-arg]
     stack, conn = await pair_on_a_stack(backing, stacks)
     (worker,) = stack.workers
