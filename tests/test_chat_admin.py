@@ -203,3 +203,10 @@ async def test_chat_settings_message_ttl_history_and_slow_mode_follow_roles(http
     r = await http.patch(f"/chats/{group['id']}", json={"message_ttl": None, "slow_mode": None}, headers=alice.headers)
     assert (r.json()["message_ttl"], r.json()["slow_mode"], r.json()["history_visible"]) == (None, None, False)
     await watcher.close()
+
+
+async def test_a_title_cannot_be_removed(http):
+    alice, bob = await make_user(http), await make_user(http)
+    group = await group_chat(http, alice, bob)
+    assert bad_fields(await http.patch(f"/chats/{group['id']}", json={"title": None}, headers=alice.headers)) == {"title"}
+    assert (await http.get(f"/chats/{group['id']}", headers=alice.headers)).json()["title"] == "team"

@@ -130,7 +130,7 @@ class ChatChangeIn(_In):
     direct chat, a group's owner or admins; `title`, `history_visible`, `slow_mode` (1 s to a
     day, null: off): a group's owner or admins."""
 
-    title: Title | None = None
+    title: Title = None  # type: ignore[assignment]  # absent: unchanged; a title is never removed (no null)
     message_ttl: Annotated[int, Field(ge=5, le=MESSAGE_TTL_MAX)] | None = None
     history_visible: StrictBool | None = None
     slow_mode: Annotated[int, Field(ge=1, le=86_400)] | None = None

@@ -22,8 +22,6 @@ class GroupService:
         if not changes:
             raise field_error("body", "Name at least one setting to change.")
         if "title" in changes:
-            if changes["title"] is None:
-                raise field_error("title", "A title cannot be removed.")
             check_text("title", changes["title"])
         if changes.get("history_visible") is None:
             changes.pop("history_visible", None)

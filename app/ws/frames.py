@@ -121,7 +121,8 @@ class ScheduledUpdatedData(_Data):
 
 class ScheduledFailedData(_Data):
     """A scheduled message could not be sent at its moment and was dropped: `not_a_member`
-    (the author left the chat), `attachment_gone`, or `refused` (a reply gone, a block)."""
+    (the author left the chat), `attachment_gone`, or `refused` (a reply gone, a block, the
+    author muted by the chat's admins)."""
 
     inbox_seq: Seq
     scheduled_id: Id
