@@ -359,6 +359,24 @@ export const api = {
   webhookDeliveries: (id, cursor) =>
     request("GET", `/bots/${encodeURIComponent(id)}/webhook/deliveries${query({ cursor, limit: 20 })}`),
   deleteBot: (id) => request("DELETE", `/bots/${encodeURIComponent(id)}`),
+  // Scheduled and disappearing messages (contract v1.2).
+  /** POST /messages with a future send_at (ISO with offset) -> 202 Scheduled. */
+  scheduleMessage: (chatId, content, sendAt, clientMsgId, replyToId = null, attachmentIds = []) =>
+    request("POST", "/messages", {
+      chat_id: chatId,
+      content,
+      send_at: sendAt,
+      client_msg_id: clientMsgId,
+      ...(replyToId != null ? { reply_to_id: replyToId } : {}),
+      ...(attachmentIds.length ? { attachment_ids: attachmentIds } : {}),
+    }),
+  /** The caller's pending scheduled messages of one chat, soonest first. */
+  scheduled: (chatId, cursor) => request("GET", `/scheduled${query({ chat_id: chatId, cursor, limit: 100 })}`),
+  /** {content?, send_at?} -> Scheduled; 404 once it was sent or cancelled. */
+  updateScheduled: (id, changes) => request("PATCH", `/scheduled/${encodeURIComponent(id)}`, changes),
+  cancelScheduled: (id) => request("DELETE", `/scheduled/${encodeURIComponent(id)}`),
+  /** Seconds each later message lives (5 s to 365 days), null: off -> Chat. */
+  setMessageTtl: (chatId, seconds) => request("PATCH", `/chats/${encodeURIComponent(chatId)}`, { message_ttl: seconds }),
 };
 
 /** A person-readable sentence for an error, with the bad fields of a validation_error. */

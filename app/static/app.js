@@ -19,6 +19,7 @@ import { createAccount } from "./account.js";
 import { createBots } from "./botsview.js";
 import { ClientFrame, RETRYABLE, ServerEvent } from "./codes.js";
 import { createPushControl } from "./notifications.js";
+import { createScheduled } from "./scheduledview.js";
 import { chatIdFromSearch, openChatRequest } from "./push.js";
 import { Connection, FrameError } from "./socket.js";
 import {
@@ -121,6 +122,8 @@ const views = createViews(state, {
   renameChat: (title) => changeOpenChat((id) => api.renameChat(id, title)),
   setRole: (userId, role) => changeOpenChat((id) => api.setRole(id, userId, role)),
   transferOwner: (userId) => changeOpenChat((id) => api.transferOwner(id, userId)),
+  setMessageTtl: (seconds) => changeOpenChat((id) => api.setMessageTtl(id, seconds)),
+  sendLaterOpen: () => scheduled.isOpen(),
   fetchBlob: (path) => fetchBlob(path),
   removeUpload: (key) => cancelUpload(key),
   headerDrawn: (chat) => account.headerDrawn(chat),
@@ -136,6 +139,9 @@ const account = createAccount(state, {
 
 // The Bots dialog: the caller's bots, their webhooks and deliveries (botsview.js).
 const bots = createBots({ views, isSignedIn: () => !!state.me });
+
+// Scheduled messages: the composer's "send later" bar and the open chat's pending list.
+const scheduled = createScheduled({ views, openChatId: () => state.openChatId });
 
 const meId = () => state.me?.id;
 const uploadAborts = new Map(); // upload key -> abort(), while its bytes are going out
@@ -244,6 +250,7 @@ function teardown() {
   uploadAborts.clear();
   account.clear();
   bots.clear();
+  scheduled.clear();
   resetState(state);
   timers.clearAll();
   push.reset();
@@ -286,12 +293,16 @@ async function enterApp() {
 function handleConnected(data, first) {
   flushOutbox();
   // After a reconnect the replay brings what was missed; REST fills any hole it leaves.
-  if (!first) fillGap();
+  if (!first) {
+    fillGap();
+    scheduled.reload();
+  }
   scheduleMarkRead();
 }
 
 async function handleResync() {
   await Promise.all([loadChats({ reset: true }), reloadOpenChat()]);
+  scheduled.reload();
 }
 
 // ---------------------------------------------------------------- chats
@@ -485,6 +496,8 @@ function closeChat() {
   state.convo = null;
   state.replyTo = null;
   state.sendWaiting = null;
+  scheduled.closeBar({ focus: false });
+  scheduled.chatOpened(null);
   views.renderUploads();
   views.renderReplyBar();
   views.renderPins();
@@ -515,6 +528,7 @@ async function openChat(chatId, { focus = true } = {}) {
   renderConversationHeader();
   renderChatList();
   views.renderTyping();
+  scheduled.chatOpened(chatId);
   if (focus) $("message-input").focus();
 
   let chat = state.chats.get(chatId);
@@ -772,8 +786,44 @@ function flushOutbox() {
 
 function onComposerSubmit(ev) {
   ev.preventDefault();
-  submitComposer();
+  if (scheduled.isOpen()) scheduleComposer();
+  else submitComposer();
   $("message-input").focus();
+}
+
+/**
+ * The "send later" bar is open: the composer's text, finished files and reply go to the
+ * server as a scheduled message (POST /messages with send_at). Nothing waits in the outbox: a
+ * refusal (a past or too distant time, a full rate limit) stays in the bar with the text kept.
+ */
+async function scheduleComposer() {
+  const chatId = state.openChatId;
+  if (chatId == null) return;
+  const input = $("message-input");
+  const ready = composerReadiness(input.value, uploadsOf(state.uploads, chatId));
+  if (ready.action === "wait") {
+    showError("Wait for the files to finish uploading, then schedule.");
+    return;
+  }
+  if (ready.action !== "send") {
+    showError(ready.action === "blocked" ? ready.reason : "Write the message to schedule first.");
+    return;
+  }
+  const reply = state.replyTo && state.replyTo.chat_id === chatId ? state.replyTo : null;
+  const ok = await scheduled.schedule(chatId, {
+    content: ready.content,
+    clientMsgId: uuid(),
+    replyToId: reply ? reply.id : null,
+    attachmentIds: (ready.attachments || []).map((a) => a.id),
+  });
+  if (!ok || state.openChatId !== chatId) return;
+  if (input.value === ready.content) input.value = ""; // unless more was typed meanwhile
+  for (const key of ready.keys) removeUpload(state.uploads, key);
+  views.renderUploads();
+  if (reply && state.replyTo === reply) {
+    state.replyTo = null;
+    views.renderReplyBar();
+  }
 }
 
 /**
@@ -1180,6 +1230,12 @@ function handleEvent(type, data) {
     case ServerEvent.BOT_UPDATED:
       bots.applyBotUpdated(data);
       break;
+    case ServerEvent.SCHEDULED_UPDATED:
+      scheduled.applyScheduledUpdated(data);
+      break;
+    case ServerEvent.SCHEDULED_FAILED:
+      scheduled.applyScheduledFailed(data);
+      break;
     case ServerEvent.ERROR:
       showError(data.message || data.code || "The server reported an error.");
       break;
@@ -1259,6 +1315,7 @@ function wire() {
   }
   account.wire();
   bots.wire();
+  scheduled.wire();
 }
 
 async function boot() {

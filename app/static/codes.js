@@ -16,6 +16,8 @@ export const ServerEvent = Object.freeze({
   MESSAGE_ACK: "message_ack", // also settles the request it answers
   USER_UPDATED: "user_updated", // a contact's profile (or our own, from another device)
   BOT_UPDATED: "bot_updated", // one of our bots' webhook changed on its own (disabled after failing)
+  SCHEDULED_UPDATED: "scheduled_updated", // one of our scheduled messages made, changed, sent or cancelled
+  SCHEDULED_FAILED: "scheduled_failed", // one of our scheduled messages dropped at its moment
   ERROR: "error", // an error frame that answered no pending request
 });
 
@@ -29,6 +31,8 @@ export const INBOX_TYPES = Object.freeze(
     ServerEvent.CHAT_UPDATED,
     ServerEvent.REACTIONS,
     ServerEvent.BOT_UPDATED,
+    ServerEvent.SCHEDULED_UPDATED,
+    ServerEvent.SCHEDULED_FAILED,
   ]),
 );
 

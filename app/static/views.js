@@ -29,6 +29,7 @@ import {
   uploadsOf,
   usernameOf as usernameIn,
 } from "./store.js";
+import { ttlBadge, ttlFromSelect, ttlLabel, ttlOptions } from "./scheduled.js";
 
 export const $ = (id) => document.getElementById(id);
 
@@ -200,7 +201,8 @@ function statusEl(status) {
  * toggleReaction(id, emoji), setPinned(id, pinned), openSearchResult(chatId, messageId, seq),
  * muteChat(choice), archiveChat(archived), renameChat(title), setRole(userId, role),
  * transferOwner(userId) (the last five return promises), fetchBlob(path) (a promise of the
- * Blob behind an API path that needs the token), removeUpload(key).
+ * Blob behind an API path that needs the token), removeUpload(key), setMessageTtl(seconds)
+ * (a promise; null turns the chat's timer off), sendLaterOpen() (the composer schedules).
  */
 export function createViews(state, actions) {
   let toastTimer = null;
@@ -528,6 +530,7 @@ export function createViews(state, actions) {
     $("message-input").disabled = !hasChat;
     $("send-button").disabled = !hasChat;
     $("attach-button").disabled = !hasChat;
+    $("schedule-toggle").disabled = !hasChat;
     const presence = $("presence");
     const other = otherMember(chat, meId());
     if (other) {
@@ -564,13 +567,24 @@ export function createViews(state, actions) {
       : isMutedForever(chat)
         ? "🔕 Muted"
         : `🔕 Muted until ${fmtTime(chat.muted_until)}`;
+    // The disappearing-messages timer: every message sent from now on lives this long.
+    const ttlFlag = $("chat-ttl");
+    const badge = ttlBadge(chat);
+    ttlFlag.hidden = !badge;
+    if (badge) {
+      ttlFlag.replaceChildren(h("span", { class: "visually-hidden" }, "Disappearing messages: "), badge);
+      ttlFlag.title = `Disappearing messages: each new message is deleted ${ttlLabel(chat.message_ttl)} after it is sent`;
+    } else {
+      ttlFlag.replaceChildren();
+      ttlFlag.removeAttribute("title");
+    }
     renderChatSettings(chat);
   }
 
   // ------------------------------------------------------------ chat settings: mute, archive, group
 
   function settingsSig(chat) {
-    return JSON.stringify([chat.id, chat.title, chat.muted_until, chat.archived, meId(),
+    return JSON.stringify([chat.id, chat.title, chat.muted_until, chat.archived, chat.message_ttl ?? null, meId(),
       (chat.members || []).map((m) => [m.user_id, memberName(m), m.role])]);
   }
 
@@ -622,8 +636,55 @@ export function createViews(state, actions) {
         h("div", { class: "row wrap" }, mute8, muteAll, unmute, archive),
       ),
     ];
+    sections.push(ttlSection(chat, me));
     if (chat.type === "group") sections.push(...groupSections(chat, me, run));
     body.replaceChildren(...sections);
+  }
+
+  /**
+   * Disappearing messages: a select of timers for who may change it (any member of a direct
+   * chat, a group's owner and admins), the current timer as text for everyone else.
+   */
+  function ttlSection(chat, me) {
+    const current = chat.message_ttl ?? null;
+    const status = h("p", { class: "hint", "data-testid": "ttl-status" },
+      current ? `New messages disappear ${ttlLabel(current)} after they are sent.` : "Messages stay until deleted.");
+    const heading = h("h3", { class: "settings-heading" }, "Disappearing messages");
+    const mayChange = chat.type === "direct" || canManage(chat, me);
+    if (!mayChange) {
+      return h("section", { "aria-label": "Disappearing messages" }, heading, status,
+        h("p", { class: "hint" }, "Only the group's owner and admins change the timer."));
+    }
+    const selectId = `ttl-${chat.id}`;
+    const select = h(
+      "select",
+      { id: selectId, "data-testid": "ttl-select" },
+      ttlOptions(current).map((o) => h("option", { value: o.value == null ? "" : String(o.value), selected: o.value === current }, o.label)),
+    );
+    select.value = current == null ? "" : String(current);
+    const error = h("p", { class: "error", role: "alert", "data-testid": "ttl-error" });
+    select.addEventListener("change", async () => {
+      const seconds = ttlFromSelect(select.value);
+      error.textContent = "";
+      select.disabled = true;
+      try {
+        await actions.setMessageTtl(seconds);
+      } catch (e) {
+        error.textContent = `Could not change the timer: ${describeError(e)}`;
+        select.value = current == null ? "" : String(current);
+      } finally {
+        select.disabled = false;
+      }
+    });
+    return h(
+      "section",
+      { "aria-label": "Disappearing messages" },
+      heading,
+      h("div", { class: "row" }, h("label", { for: selectId }, "Timer"), select),
+      status,
+      h("p", { class: "hint" }, "Applies to messages sent from now on, for everyone in the chat."),
+      error,
+    );
   }
 
   function groupSections(chat, me, run) {
@@ -795,7 +856,7 @@ export function createViews(state, actions) {
   }
 
   function messageSig(msg, chat, mine) {
-    return JSON.stringify([msg.content, msg.edited_at, msg.is_deleted, msg.created_at,
+    return JSON.stringify([msg.content, msg.edited_at, msg.is_deleted, msg.created_at, msg.expires_at || null,
       usernameOf(chat, msg.sender_id), mine ? statusOf(msg, chat) : "", msg.reply_to || null,
       msg.reactions || [], msg.mentions || [], !!msg.pinned, canPin(chat, meId()), pickerFor === msg.id,
       msg.reply_to ? usernameOf(chat, msg.reply_to.sender_id) : "",
@@ -938,6 +999,7 @@ export function createViews(state, actions) {
         msg.pinned
           ? h("span", { class: "pin-mark", "data-testid": "pinned-mark", role: "img", "aria-label": "Pinned", title: "Pinned" }, "📌")
           : null,
+        msg.expires_at && !msg.is_deleted ? expiryMark(msg.expires_at) : null,
       ),
       msg.reply_to && !msg.is_deleted ? quoteEl(msg.reply_to, chat) : null,
       h("p", { class: `content${!msg.content && !msg.is_deleted ? " empty" : ""}`, "data-testid": "message-content" }, contentChildren(msg, chat)),
@@ -995,6 +1057,13 @@ export function createViews(state, actions) {
       bubble,
       ...[reactionsEl(msg), picker, buttons.length ? h("div", { class: "actions" }, buttons) : null].filter(Boolean),
     );
+  }
+
+  /** The small timer on a message that disappears: when, in its title and label. */
+  function expiryMark(expiresAt) {
+    const at = new Date(expiresAt);
+    const label = Number.isNaN(at.getTime()) ? "Disappears soon" : `Disappears at ${at.toLocaleString()}`;
+    return h("span", { class: "expiry-mark", "data-testid": "expiry-mark", "data-expires-at": expiresAt, role: "img", "aria-label": label, title: label }, "⏱");
   }
 
   /** Every shown message drawn again where what it shows changed (roles, names, pins). */
@@ -1399,7 +1468,9 @@ export function createViews(state, actions) {
   function renderSendState() {
     const button = $("send-button");
     const waiting = state.sendWaiting != null && state.sendWaiting === state.openChatId;
-    button.textContent = waiting ? "Sending after upload…" : "Send";
+    const later = !waiting && !!actions.sendLaterOpen?.();
+    button.textContent = waiting ? "Sending after upload…" : later ? "Schedule" : "Send";
+    button.dataset.mode = later ? "schedule" : "send";
     button.dataset.state = waiting ? "waiting" : "ready";
     if (waiting) button.setAttribute("aria-busy", "true");
     else button.removeAttribute("aria-busy");
