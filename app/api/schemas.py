@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, RootModel, StrictBool, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    RootModel,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from app.ids import MAX_ID
 
@@ -130,10 +140,18 @@ class ChatChangeIn(_In):
     direct chat, a group's owner or admins; `title`, `history_visible`, `slow_mode` (1 s to a
     day, null: off): a group's owner or admins."""
 
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     title: Title = None  # type: ignore[assignment]  # absent: unchanged; a title is never removed (no null)
     message_ttl: Annotated[int, Field(ge=5, le=MESSAGE_TTL_MAX)] | None = None
     history_visible: StrictBool | None = None
     slow_mode: Annotated[int, Field(ge=1, le=86_400)] | None = None
+
+    @model_validator(mode="after")
+    def _names_a_setting(self) -> ChatChangeIn:
+        if not self.model_fields_set:
+            raise ValueError("Name at least one setting to change.")
+        return self
 
     def changes(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.model_fields_set}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.db import transaction
-from app.errors import Forbidden, NotFound, field_error
+from app.errors import Forbidden, NotFound
 from app.services.chats import ChatService, check_text, record_chat_updated, require_manager, require_member
 from app.services.dispatch import Dispatcher
 from app.storage import chats as chat_store
@@ -19,8 +19,6 @@ class GroupService:
     async def update(self, *, user_id: int, chat_id: int, changes: dict[str, Any]) -> dict[str, Any]:
         """Title, history_visible and slow_mode: a group's owner or admins. message_ttl: also
         any member of a direct chat. A null title is refused; the others null means off."""
-        if not changes:
-            raise field_error("body", "Name at least one setting to change.")
         if "title" in changes:
             check_text("title", changes["title"])
         if changes.get("history_visible") is None:
