@@ -7,9 +7,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.db import Row, execute, fetch, fetchrow, fetchval
 from app.storage.users import ACCOUNT_COLUMNS, name_key
 
-# A bot's webhook as GET /bots shows it (`pending`: inbox events after the cursor).
-WEBHOOK_COLUMNS = """w.url, w.enabled, w.cursor, greatest(u.inbox_seq - w.cursor, 0) AS pending, w.last_success_at,
-    w.last_error, w.disabled_reason"""
+# A live bot with its webhook as GET /bots shows it (`w_` prefixed; `w_pending`: inbox events
+# after the cursor), for a WHERE on `users` to follow.
+_BOTS = f"""SELECT {ACCOUNT_COLUMNS}, w.url AS w_url, w.enabled AS w_enabled, w.cursor AS w_cursor,
+           greatest(users.inbox_seq - w.cursor, 0) AS w_pending, w.last_success_at AS w_last_success_at,
+           w.last_error AS w_last_error, w.disabled_reason AS w_disabled_reason
+    FROM users LEFT JOIN webhooks w ON w.bot_id = users.id
+    WHERE users.bot_owner_id = $1 AND users.is_bot AND users.deleted_at IS NULL"""
 
 
 async def lock_owner(owner_id: int, conn: BaseDBAsyncClient) -> None:
@@ -49,29 +53,14 @@ async def insert_bot(
 
 
 async def owned(owner_id: int, bot_id: int, conn: BaseDBAsyncClient | None = None) -> Row | None:
-    """The live bot `bot_id` if `owner_id` owns it (with its webhook's columns, `w_` prefixed)."""
-    return await fetchrow(
-        f"""SELECT {ACCOUNT_COLUMNS}, w.url AS w_url, w.enabled AS w_enabled, w.cursor AS w_cursor,
-                   greatest(users.inbox_seq - w.cursor, 0) AS w_pending, w.last_success_at AS w_last_success_at,
-                   w.last_error AS w_last_error, w.disabled_reason AS w_disabled_reason
-            FROM users LEFT JOIN webhooks w ON w.bot_id = users.id
-            WHERE users.id = $1 AND users.bot_owner_id = $2 AND users.is_bot AND users.deleted_at IS NULL""",
-        bot_id,
-        owner_id,
-        conn=conn,
-    )
+    """The live bot `bot_id` if `owner_id` owns it, with its webhook's columns."""
+    return await fetchrow(f"{_BOTS} AND users.id = $2", owner_id, bot_id, conn=conn)
 
 
 async def page_owned(owner_id: int, *, after_id: int | None, limit: int) -> list[Row]:
-    rows = await fetch(
-        """SELECT id FROM users WHERE bot_owner_id = $1 AND is_bot AND deleted_at IS NULL
-             AND ($2::bigint IS NULL OR id > $2) ORDER BY id LIMIT $3""",
-        owner_id,
-        after_id,
-        limit,
+    return await fetch(
+        f"{_BOTS} AND ($2::bigint IS NULL OR users.id > $2) ORDER BY users.id LIMIT $3", owner_id, after_id, limit
     )
-    found = [await owned(owner_id, row["id"]) for row in rows]
-    return [row for row in found if row is not None]
 
 
 async def set_display_name(bot_id: int, display_name: str, conn: BaseDBAsyncClient) -> None:
