@@ -172,3 +172,33 @@ async def test_chat_former_member_replay_shows_nothing_of_the_chat(http, cluster
         for text in ("edited after bob left", "after bob left", carol.username):
             assert text not in str(frames)
     assert (await http.get(f"/chats/{chat['id']}", headers=bob.headers)).status_code == 404
+
+
+async def test_a_member_added_to_a_group_with_hidden_history_sees_only_what_follows(http, http2, cluster):
+    """history_visible false (contract v1.2): a member added later finds nothing from before
+    joining in history, search, pins, the chat's last message, unread counts or replies'
+    previews; members from before still see everything."""
+    owner, early, late = await make_user(http), await make_user(http), await make_user(http)
+    group = await group_chat(http, owner, early)
+    old = await send(http, owner, group["id"], "before secretword")
+    assert (await http.put(f"/chats/{group['id']}/pins/{old['id']}", headers=owner.headers)).status_code == 200
+    r = await http.patch(f"/chats/{group['id']}", json={"history_visible": False}, headers=owner.headers)
+    assert r.status_code == 200 and r.json()["history_visible"] is False
+    chat = (await http.post(f"/chats/{group['id']}/members", json={"user_ids": [late.id]}, headers=owner.headers)).json()
+    assert late.id in {m["user_id"] for m in chat["members"]}
+    seen = (await http2.get(f"/chats/{group['id']}", headers=late.headers)).json()
+    assert (seen["last_message"], seen["unread_count"]) == (None, 0)
+    assert (await http.get("/messages", params={"chat_id": group["id"]}, headers=late.headers)).json()["items"] == []
+    assert (await http.get(f"/chats/{group['id']}/pins", headers=late.headers)).json()["items"] == []
+    assert (await http.get("/messages/search", params={"q": "secretword"}, headers=late.headers)).json()["items"] == []
+    reply = (await http.post("/messages", json={"chat_id": group["id"], "content": "after secretword", "reply_to_id": old["id"]},
+                             headers=early.headers)).json()  # fmt: skip
+    items = (await http.get("/messages", params={"chat_id": group["id"]}, headers=late.headers)).json()["items"]
+    assert [(m["id"], m["reply_to"]["preview"]) for m in items] == [(reply["id"], "")]
+    found = (await http.get("/messages/search", params={"q": "secretword"}, headers=late.headers)).json()["items"]
+    assert [f["message"]["id"] for f in found] == [reply["id"]]
+    assert (await http2.get(f"/chats/{group['id']}", headers=late.headers)).json()["unread_count"] == 1
+    # Those who were there see everything.
+    items = (await http.get("/messages", params={"chat_id": group["id"]}, headers=early.headers)).json()["items"]
+    assert [m["id"] for m in items] == [old["id"], reply["id"]] and items[1]["reply_to"]["preview"] == "before secretword"
+    assert len((await http.get("/messages/search", params={"q": "secretword"}, headers=early.headers)).json()["items"]) == 2

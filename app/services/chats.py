@@ -56,11 +56,11 @@ async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], 
     now = datetime.now(UTC)
     for member in await chat_store.members_of(chat_ids):
         members[member["chat_id"]].append(member_body(member, now))
-    # A former member (a chat_updated event rendered after their removal) sees no content.
+    # A former member (a chat_updated event rendered after their removal) sees no content, and
+    # one who joined a chat whose history is hidden sees no last message from before joining.
     current = [row.get("is_member", True) for row in rows]
-    last = await message_store.last_messages(
-        [(row["id"], row["last_seq"]) for row, is_member in zip(rows, current) if is_member and row["last_seq"]]
-    )
+    shown = [is_member and row["last_seq"] > row["visible_after_seq"] for row, is_member in zip(rows, current)]
+    last = await message_store.last_messages([(row["id"], row["last_seq"]) for row, show in zip(rows, shown) if show])
     unread = await chat_store.unread_counts(
         [
             (row["id"], viewer, row["read_seq"], row["last_seq"])
@@ -72,11 +72,13 @@ async def _render(rows: list[Row], viewers: list[int]) -> dict[tuple[int, int], 
         (row["id"], viewer): chat_body(
             row,
             members=members[row["id"]],
-            last_message=message_body(last[row["id"]], viewer) if is_member and row["id"] in last else None,
+            last_message=(
+                message_body(last[row["id"]], viewer, hidden_before=row["visible_after_seq"]) if show and row["id"] in last else None
+            ),
             unread_count=unread.get((row["id"], viewer), (0, 0))[0],
             unread_mentions=unread.get((row["id"], viewer), (0, 0))[1],
         )
-        for row, viewer, is_member in zip(rows, viewers, current)
+        for row, viewer, is_member, show in zip(rows, viewers, current, shown)
     }
 
 

@@ -148,19 +148,22 @@ class MessageService:
         cursor: str | None,
         limit: int,
     ) -> Page:
-        await require_member(chat_id, user_id)
+        # A member added to a chat whose history is hidden sees only what came after joining.
+        floor = int((await require_member(chat_id, user_id))["visible_after_seq"])
         position = read_cursor(cursor, {"b": optional(seq_field), "a": optional(seq_field)})
         if position is not None:
             before_seq, after_seq = position["b"], position["a"]
-        rows = await message_store.history(chat_id=chat_id, before_seq=before_seq, after_seq=after_seq, limit=limit)
+        rows = await message_store.history(
+            chat_id=chat_id, before_seq=before_seq, after_seq=after_seq, limit=limit, floor=floor
+        )
         next_cursor = None
         if len(rows) == limit:
             # Forward pages continue after the newest; backward pages before the oldest.
             if after_seq is not None:
                 next_cursor = encode_cursor({"a": rows[-1]["seq"], "b": before_seq})
-            elif rows[0]["seq"] > 1:
+            elif rows[0]["seq"] > floor + 1:
                 next_cursor = encode_cursor({"b": rows[0]["seq"]})
-        return Page(items=[message_body(row, user_id) for row in rows], next_cursor=next_cursor)
+        return Page(items=[message_body(row, user_id, hidden_before=floor) for row in rows], next_cursor=next_cursor)
 
     async def edit(self, *, user_id: int, message_id: int, content: str, is_bot: bool = False) -> dict[str, Any]:
         # Edits share the send limit: each one is an inbox event for every member.

@@ -39,11 +39,11 @@ class PinService:
         return message_body(row, user_id)
 
     async def page(self, *, user_id: int, chat_id: int, cursor: str | None, limit: int) -> Page:
-        await require_member(chat_id, user_id)
+        floor = int((await require_member(chat_id, user_id))["visible_after_seq"])  # hidden history
         after = read_cursor(cursor, {"t": time_field, "id": seq_field})
         before = (after["t"], after["id"]) if after else None
-        rows = await message_store.pins(chat_id=chat_id, before=before, limit=limit + 1)
+        rows = await message_store.pins(chat_id=chat_id, before=before, limit=limit + 1, floor=floor)
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = encode_cursor({"t": rows[-1]["pinned_at"].isoformat(), "id": rows[-1]["id"]}) if more else None
-        return Page(items=[message_body(row, user_id) for row in rows], next_cursor=next_cursor)
+        return Page(items=[message_body(row, user_id, hidden_before=floor) for row in rows], next_cursor=next_cursor)

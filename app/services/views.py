@@ -10,11 +10,14 @@ from typing import Any
 from app.jsonutil import iso, loads
 
 
-def message_body(row: dict[str, Any], viewer: int) -> dict[str, Any]:
+def message_body(row: dict[str, Any], viewer: int, *, hidden_before: int = 0) -> dict[str, Any]:
     """`Message` as `viewer` sees it (`reactions[].me`): a deleted message keeps its place with
-    empty content."""
+    empty content; a reply to a message at or before seq `hidden_before` (the viewer joined a
+    chat whose history is hidden after it) shows no preview."""
     reactions = _json(row["reactions"])
     reply_to = _json(row["reply_to"])
+    if reply_to and reply_to["seq"] <= hidden_before:
+        reply_to = {**reply_to, "preview": ""}
     return {
         "id": row["id"],
         "chat_id": row["chat_id"],

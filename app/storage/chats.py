@@ -47,13 +47,15 @@ async def chat_by_direct_key(direct_key: str) -> Row | None:
 
 
 async def add_members(chat_id: int, members: list[tuple[int, str]], conn: BaseDBAsyncClient) -> list[int]:
-    """Insert (user_id, role) pairs not yet members; returns the user ids added."""
+    """Insert (user_id, role) pairs not yet members; returns the user ids added. In a chat whose
+    history is hidden, each sees (and has unread) only what comes after this moment."""
     if not members:
         return []
     rows = await fetch(
-        """INSERT INTO chat_members (chat_id, user_id, role, joined_at, read_seq, delivered_seq)
-           SELECT $1, m.user_id, m.role, now(), 0, 0
-           FROM unnest($2::bigint[], $3::text[]) AS m(user_id, role)
+        """INSERT INTO chat_members (chat_id, user_id, role, joined_at, read_seq, delivered_seq, visible_after_seq)
+           SELECT $1, m.user_id, m.role, now(), h.after, h.after, h.after
+           FROM unnest($2::bigint[], $3::text[]) AS m(user_id, role),
+                (SELECT CASE WHEN history_visible THEN 0 ELSE last_seq END AS after FROM chats WHERE id = $1) h
            ON CONFLICT (chat_id, user_id) DO NOTHING RETURNING user_id""",
         chat_id,
         [user_id for user_id, _ in members],
@@ -131,7 +133,7 @@ async def chats_of_user(
         cursor_sql = "AND (c.last_activity_at, c.id) < ($3, $4)"
         args += list(after)
     return await fetch(
-        f"""SELECT {CHAT_COLUMNS}, cm.read_seq, cm.muted_until, cm.archived
+        f"""SELECT {CHAT_COLUMNS}, cm.read_seq, cm.muted_until, cm.archived, cm.visible_after_seq
             FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
             WHERE cm.user_id = $1 {cursor_sql}
             ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $2""",
@@ -144,7 +146,7 @@ async def chats_for_viewers(pairs: list[tuple[int, int]]) -> list[Row]:
     return await fetch(
         f"""SELECT {CHAT_COLUMNS}, coalesce(cm.read_seq, 0) AS read_seq, p.user_id AS viewer_id,
                    cm.muted_until, coalesce(cm.archived, FALSE) AS archived,
-                   cm.user_id IS NOT NULL AS is_member
+                   coalesce(cm.visible_after_seq, 0) AS visible_after_seq, cm.user_id IS NOT NULL AS is_member
             FROM unnest($1::bigint[], $2::bigint[]) AS p(chat_id, user_id)
             JOIN chats c ON c.id = p.chat_id
             LEFT JOIN chat_members cm ON cm.chat_id = p.chat_id AND cm.user_id = p.user_id""",

@@ -199,12 +199,13 @@ async def set_pinned(message_id: int, pinned: bool, conn: BaseDBAsyncClient) -> 
     return row
 
 
-async def pins(*, chat_id: int, before: tuple[datetime, int] | None, limit: int) -> list[Row]:
-    """Most recently pinned first, through the partial index on pins (migration 3)."""
+async def pins(*, chat_id: int, before: tuple[datetime, int] | None, limit: int, floor: int = 0) -> list[Row]:
+    """Most recently pinned first, through the partial index on pins (migration 3); only
+    messages after seq `floor` (a member who joined a chat whose history is hidden)."""
     args: list[Any] = [chat_id, limit]
-    bound = ""
+    bound = f"AND m.seq > {int(floor)}" if floor else ""
     if before is not None:
-        bound = "AND (m.pinned_at, m.id) < ($3, $4)"
+        bound += " AND (m.pinned_at, m.id) < ($3, $4)"
         args += list(before)
     return await fetch(
         f"""SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.chat_id = $1 AND m.pinned_at IS NOT NULL {bound}
@@ -214,10 +215,12 @@ async def pins(*, chat_id: int, before: tuple[datetime, int] | None, limit: int)
 
 
 async def history(
-    *, chat_id: int, before_seq: int | None, after_seq: int | None, limit: int
+    *, chat_id: int, before_seq: int | None, after_seq: int | None, limit: int, floor: int = 0
 ) -> list[Row]:
-    """Ascending by seq; served by the (chat_id, seq) unique index."""
+    """Ascending by seq; served by the (chat_id, seq) unique index. Only messages after seq
+    `floor` (a member who joined a chat whose history is hidden)."""
     if after_seq is not None:
+        after_seq = max(after_seq, floor)
         args: list[Any] = [chat_id, after_seq, limit]
         upper = ""
         if before_seq is not None:
@@ -229,6 +232,8 @@ async def history(
             *args,
         )
     bound = "AND m.seq < $3" if before_seq is not None else ""
+    if floor:
+        bound += f" AND m.seq > {int(floor)}"
     args = [chat_id, limit] + ([before_seq] if before_seq is not None else [])
     rows = await fetch(
         f"""SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.chat_id = $1 {bound}

@@ -26,7 +26,10 @@ from app.storage.messages import MESSAGE_COLUMNS
 WALK_WINDOW = 20_000
 BEFORE_ALL = 2**63 - 1
 
-_MATCH = "m.chat_id = ANY((SELECT ids FROM scope)::bigint[]) AND NOT m.is_deleted AND m.search_tsv @@ (SELECT q FROM scope)"
+# A member added to a chat whose history is hidden finds nothing from before joining: one probe
+# of chat_members' (chat_id, user_id) index per matching message.
+_MATCH = """m.chat_id = ANY((SELECT ids FROM scope)::bigint[]) AND NOT m.is_deleted AND m.search_tsv @@ (SELECT q FROM scope)
+  AND NOT EXISTS (SELECT 1 FROM chat_members h WHERE h.chat_id = m.chat_id AND h.user_id = $1 AND m.seq <= h.visible_after_seq)"""
 
 
 def _statement(*, floor: str, walk: str, older: str, order: str) -> str:
