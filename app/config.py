@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     webhook_allowed_networks: str = ""
     # Messages an account erasure wipes per transaction (workers/jobs.py `erase`).
     erase_batch_size: int = Field(default=500, gt=0, le=10_000)
+    # Days after which every message is removed as a disappearing one is (unset: kept forever).
+    message_retention_days: float | None = Field(default=None, gt=0)
 
     def outbound_networks(self, *, push: bool = False) -> list[Any]:
         """Networks outgoing requests to user-chosen URLs may reach besides public addresses

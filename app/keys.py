@@ -17,6 +17,7 @@ ERASE_SWEEP_JOB = "erase_sweep"  # cron: finish erasures a killed worker left ha
 EXPORT_JOB = "export"  # write an account's data archive (app/services/exports.py)
 WEBHOOK_JOB = "webhook"  # POST one bot's inbox to its webhook (app/services/webhooks.py)
 EXPIRE_JOB = "expire"  # cron: wipe messages past their expires_at (app/services/expiry.py)
+RETAIN_JOB = "retain"  # cron: give messages past MESSAGE_RETENTION_DAYS an expires_at
 SEND_SCHEDULED_JOB = "send_scheduled"  # cron: send scheduled messages that are due (app/services/scheduled.py)
 WEBHOOK_SWEEP_JOB = "webhook_sweep"  # cron: enqueue webhooks with events due whose job was lost
 
@@ -42,6 +43,7 @@ PUSH_SENT = "mc:push:sent:{user_id}:{chat_id}"  # hash subscription id -> last i
 ERASE_JOB_ID = "erase:{user_id}"  # one queued erase job per account
 EXPORT_JOB_ID = "export:{export_id}"  # one queued export job per export
 WEBHOOK_JOB_ID = "webhook:{bot_id}"  # one queued webhook job per bot
+RETENTION_CURSOR = "mc:retention:after_id"  # messages up to this id are past retention and marked
 ERASING = "mc:erasing:{user_id}"  # lease of the run wiping an account (lapses when its worker dies)
 
 

@@ -10,8 +10,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
+import httpx
+
+from tests.conftest import make_stack
 from tests.support.checks import assert_error
 from tests.support.clients import Device, make_user, pair, send
+from tests.support.databases import asyncpg_url
 from tests.test_attachments import png, upload
 
 
@@ -81,3 +86,29 @@ async def test_the_timer_is_set_by_members_and_announced(http, cluster):
     assert datetime.fromisoformat(sent["expires_at"]) - datetime.fromisoformat(sent["created_at"]) == timedelta(seconds=60)
     await asyncio.sleep(0)
     await watcher.close()
+
+
+async def test_messages_past_the_retention_are_removed_as_disappearing_ones_are(stacks, backing):
+    """MESSAGE_RETENTION_DAYS: the `retain` job walks messages by id from a cursor and gives
+    those older than the cutoff an expiry; the `expire` job then wipes them, for every chat."""
+    stack = await make_stack(stacks, backing, MESSAGE_RETENTION_DAYS="1")
+    api = stack.add_api()
+    stack.add_worker()
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=15.0) as client:
+        alice, bob, chat = await pair(client)
+        for i in range(3):
+            await send(client, alice, chat["id"], f"old {i}")
+        await send(client, bob, chat["id"], "recent")
+        conn = await asyncpg.connect(asyncpg_url(stack.database_url))
+        try:  # the first three were stored two days ago
+            await conn.execute("UPDATE messages SET created_at = now() - interval '2 days' WHERE content LIKE 'old %'")
+        finally:
+            await conn.close()
+        for _ in range(150):
+            items = (await client.get("/messages", params={"chat_id": chat["id"]}, headers=bob.headers)).json()["items"]
+            if all(m["is_deleted"] for m in items[:3]):
+                break
+            await asyncio.sleep(0.2)
+        assert [(m["seq"], m["content"], m["is_deleted"]) for m in items] == [
+            (1, "", True), (2, "", True), (3, "", True), (4, "recent", False),
+        ]  # fmt: skip

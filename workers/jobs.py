@@ -353,3 +353,12 @@ async def expire(ctx: dict[str, Any]) -> int:
     return await expiry.expire_due(
         ctx["redis"], ctx["media"], partitions=ctx["settings"].delivery_partitions, until=time.monotonic() + EXPIRE_SLICE
     )
+
+
+@instrumented(keys.RETAIN_JOB)
+async def retain(ctx: dict[str, Any]) -> int:
+    """Every 10 s, with MESSAGE_RETENTION_DAYS set: mark messages past it for the expire job."""
+    days = ctx["settings"].message_retention_days
+    if days is None:
+        return 0
+    return await expiry.mark_retention(ctx["redis"], days=days, until=time.monotonic() + EXPIRE_SLICE)

@@ -160,6 +160,10 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cast(WorkerCoroutine, jobs.expire), name=keys.EXPIRE_JOB,
             second=set(range(60)), keep_result=0, timeout=JOB_TIMEOUT,
         ),
+        cron(
+            cast(WorkerCoroutine, jobs.retain), name=keys.RETAIN_JOB,
+            second=set(range(5, 60, 10)), keep_result=0, timeout=JOB_TIMEOUT,
+        ),
         # Every second: a scheduled message goes out within 2 s of its send_at.
         cron(
             cast(WorkerCoroutine, jobs.send_scheduled), name=keys.SEND_SCHEDULED_JOB,

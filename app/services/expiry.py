@@ -10,6 +10,7 @@ import time
 
 from arq.connections import ArqRedis
 
+from app import keys
 from app.media.store import MediaStore
 from app.services.dispatch import enqueue_delivery, partition_of
 from app.storage import expiry as expiry_store
@@ -35,3 +36,20 @@ async def expire_due(redis: ArqRedis, store: MediaStore, *, partitions: int, unt
         if files:
             await expiry_store.drop_attachments([row["attachment_id"] for row in files])
     return total
+
+
+RETAIN_BATCH = 5000
+
+
+async def mark_retention(redis: ArqRedis, *, days: float, until: float) -> int:
+    """MESSAGE_RETENTION_DAYS: walk messages by id from where the last run stopped (a cursor in
+    Redis: a wipe only costs one walk from the start) and give those older than the cutoff an
+    expires_at of now, so the `expire` job removes them the same way; the last id reached."""
+    after_id = int(await redis.get(keys.RETENTION_CURSOR) or 0)
+    while time.monotonic() < until:
+        reached = await expiry_store.mark_past_retention(after_id=after_id, cutoff_days=days, limit=RETAIN_BATCH)
+        if reached is None:
+            break
+        after_id = reached
+        await redis.set(keys.RETENTION_CURSOR, after_id)
+    return after_id

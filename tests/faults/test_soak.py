@@ -74,7 +74,7 @@ async def test_soak_memory_flat_and_nothing_left_behind(backing, stacks):
     # message or per job.
     # (arq:queue and arq:job:<cron>:* are the next cron run, already scheduled; in-progress and
     # retry markers are a cron run under way when the snapshot was taken, or just finished.)
-    crons = ("sweep", "prune", "erase_sweep", "media_cleanup", "webhook_sweep", "send_scheduled", "expire")
+    crons = ("sweep", "prune", "erase_sweep", "media_cleanup", "webhook_sweep", "send_scheduled", "expire", "retain")
     allowed = (
         "arq:health-check", "arq:queue",
         *(f"arq:{kind}:{cron}:" for cron in crons for kind in ("job", "in-progress", "retry")),
