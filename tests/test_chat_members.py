@@ -191,8 +191,12 @@ async def test_a_member_added_to_a_group_with_hidden_history_sees_only_what_foll
     assert (await http.get("/messages", params={"chat_id": group["id"]}, headers=late.headers)).json()["items"] == []
     assert (await http.get(f"/chats/{group['id']}/pins", headers=late.headers)).json()["items"] == []
     assert (await http.get("/messages/search", params={"q": "secretword"}, headers=late.headers)).json()["items"] == []
+    device = await Device.connect(cluster.apis[1].ws_url, late, "late-phone")
     reply = (await http.post("/messages", json={"chat_id": group["id"], "content": "after secretword", "reply_to_id": old["id"]},
                              headers=early.headers)).json()  # fmt: skip
+    live = (await device.next("message"))["data"]["message"]
+    assert (live["id"], live["reply_to"]["preview"]) == (reply["id"], "")  # the live event hides it too
+    await device.close()
     items = (await http.get("/messages", params={"chat_id": group["id"]}, headers=late.headers)).json()["items"]
     assert [(m["id"], m["reply_to"]["preview"]) for m in items] == [(reply["id"], "")]
     found = (await http.get("/messages/search", params={"q": "secretword"}, headers=late.headers)).json()["items"]

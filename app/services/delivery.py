@@ -111,13 +111,25 @@ async def render_events(rows: list[dict[str, Any]], *, members_known: bool = Fal
     messages = {m["id"]: m for m in await message_store.get_messages(list(set(wanted)))} if wanted else {}
     chat_pairs = list({(r["chat_id"], r["user_id"]) for r in rows if r["type"] == "chat_updated"} & current)
     chats = await render_chats(chat_pairs) if chat_pairs else {}
+    # A reply's preview hides a message from before a recipient joined a chat whose history is
+    # hidden: asked only for the recipients of replies, which are few.
+    replies = {
+        (r["chat_id"], r["user_id"])
+        for r in rows
+        if r["type"] in MESSAGE_EVENTS and (source := _source(r, messages)) is not None and source["reply_to_id"] is not None
+    }
+    floors = await chat_store.hidden_floors(list(replies & current))
     bodies: dict[int, dict[str, Any]] = {}
     frames = []
     for row in rows:
         data: dict[str, Any] = {"inbox_seq": row["inbox_seq"]}
         member = (row["chat_id"], row["user_id"]) in current
         if row["type"] in MESSAGE_EVENTS:
-            data["message"] = _body(row, messages, bodies) if member else None
+            body = _body(row, messages, bodies) if member else None
+            floor = floors.get((row["chat_id"], row["user_id"]), 0)
+            if body and body["reply_to"] and body["reply_to"]["seq"] <= floor:
+                body = {**body, "reply_to": {**body["reply_to"], "preview": ""}}
+            data["message"] = body
         elif row["type"] == "reactions":
             source = _source(row, messages) if member else None
             reactions = reactions_body(_json(source["reactions"]), row["user_id"]) if source else []

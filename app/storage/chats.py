@@ -98,6 +98,21 @@ async def member_pairs(pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
     return {(row["chat_id"], row["user_id"]) for row in rows}
 
 
+async def hidden_floors(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """visible_after_seq of those (chat_id, user_id) memberships that have one (they joined a
+    chat whose history is hidden)."""
+    if not pairs:
+        return {}
+    rows = await fetch(
+        """SELECT cm.chat_id, cm.user_id, cm.visible_after_seq FROM unnest($1::bigint[], $2::bigint[]) AS p(chat_id, user_id)
+           JOIN chat_members cm ON cm.chat_id = p.chat_id AND cm.user_id = p.user_id
+           WHERE cm.visible_after_seq > 0""",
+        [chat_id for chat_id, _ in pairs],
+        [user_id for _, user_id in pairs],
+    )
+    return {(row["chat_id"], row["user_id"]): int(row["visible_after_seq"]) for row in rows}
+
+
 async def presence_announcement(user_id: int, max_group: int) -> Row | None:
     """What an announcement of user_id's presence needs, in one round trip (every connect and
     disconnect makes one): its `last_seen_at`, and its `audience`, the members of the chats it
