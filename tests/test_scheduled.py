@@ -115,3 +115,20 @@ async def test_an_author_who_left_gets_scheduled_failed_and_nothing_is_sent(http
     assert failed["data"]["reason"] == "not_a_member"
     assert await history(http, carol, group["id"]) == []
     await device.close()
+
+
+async def test_a_websocket_message_frame_with_send_at_is_scheduled(http, cluster):
+    alice, bob, chat = await pair(http)
+    phone = await Device.connect(cluster.apis[0].ws_url, alice, "alice-ws")
+    await phone.send("message", {"chat_id": chat["id"], "content": "over ws, later", "client_msg_id": "w-1", "send_at": later(3600)}, ref="s1")
+    ack = await phone.next("message_ack")
+    assert ack["ref"] == "s1" and ack["data"].get("message") is None
+    scheduled = ack["data"]["scheduled"]
+    assert (scheduled["content"], scheduled["client_msg_id"]) == ("over ws, later", "w-1")
+    pending = (await http.get("/scheduled", headers=alice.headers)).json()["items"]
+    assert [s["id"] for s in pending] == [scheduled["id"]]
+    await phone.send("message", {"chat_id": chat["id"], "content": "x", "client_msg_id": "w-2", "send_at": "soon"}, ref="bad")
+    error = await phone.next("error")
+    assert error["ref"] == "bad" and error["data"]["code"] == "validation_error"
+    assert await history(http, bob, chat["id"]) == []
+    await phone.close()

@@ -68,7 +68,11 @@ class ReactionsData(_Data):
 
 
 class MessageAckData(_Data):
-    message: Message
+    """The stored message; for a `message` frame with a future `send_at`, the Scheduled one
+    instead (exactly one of the two)."""
+
+    message: Message | None = None
+    scheduled: Scheduled | None = None
 
 
 class ReadAckData(_Data):

@@ -8,6 +8,7 @@ endpoint adds the ref to a reply and turns an AppError into an error frame).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from app.realtime.hub import Connection
@@ -30,6 +31,11 @@ class Session(Protocol):
 
 
 async def send_message(session: Session, data: protocol.SendData, ref: str | None) -> Reply:
+    if data.send_at is not None and data.send_at > datetime.now(UTC):
+        scheduled, _ = await session.services.scheduled.create(
+            author_id=session.conn.user_id, draft=data, send_at=data.send_at, is_bot=session.is_bot
+        )
+        return {"type": "message_ack", "data": {"scheduled": scheduled}}
     message, _ = await session.services.messages.send(
         sender_id=session.conn.user_id, draft=data, transport="ws", is_bot=session.is_bot
     )

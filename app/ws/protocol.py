@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from app.errors import AppError, ValidationFailed
 from app.ids import MAX_ID
@@ -35,6 +35,9 @@ class SendData(_Data):
     # As REST's: an earlier message of the same chat; the sender's own unused uploads.
     reply_to_id: Id | None = None
     attachment_ids: Annotated[list[Id], Field(min_length=1, max_length=10)] | None = None
+    # A future moment (at most 365 days ahead): kept and sent then; the ack carries `scheduled`.
+    # JSON has no time type: an ISO string with an offset is parsed even in this strict model.
+    send_at: Annotated[AwareDatetime, Field(strict=False)] | None = None
 
 
 class EditData(_Data):
