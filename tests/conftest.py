@@ -8,8 +8,9 @@ import asyncio
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -20,7 +21,8 @@ from app.config import OUTBOX_SLOTS
 from app.services.vapid import generate_private_key
 from app.storage.outbox import DELIVERY_LOCK_CLASS
 from tests.support.databases import asyncpg_url, create_database, drop_database
-from tests.support.processes import ROOT, Proc, start_api, start_worker
+from tests.support.processes import ROOT, Proc, free_port, start_api, start_worker
+from tests.support.webhookreceiver import Receiver
 
 TABLES = [
     "scheduled_messages", "webhook_deliveries", "webhooks", "push_subscriptions", "inbox_events", "outbox", "receipt_marks", "messages", "chat_members", "chats",
@@ -185,3 +187,19 @@ async def make_stack(stacks: list, backing: Backing, *, locale: str | None = Non
     stack = await create_stack(backing.admin_url, backing.env, locale=locale, **env)
     stacks.append(stack)
     return stack
+
+
+@pytest.fixture
+def receivers(tmp_path: Path) -> Iterator[Callable[[], Receiver]]:
+    """Factory of webhook receiver processes on 127.0.0.2 (tests/support/webhookreceiver.py),
+    stopped after the test; each one's secret is set once its bot exists."""
+    made: list[Receiver] = []
+
+    def make() -> Receiver:
+        receiver = Receiver(port=free_port(), secret="", log=tmp_path / f"received-{len(made)}.jsonl")
+        made.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in made:
+        receiver.stop()

@@ -8,33 +8,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import make_stack
 from tests.support.checks import assert_error, bad_fields
 from tests.support.clients import Device, User, direct_chat, make_user, send
-from tests.support.processes import free_port
-from tests.support.webhookreceiver import Receiver
-
-
-@pytest.fixture
-def receivers(tmp_path: Path) -> Iterator[Callable[[], Receiver]]:
-    """Factory of receiver processes; the secret is set once the bot exists (`for_bot`)."""
-    made: list[Receiver] = []
-
-    def make() -> Receiver:
-        receiver = Receiver(port=free_port(), secret="", log=tmp_path / f"received-{len(made)}.jsonl")
-        made.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in made:
-        receiver.stop()
+from tests.support.webhookreceiver import Receiver, wait_for
 
 
 async def bot_with_webhook(http: httpx.AsyncClient, owner: User, receiver: Receiver, name: str) -> User:
@@ -45,16 +26,6 @@ async def bot_with_webhook(http: httpx.AsyncClient, owner: User, receiver: Recei
     receiver.start()
     await http.patch(f"/bots/{body['bot']['id']}", json={"webhook_enabled": True}, headers=owner.headers)  # wake it now
     return User(id=body["bot"]["id"], username=name, email="", tokens={"access_token": body["token"]})
-
-
-async def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 def inbox_seqs(events: list[dict[str, Any]]) -> list[int]:

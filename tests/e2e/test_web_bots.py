@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,37 +22,11 @@ import pytest_asyncio
 
 from tests.conftest import make_stack
 from tests.e2e.conftest import expect
-from tests.support.processes import free_port
-from tests.support.webhookreceiver import Receiver
+from tests.support.webhookreceiver import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(180)]
 
 REFUSED_URL = "http://127.0.0.1/x"  # loopback outside WEBHOOK_ALLOWED_NETWORKS (127.0.0.2/32)
-
-
-@pytest.fixture
-def receivers(tmp_path: Path) -> Iterator[Callable[[], Receiver]]:
-    """Webhook receivers on 127.0.0.2 (tests/support/webhookreceiver.py), stopped after the test."""
-    made: list[Receiver] = []
-
-    def make() -> Receiver:
-        receiver = Receiver(port=free_port(), secret="", log=tmp_path / f"received-{len(made)}.jsonl")
-        made.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in made:
-        receiver.stop()
-
-
-async def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def open_bots(client: Any) -> Any:

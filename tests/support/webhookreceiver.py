@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,14 @@ if __name__ == "__main__":
     parser.add_argument("--host", default="127.0.0.2")
     args = parser.parse_args()
     serve(args.port, args.secret, args.log, args.host)
+
+
+async def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    """`check()`'s first truthy value, polled every 0.1 s; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
