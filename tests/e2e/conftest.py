@@ -158,13 +158,14 @@ class UiClient:
     async def expect_online(self) -> None:
         await expect(self.page.get_by_test_id("connection-status")).to_have_attribute("data-state", "online")
 
-    async def start_direct_chat(self, other: str) -> None:
+    async def start_direct_chat(self, other: str, title: str | None = None) -> None:
+        """`title`: what the header shows, when `other` has a display name (else the username)."""
         page = self.page
         await page.get_by_test_id("search-input").fill(other)
         await page.get_by_test_id("search-submit").click()
         result = page.locator(f'[data-testid=search-result][data-username="{other}"]')
         await result.click()
-        await expect(page.get_by_test_id("chat-title")).to_have_text(other)
+        await expect(page.get_by_test_id("chat-title")).to_have_text(title or other)
 
     def chat_item(self, title: str) -> Any:
         return self.page.get_by_test_id("chat-item").filter(

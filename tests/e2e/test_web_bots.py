@@ -118,7 +118,7 @@ async def test_web_bots_create_list_refuse_deliver_rotate_delete(
         await secrets.get_by_test_id("bot-secrets-dismiss").click()
         await expect(secrets).to_be_hidden()
         await dialog.get_by_test_id("bots-close").click()
-        await alice.start_direct_chat(name)  # the bot's inbox now holds the new chat
+        await alice.start_direct_chat(name, title="Helper")  # the bot's inbox now holds the new chat
         await alice.send("hello bot")
         await wait_for(lambda: len(receiver.accepted_events()) >= 2, what="the chat and the message at the receiver")
         assert receiver.problems() == []
