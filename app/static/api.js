@@ -171,6 +171,12 @@ export async function request(method, path, body, { auth = true } = {}) {
   return jsonOf(response);
 }
 
+/** As request(), with the answer's status: {status, body} (201 made, 200 an earlier one). */
+export async function requestWithStatus(method, path, body) {
+  const response = await withToken((token) => rawFetch(method, path, body, token));
+  return { status: response.status, body: await jsonOf(response) };
+}
+
 /**
  * The bytes behind an API path that needs the token (an attachment, its thumbnail), as a Blob.
  * <img src> and <a href> cannot send the Authorization header, so the page fetches the bytes

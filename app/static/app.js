@@ -20,6 +20,7 @@ import { createBots } from "./botsview.js";
 import { ClientFrame, RETRYABLE, ServerEvent } from "./codes.js";
 import { createPushControl } from "./notifications.js";
 import { createScheduled } from "./scheduledview.js";
+import { createModeration } from "./moderationview.js";
 import { chatIdFromSearch, openChatRequest } from "./push.js";
 import { Connection, FrameError } from "./socket.js";
 import {
@@ -127,6 +128,10 @@ const views = createViews(state, {
   fetchBlob: (path) => fetchBlob(path),
   removeUpload: (key) => cancelUpload(key),
   headerDrawn: (chat) => account.headerDrawn(chat),
+  reportMessage: (msg) => moderation.openReport(msg),
+  moderationSig: (chat) => moderation.settingsSig(chat),
+  moderationSections: (chat, me) => moderation.settingsSections(chat, me),
+  memberControls: (chat, me, member) => moderation.memberControls(chat, me, member),
 });
 const { showError, renderChatList, renderConversationHeader } = views;
 const push = createPushControl(renderPush);
@@ -142,6 +147,19 @@ const bots = createBots({ views, isSignedIn: () => !!state.me });
 
 // Scheduled messages: the composer's "send later" bar and the open chat's pending list.
 const scheduled = createScheduled({ views, openChatId: () => state.openChatId });
+// Reporting, the admin's Reports dialog, bans, mutes and slow mode (moderationview.js).
+const moderation = createModeration({
+  views,
+  me: () => state.me,
+  chat: (id) => state.chats.get(id),
+  openChatId: () => state.openChatId,
+  applyChat: (chat) => upsertChat(chat),
+  memberName: (chat, userId) => {
+    const m = (chat?.members || []).find((x) => x.user_id === userId);
+    const p = state.profiles.get(userId);
+    return p?.display_name || m?.username || null;
+  },
+});
 
 const meId = () => state.me?.id;
 const uploadAborts = new Map(); // upload key -> abort(), while its bytes are going out
@@ -251,6 +269,7 @@ function teardown() {
   account.clear();
   bots.clear();
   scheduled.clear();
+  moderation.clear();
   resetState(state);
   timers.clearAll();
   push.reset();
@@ -267,6 +286,7 @@ async function enterApp() {
   state.outbox = parseOutbox(localStorage.getItem(outboxKey(me.id)));
   views.showApp();
   account.showMe();
+  moderation.userChanged(me);
   views.setConnectionStatus("connecting");
   try {
     await loadChats();
@@ -529,6 +549,7 @@ async function openChat(chatId, { focus = true } = {}) {
   renderChatList();
   views.renderTyping();
   scheduled.chatOpened(chatId);
+  moderation.chatOpened(chatId);
   if (focus) $("message-input").focus();
 
   let chat = state.chats.get(chatId);
@@ -765,6 +786,7 @@ async function deliver(item, manual = false) {
     item.inflight = false;
     applyMessage(message);
     removeFromOutbox(item.client_msg_id);
+    moderation.sent(item.chat_id);
   } catch (e) {
     item.inflight = false;
     if (!state.outbox.includes(item)) return;
@@ -773,7 +795,8 @@ async function deliver(item, manual = false) {
       item.status = "queued"; // sent again on the next connection
     } else {
       item.status = "failed";
-      item.error = describeError(e);
+      // A mute or slow mode refused it: the composer says until when, or how long to wait.
+      item.error = moderation.sendRefused(item.chat_id, e)?.text || describeError(e);
     }
     saveOutbox();
     views.redrawPending(item);
@@ -1011,7 +1034,8 @@ async function reactTo(id, emoji) {
     const answer = add ? await api.react(id, emoji) : await api.unreact(id, emoji);
     if (answer) applyMessage(answer);
   } catch (e) {
-    showError(`Could not ${add ? "react" : "take the reaction back"}: ${describeError(e)}`);
+    const refused = moderation.sendRefused(convo.chatId ?? state.openChatId, e);
+    showError(`Could not ${add ? "react" : "take the reaction back"}: ${refused?.text || describeError(e)}`);
     if (state.convo === convo) views.upsertMessageEl(storeReactions(convo, id, msg.reactions || []));
   }
 }
@@ -1236,6 +1260,9 @@ function handleEvent(type, data) {
     case ServerEvent.SCHEDULED_FAILED:
       scheduled.applyScheduledFailed(data);
       break;
+    case ServerEvent.ADMIN_REPORT:
+      moderation.applyAdminReport(data);
+      break;
     case ServerEvent.ERROR:
       showError(data.message || data.code || "The server reported an error.");
       break;
@@ -1316,6 +1343,7 @@ function wire() {
   account.wire();
   bots.wire();
   scheduled.wire();
+  moderation.wire();
 }
 
 async function boot() {

@@ -18,6 +18,7 @@ export const ServerEvent = Object.freeze({
   BOT_UPDATED: "bot_updated", // one of our bots' webhook changed on its own (disabled after failing)
   SCHEDULED_UPDATED: "scheduled_updated", // one of our scheduled messages made, changed, sent or cancelled
   SCHEDULED_FAILED: "scheduled_failed", // one of our scheduled messages dropped at its moment
+  ADMIN_REPORT: "admin_report", // a new report, to online server admins only: ephemeral, no inbox_seq
   ERROR: "error", // an error frame that answered no pending request
 });
 

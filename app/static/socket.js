@@ -41,10 +41,11 @@ function cursorKey(userId, device) {
 
 /** An `error` frame that answered one of our frames, or a dropped connection. */
 export class FrameError extends Error {
-  constructor(code, message) {
+  constructor(code, message, details = null) {
     super(message || code);
     this.name = "FrameError";
     this.code = code;
+    this.details = details; // the error frame's details (a mute's until, a wait's retry_after)
   }
 }
 
@@ -325,7 +326,7 @@ export class Connection {
         return;
       }
       case ServerFrame.ERROR:
-        if (!this.settle(frame.ref, false, new FrameError(data.code, data.message))) {
+        if (!this.settle(frame.ref, false, new FrameError(data.code, data.message, data.details ?? null))) {
           this.onEvent(ServerEvent.ERROR, data);
         }
         return;

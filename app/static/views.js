@@ -585,7 +585,7 @@ export function createViews(state, actions) {
 
   function settingsSig(chat) {
     return JSON.stringify([chat.id, chat.title, chat.muted_until, chat.archived, chat.message_ttl ?? null, meId(),
-      (chat.members || []).map((m) => [m.user_id, memberName(m), m.role])]);
+      (chat.members || []).map((m) => [m.user_id, memberName(m), m.role]), actions.moderationSig?.(chat) ?? null]);
   }
 
   /** The settings panel of the open chat, rebuilt only when what it shows changed. */
@@ -637,7 +637,7 @@ export function createViews(state, actions) {
       ),
     ];
     sections.push(ttlSection(chat, me));
-    if (chat.type === "group") sections.push(...groupSections(chat, me, run));
+    if (chat.type === "group") sections.push(...groupSections(chat, me, run), ...(actions.moderationSections?.(chat, me) || []));
     body.replaceChildren(...sections);
   }
 
@@ -740,6 +740,7 @@ export function createViews(state, actions) {
           : h("button", { type: "button", class: "link member-name person", "data-person-id": m.user_id }, memberName(m)),
         h("span", { class: `role role-${m.role}`, "data-testid": "member-role" }, ROLE[m.role] || m.role),
         ...buttons,
+        ...(actions.memberControls?.(chat, me, m) || []),
       );
     });
     out.push(
@@ -1034,6 +1035,11 @@ export function createViews(state, actions) {
           msg.pinned
             ? h("button", { type: "button", class: "link", "data-testid": "unpin-button", "aria-label": "Unpin message", onclick: () => actions.setPinned(msg.id, false) }, "Unpin")
             : h("button", { type: "button", class: "link", "data-testid": "pin-button", "aria-label": "Pin message", onclick: () => actions.setPinned(msg.id, true) }, "Pin"),
+        );
+      }
+      if (!mine && msg.id != null) {
+        buttons.push(
+          h("button", { type: "button", class: "link", "data-testid": "report-button", "aria-label": `Report message from ${who}`, onclick: () => actions.reportMessage?.(msg) }, "Report"),
         );
       }
       if (mine) {
