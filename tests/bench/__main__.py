@@ -27,11 +27,11 @@ from typing import Any
 import httpx
 
 from tests.bench import pgstats, report
-from tests.bench import summary as targets
-from tests.bench.meters import CpuMeter, CpuTally, RssSampler, descendants, listen_drops, postmaster_of, proc_table
+from tests.bench.cpu import cpu_tally, per_message
+from tests.bench.document import render
+from tests.bench.meters import CpuMeter, CpuTally, RssSampler, descendants, listen_drops, proc_table
 from tests.bench.presets import PRESET_HELP, PRESETS, Scenario
 from tests.bench.scenarios import search as search_bench
-from tests.bench.scenarios import webhooks as webhook_bench
 from tests.bench.servers import log
 from tests.bench.system import ROOT, System
 
@@ -274,45 +274,6 @@ def run_loadgen(system: System, scenario: Scenario, target: str, sampler: RssSam
 
 
 # What the total CPU per delivered message adds up, per target (the load generator is apart).
-CPU_TOTAL = {"messenger": ("api", "worker", "postgres", "redis"), "relay": ("relay", "redis")}
-
-
-def cpu_tally(system: System, loadgen_pid: int) -> CpuTally:
-    """CPU seconds of every process of the system (each with its children) during one run."""
-    if system.redis_pid_cache is None:
-        system.redis_pid_cache = system.redis_pid() or 0
-        system.postmaster_cache = postmaster_of(system.postgres_data_dir()) or 0
-        log(f"CPU per message: redis-server pid {system.redis_pid_cache or 'not found'}, postmaster pid "
-            f"{system.postmaster_cache or 'not found (every process named postgres counts)'}")
-    roles = {
-        "api": [system.api.pid] if system.api else [],
-        "worker": [w.pid for w in system.workers()],
-        "relay": [system.relay.pid] if system.relay else [],
-        "redis": [system.redis_pid_cache] if system.redis_pid_cache else [],
-        "loadgen": [loadgen_pid],
-    }
-    return CpuTally(roles, postmaster=system.postmaster_cache or None, db_name=system.db_name)
-
-
-def delivered_count(kind: str, target: str, result: dict[str, Any]) -> int | None:
-    """What one row delivered: messages received by recipients (group: member deliveries;
-    webhooks: message events at the receivers)."""
-    if kind == "webhooks" and target == "messenger":
-        return result.get("received")
-    return result.get("delivered")
-
-
-def per_message(kind: str, target: str, result: dict[str, Any], cpu: dict[str, Any]) -> dict[str, Any]:
-    """CPU ms per delivered message, per process and in total (CPU_TOTAL[target])."""
-    delivered = delivered_count(kind, target, result)
-    if not delivered:
-        return {"delivered": delivered}
-    seconds: dict[str, float] = cpu["cpu_s"]
-    ms = {name: 1000.0 * value / delivered for name, value in seconds.items()}
-    ms["total"] = sum(ms.get(name, 0.0) for name in CPU_TOTAL[target])
-    return {"delivered": delivered, "ms_per_message": {k: round(v, 4) for k, v in ms.items()}}
-
-
 def quiesce(system: System, limit: float = 90.0) -> float:
     """Wait until the API and the worker are idle (< 10 % of a core over 1 s), so one run's
     leftovers (an overloaded server still working through buffered frames) do not land in
@@ -418,60 +379,6 @@ def code_version() -> str:
     if not dirty:
         return f"commit {head}"
     return f"commit {head} + uncommitted changes in {', '.join(line[3:] for line in dirty[:12])}"
-
-
-def render(rows: list[dict[str, Any]], command: str, stamp: str, aborted: str | None,
-           system_info: dict[str, str]) -> str:
-    cpu = os.cpu_count()
-    parts = [
-        f"# Messenger Core load benchmark, {stamp}",
-        "",
-        f"`{command.strip()}` on {cpu} cores (PostgreSQL {system_info.get('database')}, Redis {system_info.get('redis')}): one `messenger api`, one `messenger worker` (two where a scenario says so), PostgreSQL, Redis, "
-        "the relay and the load generator (its own process) all share this machine.",
-        f"Server code: {system_info.get('code')}.",
-        "Latencies in ms, on the generator's clock (send → `message_ack`; send → the recipient's `message` event). "
-        "RSS: peak VmRSS during the run (Δ: MB above the value at its start). Ratios: ours ÷ the relay's.",
-        f"Devices ack {system_info.get('acks')}.",
-        "",
-    ]
-    if aborted:
-        parts += [f"**Aborted: {aborted}**", ""]
-    rate_rows = [r for r in rows if r["scenario"]["kind"] == "rate"]
-    recon_rows = [r for r in rows if r["scenario"]["kind"] == "reconnect"]
-    seq_rows = [r for r in rows if r["scenario"]["kind"] == "sequential"]
-    group_rows = [r for r in rows if r["scenario"]["kind"] == "group"]
-    if any(r["scenario"].get("goal") for r in rows):
-        parts += ["## Targets (issue 13)", "", targets.targets_table(rows), ""]
-    if seq_rows:
-        parts += ["## One pair, sequential", "", targets.sequential_table(seq_rows), ""]
-    if rate_rows:
-        parts += ["## Throughput and latency", "", report.rate_table(rate_rows), ""]
-    if any((run.get("cpu") or {}).get("ms_per_message") for _, _, run in report.target_runs(rows)):
-        parts += ["## CPU per delivered message (ms)", "", report.cpu_table(rows), ""]
-    if group_rows:
-        parts += ["## Large group", "", targets.group_table(group_rows), ""]
-    if recon_rows:
-        parts += ["## Reconnect storm", "", report.reconnect_table(recon_rows), ""]
-    if webhook_rows := [r for r in rows if r["scenario"]["kind"] == "webhooks"]:
-        parts += ["## Webhooks (issue 29)", "", webhook_bench.table(webhook_rows), ""]
-    if search_rows := [r for r in rows if r["scenario"]["kind"] == "search"]:
-        parts += ["## Search (issue 17)", "", search_bench.table(search_rows), ""]
-    profiles = {}
-    for row in rows:
-        for name, summary in (row.get("messenger", {}).get("profile_summary") or {}).items():
-            profiles[f"{name} during {row['name']}"] = summary
-    if profiles:
-        parts += ["## Profiles", "", report.profile_section(profiles), ""]
-    statements = [(row["name"], row["messenger"]) for row in rows if "messenger" in row]
-    if any("pg_statements" in run for _, run in statements):
-        parts += ["## PostgreSQL statements (pg_stat_statements, per scenario's load and drain)", ""]
-        for name, run in statements:
-            if run.get("pg_statements"):
-                parts += [f"### {name}", "", pgstats.table(run["pg_statements"]), ""]
-    elif statements and (reason := statements[0][1].get("pg_statements_unavailable")):
-        parts += [f"PostgreSQL statements: {reason}", ""]
-    parts += ["## Details", "", report.details(rows)]
-    return "\n".join(parts) + "\n"
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def _rss(run: dict[str, Any], name: str) -> str:
     return f"{_mb(peak)} (+{(peak - before) / 1024:.0f})"
 
 
-# CPU per delivered message (tests/bench/__main__.py: per_message): what each total adds up.
+# CPU per delivered message (tests/bench/cpu.py: per_message): what each total adds up.
 CPU_PARTS = {"messenger": ("api", "worker", "postgres", "redis"), "relay": ("relay", "redis")}
 CPU_LABELS = {"api": "API", "worker": "worker", "postgres": "PG", "redis": "Redis", "relay": "relay"}
 

@@ -89,7 +89,7 @@ class System:
     env: dict[str, str] = field(default_factory=dict)
     db_pool: int | None = None
     api_processes: int = 1  # `messenger api --workers N` (scale_api)
-    redis_pid_cache: int | None = None  # tests/bench/__main__.py: cpu_tally (0: not on this machine)
+    redis_pid_cache: int | None = None  # tests/bench/cpu.py: cpu_tally (0: not on this machine)
     postmaster_cache: int = 0
 
     @classmethod
