@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import uuid
 from typing import Any
@@ -125,10 +126,11 @@ async def test_delivery_job_twice_creates_no_duplicate_inbox_events(backing, sta
     from app.db import close_db, init_db
     from app.services.dispatch import partition_of
     from workers import jobs
+    from workers.rounds import DrainRounds
     from workers.wakes import PartitionWakes
 
     stack = await make_stack(stacks, backing)
-    api = stack.add_api()  # no worker: the outbox waits for our two runs
+    api = stack.add_api()  # no worker: the outbox waits for our runs
     async with httpx.AsyncClient(base_url=api.base_url) as client:
         alice, bob = await make_user(client), await make_user(client)
         chat = await direct_chat(client, alice, bob)
@@ -138,9 +140,16 @@ async def test_delivery_job_twice_creates_no_duplicate_inbox_events(backing, sta
     try:
         wakes = PartitionWakes(pool)
         wakes.start()
-        ctx = {"redis": pool, "settings": Settings(delivery_partitions=8), "wakes": wakes}
+
+        def worker_ctx() -> dict:
+            drain = functools.partial(jobs.drain_and_publish, pool, partitions=8, push_delay=5.0)
+            return {"redis": pool, "settings": Settings(delivery_partitions=8), "wakes": wakes, "rounds": DrainRounds(drain)}
+
+        ctx, other_worker = worker_ctx(), worker_ctx()
         partition = partition_of(chat["id"], 8)
-        results = await asyncio.gather(*(jobs.deliver(ctx, partition) for _ in range(3)))
+        # Two runs in one worker (they share its drain rounds) and one in another worker.
+        runs = [jobs.deliver(ctx, partition), jobs.deliver(ctx, partition), jobs.deliver(other_worker, partition)]
+        results = await asyncio.gather(*runs)
         assert sum(results) == 21  # chat_updated + 20 messages, drained exactly once in total
         assert await jobs.deliver(ctx, partition) == 0
         from app.db import fetch
@@ -155,6 +164,58 @@ async def test_delivery_job_twice_creates_no_duplicate_inbox_events(backing, sta
         assert [r["inbox_seq"] for r in mine] == list(range(1, 22))
         message_ids = [r["message_id"] for r in mine if r["type"] == "message"]
         assert len(message_ids) == len(set(message_ids)) == 20
+
+
+async def test_one_workers_partitions_drain_together_in_order(backing, stacks):
+    """Delivery jobs of one worker that ask at once share drain rounds (workers/rounds.py): eight
+    partitions' jobs take at most two transactions (the first round may start with one
+    partition alone), and every chat's events still arrive once each, in the chat's order."""
+    from arq.connections import RedisSettings, create_pool
+
+    from app.config import Settings
+    from app.db import close_db, fetch, init_db
+    from app.services.dispatch import partition_of
+    from workers import jobs
+    from workers.rounds import DrainRounds
+    from workers.wakes import PartitionWakes
+
+    stack = await make_stack(stacks, backing, RATE_LIMIT_MESSAGES="1000")
+    api = stack.add_api()  # no worker: only the jobs below drain
+    async with httpx.AsyncClient(base_url=api.base_url) as client:
+        alice = await make_user(client)
+        others = [await make_user(client) for _ in range(8)]
+        chats = [await direct_chat(client, alice, other) for other in others]
+        for i in range(5):
+            await asyncio.gather(*(send(client, alice, chat["id"], f"{chat['id']}:{i}") for chat in chats))
+    partitions = sorted({partition_of(chat["id"], 8) for chat in chats})
+    assert len(partitions) >= 4, "the chats should spread over the partitions"
+    await init_db(stack.database_url)
+    pool = await create_pool(RedisSettings.from_dsn(stack.redis.url))
+    wakes = PartitionWakes(pool)
+    wakes.start()
+    transactions: list[list[int]] = []
+
+    async def counted(wanted: list[int]):  # type: ignore[no-untyped-def]
+        transactions.append(wanted)
+        return await jobs.drain_and_publish(pool, wanted, partitions=8, push_delay=5.0)
+
+    try:
+        ctx = {"redis": pool, "settings": Settings(delivery_partitions=8), "wakes": wakes, "rounds": DrainRounds(counted)}
+        delivered = await asyncio.gather(*(jobs.deliver(ctx, partition) for partition in partitions))
+        rows = await fetch("SELECT user_id, inbox_seq, chat_id, message_id FROM inbox_events WHERE type = 'message' ORDER BY inbox_seq")
+    finally:
+        await wakes.stop()
+        await pool.aclose()
+        await close_db()
+    assert sum(delivered) == 8 * 6  # per chat: chat_updated and five messages
+    # The first two transactions carried every partition, each once; the rest are the jobs'
+    # drains after lingering, which found nothing.
+    first_two = [p for wanted in transactions[:2] for p in wanted]
+    assert sorted(first_two) == partitions, f"the drains were {transactions}"
+    mine = [r for r in rows if r["user_id"] == alice.id]
+    for chat in chats:
+        ids = [r["message_id"] for r in mine if r["chat_id"] == chat["id"]]
+        assert len(ids) == len(set(ids)) == 5 and ids == sorted(ids)
 
 
 async def test_the_sweep_skips_a_partition_another_drainer_holds(backing, stacks):

@@ -28,6 +28,7 @@ from app.storage import accounts as account_store
 from app.storage import inbox as inbox_store
 from app.storage import outbox
 from app.storage import webhooks as webhook_store
+from workers.rounds import DrainRounds
 from workers.wakes import PartitionWakes
 
 log = logging.getLogger(__name__)
@@ -96,28 +97,35 @@ async def _publish(redis: ArqRedis, delivered: delivery.Delivered) -> None:
             _COMMIT_TO_PUBLISH.observe(max(0.0, now - frame["committed_at"]))
 
 
-async def _drain_and_publish(
-    redis: ArqRedis, partition: int, partitions: int, until: float, push_delay: float, *, wait: bool = True
-) -> tuple[int, bool]:
-    """Drain one partition until it is empty or `until` (monotonic) passes; (records, empty).
-    Pushes for what it delivered are scheduled PUSH_DELAY (`push_delay`) seconds ahead.
-    Without `wait`, a partition another drainer holds counts as empty (that drainer empties it)."""
+async def drain_and_publish(
+    redis: ArqRedis, wanted: list[int], partitions: int, push_delay: float, *, wait: bool = True
+) -> delivery.Delivered:
+    """One drain transaction over these partitions, then its publish. Pushes for what it
+    delivered are scheduled PUSH_DELAY (`push_delay`) seconds ahead. Without `wait`, partitions
+    another drainer holds are skipped (that drainer empties them)."""
+    try:
+        delivered = await delivery.drain_partitions(wanted, partitions, wait=wait)
+    except (OSError, ConnectionError) as exc:
+        metrics.DEPENDENCY_ERRORS.labels(dependency="postgres", component="worker").inc()
+        raise Retry(defer=1) from exc
+    if delivered.frames:
+        # Committed already: if this publish is lost, gateways catch up from PostgreSQL.
+        await _publish(redis, delivered)
+    if delivered.pushable:
+        await _schedule_pushes(redis, delivered, push_delay)
+    if delivered.webhooks:
+        await _wake_webhooks(redis, delivered.webhooks)
+    return delivered
+
+
+async def _drain(rounds: DrainRounds, partition: int, until: float) -> tuple[int, bool]:
+    """Drain the partition (in this worker's rounds) until it is empty or `until` (monotonic)
+    passes; (records, empty)."""
     total = 0
     while True:
-        try:
-            delivered = await delivery.drain_partition(partition, partitions, wait=wait)
-        except (OSError, ConnectionError) as exc:
-            metrics.DEPENDENCY_ERRORS.labels(dependency="postgres", component="worker").inc()
-            raise Retry(defer=1) from exc
-        total += delivered.records
-        if delivered.frames:
-            # Committed already: if this publish is lost, gateways catch up from PostgreSQL.
-            await _publish(redis, delivered)
-        if delivered.pushable:
-            await _schedule_pushes(redis, delivered, push_delay)
-        if delivered.webhooks:
-            await _wake_webhooks(redis, delivered.webhooks)
-        if not delivered.records:
+        records, complete = await rounds.drain(partition)
+        total += records
+        if complete:
             return total, True
         if time.monotonic() >= until:
             return total, False
@@ -153,15 +161,14 @@ async def deliver(ctx: dict[str, Any], partition: int) -> int:
     a sender read the epoch is seen by this job (app/services/dispatch.py)."""
     redis: ArqRedis = ctx["redis"]
     wakes: PartitionWakes = ctx["wakes"]
-    partitions: int = ctx["settings"].delivery_partitions
-    push_delay: float = ctx["settings"].push_delay
+    rounds: DrainRounds = ctx["rounds"]
     await redis.incr(keys.DELIVERY_EPOCH.format(partition=partition))
     deadline = time.monotonic() + DRAIN_SLICE
     total = 0
     async with wakes.listening(partition) as woken:
         while True:
             woken.clear()
-            records, empty = await _drain_and_publish(redis, partition, partitions, deadline, push_delay)
+            records, empty = await _drain(rounds, partition, deadline)
             total += records
             if not empty or time.monotonic() >= deadline:
                 break
@@ -172,7 +179,7 @@ async def deliver(ctx: dict[str, Any], partition: int) -> int:
                 break
     # Unsubscribed: senders enqueue a job from now on. Whatever was committed before a wake
     # this job heard is drained here.
-    records, empty = await _drain_and_publish(redis, partition, partitions, time.monotonic(), push_delay)
+    records, empty = await _drain(rounds, partition, time.monotonic())
     total += records
     if not empty:
         await enqueue_delivery(redis, [partition])
@@ -195,10 +202,11 @@ async def sweep(ctx: dict[str, Any]) -> int:
     # under load a sweep starts every 2 s, and sweeps queued on the partitions' locks held a
     # database connection each until the pool was gone and delivery fell back to the sweeps.
     for partition in range(partitions):
-        drained, _ = await _drain_and_publish(
-            ctx["redis"], partition, partitions, until, ctx["settings"].push_delay, wait=False
-        )
-        total += drained
+        while True:
+            delivered = await drain_and_publish(ctx["redis"], [partition], partitions, ctx["settings"].push_delay, wait=False)
+            total += delivered.records
+            if delivered.complete or time.monotonic() >= until:
+                break
     return total
 
 

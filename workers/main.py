@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 from typing import Any, cast
@@ -29,6 +30,7 @@ from app.services.pushsend import PushSender
 from app.services.registry import vapid_key
 from app.services.webhooks import WebhookDelivery, WebhookSettings
 from workers import jobs
+from workers.rounds import DrainRounds
 from workers.wakes import PartitionWakes
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,9 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     await init_db(settings.database_url, settings.db_pool_size)
     ctx["wakes"] = PartitionWakes(ctx["redis"])
     ctx["wakes"].start()
+    ctx["rounds"] = DrainRounds(
+        functools.partial(jobs.drain_and_publish, ctx["redis"], partitions=settings.delivery_partitions, push_delay=settings.push_delay)
+    )
     ctx["media"] = open_store(settings.media_url())
     # One client for every user-chosen URL; push targets may also be allowed everywhere.
     ctx["outbound"] = OutboundClient(allowed=settings.outbound_networks())
@@ -126,6 +131,7 @@ async def on_startup(ctx: dict[str, Any]) -> None:
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
     await ctx["wakes"].stop()
+    await ctx["rounds"].close()
     await ctx["media"].close()
     await ctx["outbound"].close()
     await ctx["push_outbound"].close()

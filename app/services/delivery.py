@@ -1,9 +1,9 @@
 """Outbox to inbox: the worker's side of delivery, and rendering inbox events as frames.
 
-The outbox is split into partitions by chat (`dispatch.partition_of`). `drain_partition` turns one
-partition's committed records into per-user inbox events and deletes the records in one
-transaction, under that partition's lock: one drainer per partition at a time, different
-partitions on different workers at once. Every event of a chat goes through the same
+The outbox is split into partitions by chat (`dispatch.partition_of`). `drain_partitions` turns
+some partitions' committed records into per-user inbox events and deletes the records in one
+transaction, under those partitions' locks: one drainer per partition at a time, different
+partitions on different workers at once (one worker's jobs drain together: workers/rounds.py). Every event of a chat goes through the same
 partition in outbox order, so each member gets a chat's events in the chat's order. Per-user
 inbox counters are locked in user-id order, so concurrent partitions never deadlock, and they
 move inside the transaction, so a rollback leaves no gap.
@@ -19,6 +19,7 @@ from app import metrics
 from app.db import transaction
 from app.jsonutil import loads
 from app.services.chats import render_chats
+from app.services.dispatch import partition_of
 from app.services.views import message_body, reactions_body, viewer_independent
 from app.storage import chats as chat_store
 from app.storage import inbox as inbox_store
@@ -35,6 +36,10 @@ class Delivered:
 
     frames: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     records: int = 0
+    by_partition: Counter[int] = field(default_factory=Counter)  # records taken of each partition
+    # The batch was not full: every partition held is empty up to this transaction's snapshot
+    # (a later commit wakes its partition's job again, app/services/dispatch.py).
+    complete: bool = True
     # (user_id, chat_id, inbox_seq) of each new `message` event for someone other than its
     # sender: what a push may be due for (app/services/push.py `schedule`).
     pushable: list[tuple[int, int, int]] = field(default_factory=list)
@@ -45,14 +50,17 @@ def _json(value: Any) -> Any:
     return loads(value) if isinstance(value, (str, bytes)) else value
 
 
-async def drain_partition(partition: int, partitions: int, limit: int = BATCH_LIMIT, *, wait: bool = True) -> Delivered:
-    """One batch of the partition, in one transaction. Without `wait`, a partition another
-    drainer holds is left to it: nothing is taken and the result is empty."""
+async def drain_partitions(
+    wanted: list[int], partitions: int, limit: int = BATCH_LIMIT, *, wait: bool = True
+) -> Delivered:
+    """One batch of these partitions' records, oldest first, in one transaction. Without
+    `wait`, partitions another drainer holds are left to it (nothing of theirs is taken)."""
     result = Delivered()
     async with transaction() as conn:
-        if not await outbox.lock_partition(partition, conn=conn, wait=wait):
+        held = await outbox.lock_partitions(wanted, conn=conn, wait=wait)
+        if not held:
             return result
-        batch = await outbox.take_batch(partition=partition, partitions=partitions, limit=limit, conn=conn)
+        batch = await outbox.take_batch(held=held, partitions=partitions, limit=limit, conn=conn)
         if not batch:
             return result
         events: list[dict[str, Any]] = []
@@ -78,6 +86,8 @@ async def drain_partition(partition: int, partitions: int, limit: int = BATCH_LI
             event["inbox_seq"] = seq
         events = [e for e in events if e["inbox_seq"] is not None]  # users deleted meanwhile
     result.records = len(batch)
+    result.by_partition.update(partition_of(record["chat_id"], partitions) for record in batch)
+    result.complete = len(batch) < limit
     result.pushable = [
         (e["user_id"], e["chat_id"], e["inbox_seq"])
         for e in events

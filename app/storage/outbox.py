@@ -7,7 +7,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.config import OUTBOX_SLOTS
-from app.db import Row, execute, fetch, fetchrow, fetchval
+from app.db import Row, execute, fetch, fetchrow
 from app.jsonutil import dumps_str
 from app.storage.messages import MESSAGE_FIELDS, message_columns_as
 
@@ -91,20 +91,31 @@ async def record_to_senders(
 DELIVERY_LOCK_CLASS = 7150
 
 
-async def lock_partition(partition: int, *, conn: BaseDBAsyncClient, wait: bool = True) -> bool:
-    """Hold the partition's drain lock until the transaction ends. With `wait`, waits for
-    another drainer (True); without, False at once if another drainer holds it."""
+async def lock_partitions(wanted: list[int], *, conn: BaseDBAsyncClient, wait: bool = True) -> list[int]:
+    """Hold these partitions' drain locks until the transaction ends; the ones held. With
+    `wait`, waits for other drainers and holds them all, taken in ascending order so that two
+    drainers asking for overlapping sets never deadlock; without, only those free at once."""
+    ordered = sorted(set(wanted))
     if wait:
-        await execute("SELECT pg_advisory_xact_lock($1, $2)", DELIVERY_LOCK_CLASS, partition, conn=conn)
-        return True
-    return bool(await fetchval("SELECT pg_try_advisory_xact_lock($1, $2)", DELIVERY_LOCK_CLASS, partition, conn=conn))
+        # unnest yields the array's order, and the lock is taken row by row in that order.
+        await execute(
+            "SELECT pg_advisory_xact_lock($1, p) FROM unnest($2::int[]) AS p", DELIVERY_LOCK_CLASS, ordered, conn=conn
+        )
+        return ordered
+    rows = await fetch(
+        "SELECT p FROM unnest($2::int[]) AS p WHERE pg_try_advisory_xact_lock($1, p)",
+        DELIVERY_LOCK_CLASS,
+        ordered,
+        conn=conn,
+    )
+    return [int(row["p"]) for row in rows]
 
 
-async def take_batch(*, partition: int, partitions: int, limit: int, conn: BaseDBAsyncClient) -> list[Row]:
-    """One partition's oldest records, each with its message (`message`, None for other
+async def take_batch(*, held: list[int], partitions: int, limit: int, conn: BaseDBAsyncClient) -> list[Row]:
+    """The oldest records of the partitions `held`, each with its message (`message`, None for other
     records) so the drain renders frames from what it read here, and, for records that name
-    no recipients, the chat's members now (`members`). The caller holds the partition's lock
-    for this transaction.
+    no recipients, the chat's members now (`members`). The caller holds these partitions' locks
+    for this transaction (so a chat's records, all in one partition, are taken in order).
 
     A partition is a set of slots (chat_id mod OUTBOX_SLOTS) read through the index on (slot, id)
     (migration 2): partitions must divide OUTBOX_SLOTS, so chat_id mod partitions is the slot's.
@@ -118,7 +129,7 @@ async def take_batch(*, partition: int, partitions: int, limit: int, conn: BaseD
             FROM outbox o LEFT JOIN messages m ON m.id = (o.payload->>'message_id')::bigint
             WHERE mod(coalesce(o.chat_id, 0), {OUTBOX_SLOTS}) = ANY($1::int[])
             ORDER BY o.id LIMIT $2""",
-        list(range(partition, OUTBOX_SLOTS, partitions)),
+        [slot for partition in held for slot in range(partition, OUTBOX_SLOTS, partitions)],
         limit,
         conn=conn,
     )
