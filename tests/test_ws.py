@@ -10,6 +10,7 @@ import signal
 import socket
 import struct
 
+import asyncpg
 import httpx
 import pytest
 import websockets
@@ -17,6 +18,7 @@ import websockets
 from tests.conftest import make_stack
 from tests.support.checks import group_chat
 from tests.support.clients import Device, connect_devices, direct_chat, make_user, pair, send
+from tests.support.databases import asyncpg_url
 from tests.support.frames import check_frame
 
 
@@ -32,6 +34,48 @@ async def test_ws_message_frame_acks_after_commit_and_repeats_ack_the_first(http
     assert first["data"]["message"]["id"] == second["data"]["message"]["id"]
     stored = await pg.fetchval("SELECT count(*) FROM messages WHERE sender_id = $1", alice.id)
     assert stored == 1
+    await device.close()
+
+
+async def test_ws_pipelined_sends_are_stored_in_the_order_sent(backing, stacks):
+    """A socket's `message` frames run side by side (their rate-limit checks and acks
+    overlap), but each is stored in its turn: the chat's seq follows the frames' order, also
+    past frames refused on the way (another chat, too long) and repeats."""
+    stack = await make_stack(stacks, backing, RATE_LIMIT_MESSAGES="10000")
+    api = stack.add_api()
+    stack.add_worker()
+    async with httpx.AsyncClient(base_url=api.base_url) as http:
+        alice, _bob, chat = await pair(http)
+        _carol, _dave, foreign = await pair(http)
+    device = await Device.connect(api.ws_url, alice, "a")
+    expected: list[str] = []
+    refused: set[str] = set()
+    for i in range(300):
+        frame = {"chat_id": chat["id"], "content": f"m{i}", "client_msg_id": f"c-{i}"}
+        if i % 50 == 7:
+            frame["chat_id"] = foreign["id"]
+            refused.add(f"r{i}")
+        elif i % 50 == 23:
+            frame["content"] = "x" * 5000
+            refused.add(f"r{i}")
+        elif i % 50 == 31:
+            frame = {"chat_id": chat["id"], "content": "again", "client_msg_id": f"c-{i - 1}"}
+        else:
+            expected.append(f"m{i}")
+        await device.send("message", frame, ref=f"r{i}")
+    replies: dict[str, dict] = {}
+    while len(replies) < 300:
+        reply = await device.next("message_ack", "error", timeout=30)
+        replies[reply["ref"]] = reply
+    assert {ref for ref, reply in replies.items() if reply["type"] == "error"} == refused
+    assert replies["r31"]["data"]["message"]["content"] == "m30"  # a repeat acks the first
+    conn = await asyncpg.connect(asyncpg_url(stack.database_url))
+    try:
+        rows = await conn.fetch("SELECT seq, content FROM messages WHERE chat_id = $1 ORDER BY seq", chat["id"])
+    finally:
+        await conn.close()
+    assert [row["content"] for row in rows] == expected
+    assert [row["seq"] for row in rows] == list(range(1, len(expected) + 1))
     await device.close()
 
 

@@ -14,6 +14,7 @@ from app.services.dispatch import Dispatcher
 from app.services.mentions import mention_names
 from app.services.pages import Page, encode_cursor, optional, read_cursor, seq_field
 from app.services.ratelimit import SendLimits, SlowMode
+from app.services.turns import Turn
 from app.services.views import message_body
 from app.storage import attachments as attachment_store
 from app.storage import blocks as block_store
@@ -54,10 +55,22 @@ class MessageService:
         self._check_content(draft.content, may_be_empty=bool(draft.attachment_ids))
         check_text("client_msg_id", draft.client_msg_id)
 
-    async def send(self, *, sender_id: int, draft: Draft, transport: str, is_bot: bool = False) -> tuple[dict[str, Any], bool]:
+    async def send(
+        self, *, sender_id: int, draft: Draft, transport: str, is_bot: bool = False, turn: Turn | None = None
+    ) -> tuple[dict[str, Any], bool]:
         """(message, created). Acknowledge only what is committed; a repeat of the same
         (sender, client_msg_id) returns the first message and stores nothing. `content` may
-        be empty when the message carries attachments."""
+        be empty when the message carries attachments. With a `turn` (a socket's pipelined
+        frames), the store waits for the previous frame's, after this send's rate-limit check."""
+        try:
+            return await self._send(sender_id, draft, transport, is_bot, turn)
+        finally:
+            if turn is not None:
+                turn.end()
+
+    async def _send(
+        self, sender_id: int, draft: Draft, transport: str, is_bot: bool, turn: Turn | None
+    ) -> tuple[dict[str, Any], bool]:
         chat_id, content, client_msg_id = draft.chat_id, draft.content, draft.client_msg_id
         reply_to_id, attachment_ids = draft.reply_to_id, draft.attachment_ids
         self.check_draft(draft)
@@ -65,6 +78,8 @@ class MessageService:
         # attempt does). The send itself detects it (unique key, whole statement rolled back, no
         # seq gap), so a first send costs no lookup.
         wait, scope = await self._limiter.hit(sender_id, bot=is_bot)
+        if turn is not None:
+            await turn.wait()
         if wait > 0:
             existing = await self._first_send(sender_id, client_msg_id)
             if existing is not None:

@@ -11,7 +11,8 @@ import random
 import time
 import unicodedata
 import uuid
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, cast
 
 from quart import Blueprint, Response, current_app, websocket
 
@@ -25,8 +26,9 @@ from app.realtime.hub import Connection
 from app.realtime.node import Node
 from app.services.registry import Services
 from app.services.sessions import Principal
+from app.services.turns import Turn, Turns
 from app.ws import protocol
-from app.ws.handlers import HANDLERS
+from app.ws.handlers import HANDLERS, Reply, send_message
 from app.ws.reads import ReadCoalescer
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,9 @@ bp = Blueprint("ws", __name__)
 
 RATE_LIMIT_STRIKES = 5  # rate-limited frames in a row before the socket is closed
 LIMITED_FRAMES = ("message", "edit_message", "delete_message")  # one accepted resets the strikes
+# `message` frames in flight at once on one socket (each stores in its turn); the next one
+# is read only when one of them has ended, so a flood still meets backpressure.
+PIPELINED_SENDS = 16
 
 
 def _refuse(error: AppError) -> Response:
@@ -156,6 +161,8 @@ class _Session:
         self.reads = ReadCoalescer(
             user_id=conn.user_id, mark=services.receipts.mark_read_coalesced, reply=self.send_when_room
         )
+        self.turns = Turns()
+        self.sends: set[asyncio.Task[None]] = set()
 
     async def send_when_room(self, frame: dict[str, Any]) -> None:
         """Queue a reply, waiting while the send queue is nearly full: many replies at once
@@ -209,13 +216,32 @@ class _Session:
         except Exception:
             # Disconnect or an oversized frame (Hypercorn closed it with 1009 already).
             self.conn.close(Close.ABNORMAL)
+        finally:
+            for task in self.sends:
+                task.cancel()
 
     async def handle(self, raw: str | bytes) -> None:
+        """One frame. A `message` frame runs beside the frames after it (its store waits
+        for its turn); every other frame is handled before the next one is read."""
         self.request_ids.next()
-        ref: str | None = None
         try:
             kind, data, ref = protocol.decode(raw)
-            reply = await HANDLERS[kind](self, data, ref)
+        except AppError as error:
+            self._refused(error, error.ref if isinstance(error, protocol.FrameError) else None)
+            return
+        if kind != "message":
+            await self._run(kind, HANDLERS[kind](self, data, ref), ref)
+            return
+        turn = self.turns.take()
+        task = asyncio.create_task(self._run(kind, send_message(self, cast(protocol.SendData, data), ref, turn), ref, turn))
+        self.sends.add(task)
+        task.add_done_callback(self.sends.discard)
+        if len(self.sends) >= PIPELINED_SENDS:
+            await asyncio.wait(self.sends, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _run(self, kind: str, handling: Awaitable[Reply], ref: str | None, turn: Turn | None = None) -> None:
+        try:
+            reply = await handling
             if kind in LIMITED_FRAMES:
                 self.conn.rate_limit_strikes = 0
             if reply is not None:
@@ -223,15 +249,19 @@ class _Session:
                     reply["ref"] = ref
                 self.conn.send(reply)
         except AppError as error:
-            if isinstance(error, protocol.FrameError):
-                ref = error.ref
-            self.conn.send(protocol.error_frame(error, ref))
-            if isinstance(error, RateLimited):
-                self.conn.rate_limit_strikes += 1
-                if self.conn.rate_limit_strikes >= RATE_LIMIT_STRIKES:
-                    self.conn.close(Close.ABUSE)
+            self._refused(error, ref)
         except Exception as exc:
             bad = input_error(exc)  # a value PostgreSQL refused: the client's, not ours
             if bad is None:
                 log.exception("ws frame failed", extra={"user_id": self.conn.user_id})
             self.conn.send(protocol.error_frame(bad or AppError(), ref))
+        finally:
+            if turn is not None:
+                turn.end()  # also when the frame never reached its store
+
+    def _refused(self, error: AppError, ref: str | None) -> None:
+        self.conn.send(protocol.error_frame(error, ref))
+        if isinstance(error, RateLimited):
+            self.conn.rate_limit_strikes += 1
+            if self.conn.rate_limit_strikes >= RATE_LIMIT_STRIKES:
+                self.conn.close(Close.ABUSE)

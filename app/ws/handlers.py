@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from app.realtime.hub import Connection
 from app.realtime.node import Node
 from app.services.registry import Services
+from app.services.turns import Turn
 from app.ws import protocol
 from app.ws.reads import ReadCoalescer
 
@@ -30,14 +31,15 @@ class Session(Protocol):
     reads: ReadCoalescer
 
 
-async def send_message(session: Session, data: protocol.SendData, ref: str | None) -> Reply:
+async def send_message(session: Session, data: protocol.SendData, ref: str | None, turn: Turn | None = None) -> Reply:
+    """`turn`: where the endpoint pipelines this socket's sends (app/services/turns.py)."""
     if data.send_at is not None and data.send_at > datetime.now(UTC):
         scheduled, _ = await session.services.scheduled.create(
             author_id=session.conn.user_id, draft=data, send_at=data.send_at, is_bot=session.is_bot
         )
         return {"type": "message_ack", "data": {"scheduled": scheduled}}
     message, _ = await session.services.messages.send(
-        sender_id=session.conn.user_id, draft=data, transport="ws", is_bot=session.is_bot
+        sender_id=session.conn.user_id, draft=data, transport="ws", is_bot=session.is_bot, turn=turn
     )
     return {"type": "message_ack", "data": {"message": message}}
 
