@@ -30,6 +30,8 @@ class DrainRounds:
         future = self._next.get(partition)
         if future is None:
             future = self._next[partition] = asyncio.get_running_loop().create_future()
+            # Read here, so a failure whose every waiter was cancelled is not logged at exit.
+            future.add_done_callback(lambda done: done.cancelled() or done.exception())
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run())
         # A cancelled job (timeout, shutdown) leaves the round to finish for the others.

@@ -1,12 +1,13 @@
 """Outbox to inbox: the worker's side of delivery, and rendering inbox events as frames.
 
-The outbox is split into partitions by chat (`dispatch.partition_of`). `drain_partitions` turns
-some partitions' committed records into per-user inbox events and deletes the records in one
-transaction, under those partitions' locks: one drainer per partition at a time, different
-partitions on different workers at once (one worker's jobs drain together: workers/rounds.py). Every event of a chat goes through the same
-partition in outbox order, so each member gets a chat's events in the chat's order. Per-user
-inbox counters are locked in user-id order, so concurrent partitions never deadlock, and they
-move inside the transaction, so a rollback leaves no gap.
+The outbox is split into partitions by chat (`dispatch.partition_of`). `drain_partitions`
+turns some partitions' committed records into per-user inbox events and deletes the records in
+one transaction, under those partitions' locks: one drainer per partition at a time, different
+partitions on different workers at once (one worker's jobs drain together, workers/rounds.py).
+Every event of a chat goes through the same partition in outbox order, so each member gets a
+chat's events in the chat's order. Per-user inbox counters are locked in user-id order, so
+concurrent partitions never deadlock, and they move inside the transaction, so a rollback
+leaves no gap.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ async def test_a_message_frame_is_sent_over_ws_and_acked_with_the_message() -> N
     s = session()
     data = protocol.SendData(chat_id=5, content="hi", client_msg_id="c1", reply_to_id=4)
     assert await HANDLERS["message"](s, data, "r1") == {"type": "message_ack", "data": {"message": {"id": 9}}}
-    assert s.services.calls == [("send", {"sender_id": 1, "draft": data, "transport": "ws", "is_bot": False})]
+    assert s.services.calls == [("send", {"sender_id": 1, "draft": data, "transport": "ws", "is_bot": False, "turn": None})]
 
 
 async def test_typing_goes_to_the_other_members_the_chat_service_names() -> None:
