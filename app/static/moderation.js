@@ -81,28 +81,32 @@ function trimmedNote(text, what) {
   return t;
 }
 
+/** A body of one required choice and an optional note: {body} or {errors: {field: text}}. */
+function choiceWithNote({ field, value, choices, pick, noteField, note, noteName }) {
+  const errors = {};
+  if (!choices.some((o) => o.value === value)) errors[field] = pick;
+  const n = trimmedNote(note, noteName);
+  if (n && n.error) errors[noteField] = n.error;
+  if (Object.keys(errors).length) return { errors };
+  const body = { [field]: value };
+  if (n) body[noteField] = n;
+  return { body };
+}
+
 /** POST /messages/{id}/report: {body} or {errors: {field: text}}. */
 export function reportRequest(reason, comment) {
-  const errors = {};
-  if (!REPORT_REASONS.some((o) => o.value === reason)) errors.reason = "Pick a reason";
-  const c = trimmedNote(comment, "A comment");
-  if (c && c.error) errors.comment = c.error;
-  if (Object.keys(errors).length) return { errors };
-  const body = { reason };
-  if (c) body.comment = c;
-  return { body };
+  return choiceWithNote({
+    field: "reason", value: reason, choices: REPORT_REASONS, pick: "Pick a reason",
+    noteField: "comment", note: comment, noteName: "A comment",
+  });
 }
 
 /** POST /admin/reports/{id}/resolve: {body} or {errors}. */
 export function resolveRequest(action, note) {
-  const errors = {};
-  if (!RESOLVE_ACTIONS.some((o) => o.value === action)) errors.action = "Pick an action";
-  const n = trimmedNote(note, "A note");
-  if (n && n.error) errors.note = n.error;
-  if (Object.keys(errors).length) return { errors };
-  const body = { action };
-  if (n) body.note = n;
-  return { body };
+  return choiceWithNote({
+    field: "action", value: action, choices: RESOLVE_ACTIONS, pick: "Pick an action",
+    noteField: "note", note, noteName: "A note",
+  });
 }
 
 /** A datetime-local value ("YYYY-MM-DDTHH:MM", local time) as ISO, or null when empty/bad. */
