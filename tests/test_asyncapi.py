@@ -106,7 +106,7 @@ async def test_a_conversation_produces_each_frame_type_and_each_matches_the_docu
     await b.close()
     await a.close()
     seen = {f["type"] for f in a.frames + b.frames} | {"connected"}
-    # resync: tests/test_delivery.py; ping: tests/test_ws.py (4408), both through Device's check.
+    # resync: tests/test_delivery.py; ping: tests/test_ws_closes.py (4408), both through Device's check.
     # bot_updated: tests/test_webhooks.py; admin_report: tests/test_moderation.py;
     # scheduled_updated and scheduled_failed: tests/test_scheduled.py (they wait for a clock).
     expected = set(SERVER_FRAMES) - {"resync", "ping", "bot_updated", "admin_report", "scheduled_updated", "scheduled_failed"}
