@@ -21,7 +21,7 @@ from app.db import transaction
 from app.jsonutil import loads
 from app.services.chats import render_chats
 from app.services.dispatch import partition_of
-from app.services.views import message_body, reactions_body, viewer_independent
+from app.services.views import hide_early_preview, message_body, reactions_body, viewer_independent
 from app.storage import chats as chat_store
 from app.storage import inbox as inbox_store
 from app.storage import messages as message_store
@@ -138,8 +138,9 @@ async def render_events(rows: list[dict[str, Any]], *, members_known: bool = Fal
         if row["type"] in MESSAGE_EVENTS:
             body = _body(row, messages, bodies) if member else None
             floor = floors.get((row["chat_id"], row["user_id"]), 0)
-            if body and body["reply_to"] and body["reply_to"]["seq"] <= floor:
-                body = {**body, "reply_to": {**body["reply_to"], "preview": ""}}
+            # Bodies are shared between members (`_body`): a hidden preview gets a copy.
+            if body and (reply_to := hide_early_preview(body["reply_to"], floor)) is not body["reply_to"]:
+                body = {**body, "reply_to": reply_to}
             data["message"] = body
         elif row["type"] == "reactions":
             source = _source(row, messages) if member else None

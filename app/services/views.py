@@ -10,14 +10,20 @@ from typing import Any
 from app.jsonutil import iso, loads
 
 
+def hide_early_preview(reply_to: dict[str, Any] | None, hidden_before: int) -> dict[str, Any] | None:
+    """A reply's `reply_to` with no preview when its original is at or before seq
+    `hidden_before`; the same object otherwise."""
+    if reply_to and reply_to["seq"] <= hidden_before:
+        return {**reply_to, "preview": ""}
+    return reply_to
+
+
 def message_body(row: dict[str, Any], viewer: int, *, hidden_before: int = 0) -> dict[str, Any]:
     """`Message` as `viewer` sees it (`reactions[].me`): a deleted message keeps its place with
     empty content; a reply to a message at or before seq `hidden_before` (the viewer joined a
     chat whose history is hidden after it) shows no preview."""
     reactions = _json(row["reactions"])
-    reply_to = _json(row["reply_to"])
-    if reply_to and reply_to["seq"] <= hidden_before:
-        reply_to = {**reply_to, "preview": ""}
+    reply_to = hide_early_preview(_json(row["reply_to"]), hidden_before)
     return {
         "id": row["id"],
         "chat_id": row["chat_id"],
